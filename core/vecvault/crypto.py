@@ -1,0 +1,305 @@
+"""Sealed fields, the data-key set and key derivation. Pure: no I/O, no database, no globals.
+
+Key hierarchy::
+
+    master key (32 bytes, from a KeyProvider)
+      └─ KEK = HKDF-SHA256(master, salt=vault_id, info="vecvault/v1/kek")
+           └─ data keys (32 random bytes each, stored wrapped under the KEK, AAD = vault_id ‖ key_id)
+                └─ per-purpose subkeys = HKDF-SHA256(data key, info="vecvault/v1/<purpose>")
+
+Field format v1 (one sealed value)::
+
+    0x01 ‖ key_id (4 bytes, big-endian) ‖ nonce (12 bytes, random) ‖ ciphertext ‖ tag (16 bytes)
+
+The AAD binds the format tag, the 5-byte header, the vault id, the collection, the record id and the field
+name, each length-prefixed, so a value moved to another field, record, collection or vault fails to open.
+Every failure to open a field raises the same :class:`~vecvault.errors.IntegrityError`.
+"""
+
+from __future__ import annotations
+
+import base64
+import enum
+import os
+import struct
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from vecvault.errors import ConfigurationError, IntegrityError, WrongKeyError
+
+__all__ = [
+    "FIELD_FORMAT_V1",
+    "FIELD_OVERHEAD",
+    "KEY_BYTES",
+    "MAX_ENCRYPTIONS_PER_KEY",
+    "NONCE_BYTES",
+    "DataKey",
+    "FieldContext",
+    "KeyState",
+    "Keyset",
+    "derive_file_key",
+    "derive_kek",
+    "derive_subkey",
+    "encode_aad",
+    "unwrap_data_key",
+    "wrap_data_key",
+]
+
+FIELD_FORMAT_V1 = 0x01
+KEY_BYTES = 32
+NONCE_BYTES = 12
+TAG_BYTES = 16
+HEADER_BYTES = 1 + 4
+FIELD_OVERHEAD = HEADER_BYTES + NONCE_BYTES + TAG_BYTES
+# NIST SP 800-38D bounds random 96-bit nonces at 2^32 messages per key; rotate with a wide margin.
+MAX_ENCRYPTIONS_PER_KEY = 2**31
+_MAX_KEY_ID = 2**32 - 1
+
+_AAD_TAG_FIELD = b"vecvault/field/v1"
+_AAD_TAG_WRAP = b"vecvault/datakey-wrap/v1"
+_INFO_KEK = b"vecvault/v1/kek"
+_INFO_FILE_KEY = b"vecvault/v1/file-key"
+_INFO_ROW_SEAL = b"vecvault/v1/row-seal"
+_HEADER = struct.Struct(">BI")
+
+
+class KeyState(str, enum.Enum):
+    """Lifecycle of a data key, as in Tink keysets."""
+
+    PRIMARY = "primary"  # seals new values; opens old ones
+    ENABLED = "enabled"  # opens values; seals nothing
+    DISABLED = "disabled"  # kept, but opens nothing until re-enabled
+    DESTROYED = "destroyed"  # material erased: its values are gone for good
+
+
+@dataclass(frozen=True)
+class FieldContext:
+    """Where a sealed value lives; bound into its AAD so it cannot be moved."""
+
+    vault_id: bytes
+    collection: str
+    record_id: str
+    field: str
+
+
+def _hkdf(secret: bytes, *, salt: bytes | None, info: bytes, length: int = KEY_BYTES) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=length, salt=salt, info=info).derive(secret)
+
+
+def _check_key(key: bytes, what: str) -> None:
+    if not isinstance(key, bytes) or len(key) != KEY_BYTES:
+        raise ConfigurationError(f"{what} must be exactly {KEY_BYTES} bytes; generate one with os.urandom(32).")
+
+
+def derive_kek(master_key: bytes, vault_id: bytes) -> bytes:
+    """Derive the key-encryption key of one vault from the master key."""
+    _check_key(master_key, "The master key")
+    return _hkdf(master_key, salt=vault_id, info=_INFO_KEK)
+
+
+def derive_file_key(master_key: bytes) -> str:
+    """Derive libSQL's page-encryption key string: 32 base64url characters (libSQL reads only 32).
+
+    It cannot depend on the vault id, which lives inside the encrypted file.
+    """
+    _check_key(master_key, "The master key")
+    text = base64.urlsafe_b64encode(_hkdf(master_key, salt=None, info=_INFO_FILE_KEY, length=24)).decode()
+    if len(text) != 32:  # never hand libSQL an empty or short key: "" silently disables encryption
+        raise AssertionError("file key derivation produced a key of the wrong length")
+    return text
+
+
+def derive_subkey(data_key: bytes, purpose: str) -> bytes:
+    """Derive a 32-byte subkey for one purpose (``"row-seal"``, ``"blind-index/<field>"``, ...)."""
+    return _hkdf(data_key, salt=None, info=b"vecvault/v1/" + purpose.encode())
+
+
+def _length_prefixed(parts: Iterable[bytes]) -> bytes:
+    return b"".join(struct.pack(">I", len(p)) + p for p in parts)
+
+
+def encode_aad(header: bytes, context: FieldContext) -> bytes:
+    """Return the AAD of a sealed field: every part length-prefixed, so no two contexts collide."""
+    return _length_prefixed(
+        (
+            _AAD_TAG_FIELD,
+            header,
+            context.vault_id,
+            context.collection.encode(),
+            context.record_id.encode(),
+            context.field.encode(),
+        )
+    )
+
+
+def _wrap_aad(vault_id: bytes, key_id: int) -> bytes:
+    return _length_prefixed((_AAD_TAG_WRAP, vault_id, struct.pack(">I", key_id)))
+
+
+def wrap_data_key(kek: bytes, vault_id: bytes, key_id: int, material: bytes, *, nonce: bytes | None = None) -> bytes:
+    """Seal a data key under the KEK: ``nonce ‖ ciphertext ‖ tag``."""
+    _check_key(material, "A data key")
+    nonce = os.urandom(NONCE_BYTES) if nonce is None else nonce
+    return nonce + AESGCM(kek).encrypt(nonce, material, _wrap_aad(vault_id, key_id))
+
+
+def unwrap_data_key(kek: bytes, vault_id: bytes, key_id: int, wrapped: bytes) -> bytes:
+    """Open a wrapped data key.
+
+    Raises:
+        WrongKeyError: the KEK (so the master key) does not open it.
+    """
+    try:
+        material = AESGCM(kek).decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], _wrap_aad(vault_id, key_id))
+    except (InvalidTag, ValueError):
+        raise WrongKeyError(
+            "The master key does not open this vault. Check that the key provider points at this vault's "
+            "key (keychain service/account, VECVAULT_KEY, key file or passphrase)."
+        ) from None
+    if len(material) != KEY_BYTES:
+        raise WrongKeyError("A data key of this vault has the wrong length; the vault's key table is damaged.")
+    return material
+
+
+@dataclass(eq=False)
+class DataKey:
+    """One data key: its id, state, material (absent once destroyed) and encryption count."""
+
+    key_id: int
+    state: KeyState
+    material: bytes | None = field(default=None, repr=False)
+    encryptions: int = 0
+    _aead: AESGCM | None = field(default=None, init=False, repr=False)
+
+    @classmethod
+    def generate(cls, key_id: int, state: KeyState = KeyState.PRIMARY) -> DataKey:
+        """Create a fresh random data key."""
+        return cls(key_id=key_id, state=state, material=os.urandom(KEY_BYTES))
+
+    @property
+    def aead(self) -> AESGCM:
+        """The AES-256-GCM instance for the row-sealing subkey, built once."""
+        if self.material is None:
+            raise IntegrityError(f"Data key {self.key_id} was destroyed; values it sealed cannot be opened.")
+        if self._aead is None:
+            self._aead = AESGCM(derive_subkey(self.material, "row-seal"))
+        return self._aead
+
+    def destroy(self) -> None:
+        """Forget the key material (the caller persists the new state)."""
+        self.material = None
+        self._aead = None
+        self.state = KeyState.DESTROYED
+
+
+class Keyset:
+    """The data keys of a vault: the primary seals, every enabled key opens (like ``MultiFernet``)."""
+
+    def __init__(self, keys: Iterable[DataKey] = ()) -> None:
+        self._keys: dict[int, DataKey] = {}
+        for key in keys:
+            self._keys[key.key_id] = key
+
+    def __iter__(self) -> Iterator[DataKey]:
+        return iter(sorted(self._keys.values(), key=lambda k: k.key_id))
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __repr__(self) -> str:
+        states = ", ".join(f"{k.key_id}:{k.state.value}" for k in self)
+        return f"Keyset({states})"
+
+    def get(self, key_id: int) -> DataKey | None:
+        """Return the key with this id, if any."""
+        return self._keys.get(key_id)
+
+    def add(self, key: DataKey) -> None:
+        """Add a key; at most one key may be primary."""
+        if key.key_id in self._keys:
+            raise ConfigurationError(f"Data key id {key.key_id} already exists in this keyset.")
+        if key.state is KeyState.PRIMARY:
+            for other in self._keys.values():
+                if other.state is KeyState.PRIMARY:
+                    other.state = KeyState.ENABLED
+        self._keys[key.key_id] = key
+
+    def new_key_id(self) -> int:
+        """Pick a random unused uint32 key id (never 0)."""
+        while True:
+            key_id = int.from_bytes(os.urandom(4), "big")
+            if key_id and key_id not in self._keys:
+                return key_id
+
+    @property
+    def primary(self) -> DataKey:
+        """The key that seals new values."""
+        for key in self._keys.values():
+            if key.state is KeyState.PRIMARY:
+                return key
+        raise IntegrityError("This vault has no primary data key; run `vecvault verify` and restore a backup.")
+
+    def needs_rotation(self, upcoming: int = 0) -> bool:
+        """Whether sealing ``upcoming`` more values would pass the per-key encryption bound."""
+        return self.primary.encryptions + upcoming >= MAX_ENCRYPTIONS_PER_KEY
+
+    # -- sealing -------------------------------------------------------------------------------------
+
+    def seal(self, plaintext: bytes, context: FieldContext) -> bytes:
+        """Seal one value with the primary key and a random nonce."""
+        return self._seal_from_parts(self.primary, plaintext, context, os.urandom(NONCE_BYTES))
+
+    def seal_with_key(self, key: DataKey, plaintext: bytes, context: FieldContext) -> bytes:
+        """Seal with a specific key (rotation re-seals under the new primary this way)."""
+        return self._seal_from_parts(key, plaintext, context, os.urandom(NONCE_BYTES))
+
+    def _seal_from_parts(self, key: DataKey, plaintext: bytes, context: FieldContext, nonce: bytes) -> bytes:
+        """Seal with an explicit nonce: the seam for known-answer tests. Never reuse a nonce."""
+        if len(nonce) != NONCE_BYTES:
+            raise ConfigurationError(f"A nonce must be {NONCE_BYTES} bytes.")
+        if key.state is not KeyState.PRIMARY and key.state is not KeyState.ENABLED:
+            raise ConfigurationError(f"Data key {key.key_id} is {key.state.value}; it cannot seal.")
+        header = _HEADER.pack(FIELD_FORMAT_V1, key.key_id)
+        sealed = key.aead.encrypt(nonce, plaintext, encode_aad(header, context))
+        key.encryptions += 1
+        return header + nonce + sealed
+
+    def open(self, blob: bytes, context: FieldContext) -> bytes:
+        """Open a sealed value.
+
+        Raises:
+            IntegrityError: for every failure: bad length, unknown version or key id, destroyed or
+                disabled key, wrong context, any flipped bit.
+        """
+        if not isinstance(blob, bytes) or len(blob) < FIELD_OVERHEAD:
+            raise IntegrityError("A sealed value is truncated or not a sealed value.")
+        version, key_id = _HEADER.unpack_from(blob)
+        if version != FIELD_FORMAT_V1:
+            raise IntegrityError(f"A sealed value has an unknown format version ({version}).")
+        key = self._keys.get(key_id)
+        if key is None or key.material is None or key.state is KeyState.DISABLED:
+            raise IntegrityError(
+                f"A sealed value names data key {key_id}, which this vault does not have or no longer "
+                "enables (destroyed or disabled)."
+            )
+        header = blob[:HEADER_BYTES]
+        nonce = blob[HEADER_BYTES : HEADER_BYTES + NONCE_BYTES]
+        try:
+            return key.aead.decrypt(nonce, blob[HEADER_BYTES + NONCE_BYTES :], encode_aad(header, context))
+        except InvalidTag:
+            raise IntegrityError(
+                f"A sealed value failed authentication (record {context.record_id!r}, field "
+                f"{context.field!r}): it was altered, corrupted or moved."
+            ) from None
+
+    @staticmethod
+    def key_id_of(blob: bytes) -> int:
+        """Return the key id in a sealed value's header (no authentication)."""
+        if len(blob) < HEADER_BYTES:
+            raise IntegrityError("A sealed value is truncated or not a sealed value.")
+        return int(_HEADER.unpack_from(blob)[1])

@@ -1,0 +1,293 @@
+"""The in-memory exact vector index, similarity scores and maximal marginal relevance.
+
+Vectors live in one contiguous float32 matrix, rows 0..n-1, with a dict from record id to row. A delete
+moves the last row into the hole (``swap_remove``), so the matrix never has gaps; a metadata table, when
+attached, mirrors every move so row ``i`` always means the same record in both.
+
+Scores, per metric (``score`` is a similarity: higher is better):
+
+============  ==========================  ======================  ===========================
+metric        score                       distance                relevance in [0, 1]
+============  ==========================  ======================  ===========================
+cosine        cos(q, x)                   1 - score               (1 + score) / 2
+dot           q · x                       -score                  (1 + score) / 2, clipped
+euclidean     1 / (1 + ||q - x||)         ||q - x||               score
+============  ==========================  ======================  ===========================
+
+``dot`` relevance assumes unit-length vectors, as the embedders these stores serve produce; values from
+longer vectors are clipped into [0, 1] so the mapping stays monotonic and bounded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from vecvault.errors import ConfigurationError
+
+__all__ = [
+    "METRICS",
+    "ScoredRow",
+    "VectorIndex",
+    "maximal_marginal_relevance",
+    "normalize_metric",
+    "relevance",
+]
+
+Matrix = npt.NDArray[np.float32]
+Mask = npt.NDArray[np.bool_]
+
+METRICS = ("cosine", "dot", "euclidean")
+_METRIC_ALIASES = {
+    "cosine": "cosine",
+    "cos": "cosine",
+    "dot": "dot",
+    "ip": "dot",
+    "inner_product": "dot",
+    "max_inner_product": "dot",
+    "euclidean": "euclidean",
+    "l2": "euclidean",
+    "euclidean_distance": "euclidean",
+}
+# Below this share of matching rows, gather the matching rows instead of scoring them all.
+_GATHER_FRACTION = 0.25
+_MIN_CAPACITY = 64
+
+
+def normalize_metric(metric: str) -> str:
+    """Map a metric name or alias to one of :data:`METRICS`."""
+    name = _METRIC_ALIASES.get(str(metric).lower())
+    if name is None:
+        raise ConfigurationError(f"Unknown metric {metric!r}. Expected one of {list(METRICS)}.")
+    return name
+
+
+def relevance(metric: str, score: float) -> float:
+    """Map a similarity score into [0, 1], higher meaning more relevant."""
+    if metric == "euclidean":
+        return float(score)
+    return float(min(1.0, max(0.0, (1.0 + score) / 2.0)))
+
+
+def distance(metric: str, score: float) -> float:
+    """The distance (lower is closer) that corresponds to a similarity score."""
+    if metric == "cosine":
+        return 1.0 - score
+    if metric == "dot":
+        return -score
+    return (1.0 / score) - 1.0 if score > 0 else float("inf")
+
+
+@dataclass(frozen=True)
+class ScoredRow:
+    """A row of the index with its similarity to the query."""
+
+    row: int
+    score: float
+
+
+class VectorIndex:
+    """Exact, in-memory similarity search over one collection's vectors."""
+
+    def __init__(self, dim: int, metric: str) -> None:
+        self.dim = dim
+        self.metric = normalize_metric(metric)
+        self._vectors: Matrix = np.empty((0, dim), dtype=np.float32)
+        self._sq_norms: npt.NDArray[np.float32] = np.empty(0, dtype=np.float32)
+        self._n = 0
+        self.ids: list[str] = []
+        self._rows: dict[str, int] = {}
+        self.metadata: Any = None  # a filters.MetadataTable mirroring the rows, once loaded
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __contains__(self, record_id: object) -> bool:
+        return record_id in self._rows
+
+    def row_of(self, record_id: str) -> int | None:
+        """The row holding ``record_id``, if indexed."""
+        return self._rows.get(record_id)
+
+    @property
+    def vectors(self) -> Matrix:
+        """The indexed vectors (normalised for cosine), rows 0..n-1. A view: do not modify."""
+        return self._vectors[: self._n]
+
+    def prepare(self, vectors: Matrix) -> Matrix:
+        """Return vectors as stored for this metric (unit length for cosine)."""
+        out = np.ascontiguousarray(vectors, dtype=np.float32)
+        if self.metric == "cosine":
+            norms = np.linalg.norm(out, axis=1, keepdims=True)
+            out = out / np.where(norms == 0, 1.0, norms)
+        return out.astype(np.float32, copy=False)
+
+    def _reserve(self, extra: int) -> None:
+        need = self._n + extra
+        if need <= self._vectors.shape[0]:
+            return
+        capacity = max(_MIN_CAPACITY, need, int(self._vectors.shape[0] * 1.5))
+        grown = np.empty((capacity, self.dim), dtype=np.float32)
+        grown[: self._n] = self._vectors[: self._n]
+        self._vectors = grown
+        norms = np.empty(capacity, dtype=np.float32)
+        norms[: self._n] = self._sq_norms[: self._n]
+        self._sq_norms = norms
+
+    def upsert(
+        self, ids: Sequence[str], vectors: Matrix, metadatas: Sequence[Mapping[str, Any]] | None = None
+    ) -> None:
+        """Insert or replace rows; ``metadatas`` are required while a metadata table is attached."""
+        if len(ids) == 0:
+            return
+        prepared = self.prepare(vectors)
+        self._reserve(len(ids))
+        mirror = self.metadata
+        if mirror is not None and metadatas is None:
+            raise AssertionError("metadata table attached: metadatas required")
+        for i, record_id in enumerate(ids):
+            row = self._rows.get(record_id)
+            if row is None:
+                row = self._n
+                self._n += 1
+                self.ids.append(record_id)
+                self._rows[record_id] = row
+                if mirror is not None and metadatas is not None:
+                    mirror.append(metadatas[i])
+            elif mirror is not None and metadatas is not None:
+                mirror.replace(row, metadatas[i])
+            self._vectors[row] = prepared[i]
+            self._sq_norms[row] = float(prepared[i] @ prepared[i])
+
+    def remove(self, ids: Sequence[str]) -> int:
+        """Remove rows by id (unknown ids ignored); return how many were removed."""
+        removed = 0
+        for record_id in ids:
+            row = self._rows.pop(record_id, None)
+            if row is None:
+                continue
+            last = self._n - 1
+            if row != last:
+                moved = self.ids[last]
+                self._vectors[row] = self._vectors[last]
+                self._sq_norms[row] = self._sq_norms[last]
+                self.ids[row] = moved
+                self._rows[moved] = row
+            self.ids.pop()
+            if self.metadata is not None:
+                self.metadata.swap_remove(row)
+            self._n = last
+            removed += 1
+        return removed
+
+    def clear(self) -> None:
+        """Drop every row."""
+        self._vectors = np.empty((0, self.dim), dtype=np.float32)
+        self._sq_norms = np.empty(0, dtype=np.float32)
+        self._n = 0
+        self.ids = []
+        self._rows = {}
+        if self.metadata is not None:
+            self.metadata.clear()
+
+    # -- search ------------------------------------------------------------------------------------------
+
+    def _scores(self, query: npt.NDArray[np.float32], rows: npt.NDArray[np.intp] | None) -> npt.NDArray[np.float32]:
+        matrix = self._vectors[: self._n] if rows is None else self._vectors[rows]
+        dots: npt.NDArray[np.float32] = matrix @ query
+        if self.metric != "euclidean":
+            return dots
+        sq = self._sq_norms[: self._n] if rows is None else self._sq_norms[rows]
+        dist = np.sqrt(np.maximum(sq - 2.0 * dots + float(query @ query), 0.0))
+        return (1.0 / (1.0 + dist)).astype(np.float32)
+
+    def prepare_query(self, query: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """Return the query as scored against the stored rows (unit length for cosine)."""
+        return self.prepare(query.reshape(1, -1))[0]
+
+    def candidates(
+        self, query: npt.NDArray[np.float32], k: int, mask: Mask | None = None
+    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
+        """Rows and scores of the exact top ``k`` (best first) among rows where ``mask`` is true."""
+        if self._n == 0 or k <= 0:
+            return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.float32)
+        q = self.prepare_query(query)
+        rows: npt.NDArray[np.intp] | None = None
+        if mask is not None:
+            matching = int(np.count_nonzero(mask))
+            if matching == 0:
+                return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.float32)
+            if matching < self._n * _GATHER_FRACTION:
+                rows = np.flatnonzero(mask)
+        scores = self._scores(q, rows)
+        if mask is not None and rows is None:
+            scores = np.where(mask, scores, -np.inf).astype(np.float32)
+            available = int(np.count_nonzero(mask))
+        else:
+            available = scores.shape[0]
+        k = min(k, available)
+        if k < scores.shape[0]:
+            top = np.argpartition(-scores, k - 1)[:k]
+        else:
+            top = np.arange(scores.shape[0])
+        top = top[np.argsort(-scores[top], kind="stable")]
+        picked = top if rows is None else rows[top]
+        return picked.astype(np.intp), scores[top]
+
+    def search(self, query: npt.NDArray[np.float32], k: int, mask: Mask | None = None) -> list[ScoredRow]:
+        """The exact top ``k`` rows, best first."""
+        rows, scores = self.candidates(query, k, mask)
+        return [ScoredRow(int(r), float(s)) for r, s in zip(rows, scores, strict=True)]
+
+    def search_mmr(
+        self,
+        query: npt.NDArray[np.float32],
+        k: int,
+        fetch_k: int,
+        lambda_mult: float,
+        mask: Mask | None = None,
+    ) -> list[ScoredRow]:
+        """Maximal marginal relevance over the exact top ``fetch_k``; scores are similarity to the query."""
+        rows, scores = self.candidates(query, fetch_k, mask)
+        if rows.size == 0:
+            return []
+        candidates = self.prepare(self._vectors[rows]) if self.metric != "cosine" else self._vectors[rows]
+        q = self.prepare(query.reshape(1, -1))[0]
+        picked = maximal_marginal_relevance(q, candidates, k=k, lambda_mult=lambda_mult)
+        return [ScoredRow(int(rows[i]), float(scores[i])) for i in picked]
+
+
+def maximal_marginal_relevance(
+    query: npt.NDArray[np.float32],
+    candidates: Matrix,
+    *,
+    k: int,
+    lambda_mult: float = 0.5,
+) -> list[int]:
+    """Pick ``k`` candidate positions balancing relevance to ``query`` against redundancy.
+
+    Uses cosine similarity; the first pick is the most similar candidate. Each next pick maximises
+    ``lambda_mult * sim(query, c) - (1 - lambda_mult) * max(sim(c, picked))``.
+    """
+    n = candidates.shape[0]
+    if n == 0 or k <= 0:
+        return []
+    unit = candidates / np.maximum(np.linalg.norm(candidates, axis=1, keepdims=True), 1e-12)
+    q = query / max(float(np.linalg.norm(query)), 1e-12)
+    to_query = unit @ q
+    picked = [int(np.argmax(to_query))]
+    redundancy = unit @ unit[picked[0]]
+    chosen = np.zeros(n, dtype=bool)
+    chosen[picked[0]] = True
+    while len(picked) < min(k, n):
+        objective = lambda_mult * to_query - (1.0 - lambda_mult) * redundancy
+        objective[chosen] = -np.inf
+        best = int(np.argmax(objective))
+        picked.append(best)
+        chosen[best] = True
+        redundancy = np.maximum(redundancy, unit @ unit[best])
+    return picked

@@ -1,0 +1,242 @@
+"""Records and their codec: validation of user input, and sealing/opening of the three sealed fields.
+
+A record is stored as three independently sealed fields, ``text`` (UTF-8), ``metadata`` (compact JSON)
+and ``vector`` (little-endian float32), each bound by its AAD to the vault, collection, record id and
+field name (see :mod:`vecvault.crypto`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from vecvault.crypto import FieldContext, Keyset
+from vecvault.errors import ConfigurationError, IntegrityError
+
+__all__ = [
+    "Hit",
+    "Record",
+    "check_ids",
+    "check_metadata",
+    "check_vectors",
+    "decode_metadata",
+    "decode_vector",
+    "encode_metadata",
+    "encode_vector",
+    "new_ids",
+]
+
+FIELD_TEXT = "text"
+FIELD_METADATA = "metadata"
+FIELD_VECTOR = "vector"
+_MAX_ID_CHARS = 512
+_VECTOR_DTYPE = np.dtype("<f4")
+
+
+@dataclass(frozen=True)
+class Record:
+    """A stored record, opened. ``repr`` shows the id only: text and metadata are private."""
+
+    id: str
+    text: str = field(repr=False)
+    metadata: dict[str, Any] = field(repr=False)
+    vector: npt.NDArray[np.float32] | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result, best first. ``score`` is a similarity (higher is better).
+
+    ``relevance`` maps the score into [0, 1] and ``distance`` gives the metric's distance (lower is
+    closer); :mod:`vecvault.index` documents both per metric.
+    """
+
+    id: str
+    text: str = field(repr=False)
+    metadata: dict[str, Any] = field(repr=False)
+    score: float
+    relevance: float
+    distance: float
+
+
+def new_ids(n: int) -> list[str]:
+    """Random record ids (UUID4, 32 hex characters): they reveal nothing, unlike user-chosen ids."""
+    return [uuid.uuid4().hex for _ in range(n)]
+
+
+def check_ids(ids: Sequence[Any], n: int) -> list[str]:
+    """Validate user ids: strings, non-empty, unique within the batch, one per record."""
+    if isinstance(ids, str):
+        raise ConfigurationError("ids must be a list of strings, not one string; wrap it: ids=[the_id].")
+    out = list(ids)
+    if len(out) != n:
+        raise ConfigurationError(f"Got {len(out)} ids for {n} records; pass exactly one id per record.")
+    seen: set[str] = set()
+    for i, record_id in enumerate(out):
+        if not isinstance(record_id, str):
+            raise ConfigurationError(
+                f"ids[{i}] is a {type(record_id).__name__}; record ids must be strings (use str(the_id))."
+            )
+        if not record_id or len(record_id) > _MAX_ID_CHARS or "\x00" in record_id:
+            raise ConfigurationError(
+                f"ids[{i}] must be a non-empty string of at most {_MAX_ID_CHARS} characters without NUL."
+            )
+        if record_id in seen:
+            raise ConfigurationError(
+                f"The id {record_id!r} appears twice in one batch; ids must be unique within a batch."
+            )
+        seen.add(record_id)
+    return out
+
+
+def check_vectors(vectors: Any, *, n: int | None, dim: int | None) -> npt.NDArray[np.float32]:
+    """Turn ``vectors`` into an ``(n, dim)`` float32 matrix of finite values, or raise ConfigurationError."""
+    try:
+        matrix = np.asarray(vectors, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise ConfigurationError(
+            "vectors must be a 2-D numpy array or a sequence of equal-length float sequences."
+        ) from None
+    if matrix.ndim == 1 and matrix.size == 0:
+        matrix = matrix.reshape(0, dim or 0)
+    if matrix.ndim != 2:
+        raise ConfigurationError(
+            f"vectors must be 2-D (one row per record); got an array of shape {matrix.shape}."
+        )
+    if n is not None and matrix.shape[0] != n:
+        raise ConfigurationError(f"Got {matrix.shape[0]} vectors for {n} texts; pass one vector per text.")
+    if dim is not None and matrix.shape[1] != dim:
+        raise ConfigurationError(
+            f"Vectors have dimension {matrix.shape[1]} but this collection stores dimension {dim}; "
+            "use the same embedding model, or another collection."
+        )
+    if matrix.shape[0] and matrix.shape[1] == 0:
+        raise ConfigurationError("Vectors must have at least one dimension.")
+    if not np.isfinite(matrix).all():
+        bad = int(np.argwhere(~np.isfinite(matrix))[0][0])
+        raise ConfigurationError(
+            f"Vector {bad} holds NaN or infinity (or a value too large for float32); fix the embedding."
+        )
+    return np.ascontiguousarray(matrix)
+
+
+def check_query(vector: Any, dim: int) -> npt.NDArray[np.float32]:
+    """Validate a query vector: 1-D (or one row), the collection's dimension, finite."""
+    matrix = check_vectors(np.asarray(vector, dtype=np.float32).reshape(1, -1) if _is_1d(vector) else vector,
+                           n=1, dim=dim)
+    return matrix[0]
+
+
+def _is_1d(vector: Any) -> bool:
+    try:
+        return np.ndim(vector) == 1
+    except (TypeError, ValueError):
+        return False
+
+
+def check_metadata(metadata: Any, path: str = "metadata") -> dict[str, Any]:
+    """Check that metadata is a JSON object whose values round-trip exactly, and return it as a dict."""
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, Mapping):
+        raise ConfigurationError(f"{path} must be a dict, not {type(metadata).__name__}.")
+    _check_json_value(metadata, path)
+    return dict(metadata)
+
+
+def _check_json_value(value: Any, path: str) -> None:
+    if value is None or isinstance(value, (bool, int, str)):
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ConfigurationError(f"{path} is {value}; JSON cannot store NaN or infinity. Use None instead.")
+        return
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ConfigurationError(
+                    f"{path} has the key {key!r} of type {type(key).__name__}; metadata keys must be strings."
+                )
+            _check_json_value(item, f"{path}[{key!r}]")
+        return
+    if isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _check_json_value(item, f"{path}[{i}]")
+        return
+    raise ConfigurationError(
+        f"{path} is a {type(value).__name__}, which JSON cannot store; convert it to str, int, float, bool, "
+        "None, list or dict."
+    )
+
+
+def encode_metadata(metadata: Mapping[str, Any]) -> bytes:
+    """Compact JSON of checked metadata."""
+    return json.dumps(metadata, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+def decode_metadata(data: bytes) -> dict[str, Any]:
+    """Parse opened metadata; anything but a JSON object means the vault is damaged."""
+    try:
+        value = json.loads(data)
+    except ValueError:
+        raise IntegrityError("An opened metadata field is not valid JSON; the vault is damaged.") from None
+    if not isinstance(value, dict):
+        raise IntegrityError("An opened metadata field is not a JSON object; the vault is damaged.")
+    return value
+
+
+def encode_vector(vector: npt.NDArray[np.float32]) -> bytes:
+    """Little-endian float32 bytes."""
+    return np.asarray(vector, dtype=_VECTOR_DTYPE).tobytes()
+
+
+def decode_vector(data: bytes, dim: int) -> npt.NDArray[np.float32]:
+    """Parse an opened vector of the collection's dimension."""
+    if len(data) != dim * 4:
+        raise IntegrityError("An opened vector has the wrong length for its collection; the vault is damaged.")
+    return np.frombuffer(data, dtype=_VECTOR_DTYPE).astype(np.float32)
+
+
+class RecordSealer:
+    """Seals and opens the fields of one collection's records."""
+
+    def __init__(self, keyset: Keyset, vault_id: bytes, collection: str) -> None:
+        self.keyset = keyset
+        self.vault_id = vault_id
+        self.collection = collection
+
+    def context(self, record_id: str, field_name: str) -> FieldContext:
+        """The AAD context of one field."""
+        return FieldContext(self.vault_id, self.collection, record_id, field_name)
+
+    def seal(self, record_id: str, field_name: str, plaintext: bytes) -> bytes:
+        """Seal one field under the primary data key."""
+        return self.keyset.seal(plaintext, self.context(record_id, field_name))
+
+    def open(self, record_id: str, field_name: str, blob: Any) -> bytes:
+        """Open one field; any failure is an IntegrityError."""
+        if not isinstance(blob, bytes):
+            raise IntegrityError(f"The {field_name} field of record {record_id!r} is not a sealed value.")
+        return self.keyset.open(blob, self.context(record_id, field_name))
+
+    def open_text(self, record_id: str, blob: Any) -> str:
+        """Open a text field."""
+        try:
+            return self.open(record_id, FIELD_TEXT, blob).decode()
+        except UnicodeDecodeError:
+            raise IntegrityError(f"The text of record {record_id!r} is not UTF-8; the vault is damaged.") from None
+
+    def open_metadata(self, record_id: str, blob: Any) -> dict[str, Any]:
+        """Open a metadata field."""
+        return decode_metadata(self.open(record_id, FIELD_METADATA, blob))
+
+    def open_vector(self, record_id: str, blob: Any, dim: int) -> npt.NDArray[np.float32]:
+        """Open a vector field."""
+        return decode_vector(self.open(record_id, FIELD_VECTOR, blob), dim)

@@ -1,0 +1,649 @@
+"""The only module that talks to libSQL: connection, schema, migrations, transactions and record SQL.
+
+Everything stored here is either plaintext by design (ids, collection names, key ids, revisions,
+timestamps) or an already-sealed blob; this module never sees a key or a decrypted value, except the
+derived page-encryption key string it hands to libSQL.
+
+Traps of the binding that this module absorbs (measured on ``libsql`` 0.1.x and ``libsql-experimental``):
+
+- every SQL error is a bare ``ValueError``, and some failures raise ``pyo3_runtime.PanicException``, a
+  ``BaseException``: both become :class:`StorageError` here;
+- only ``bytes`` binds as a BLOB (not ``bytearray``/``memoryview``); ints near 2^63 bind as REAL;
+- ``executemany`` wants a list; ``executescript`` swallows errors; ``close()`` is ignored while a cursor
+  lives; a connection waiting on a busy lock holds the GIL, so two connections of one process must never
+  wait on each other: every write transaction of the process takes one process-wide lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from vecvault.errors import (
+    ConfigurationError,
+    NotAVaultError,
+    SchemaVersionError,
+    StorageError,
+    VecVaultError,
+    WrongKeyError,
+)
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "CollectionRow",
+    "KeyRow",
+    "RecordRow",
+    "Storage",
+    "is_remote_url",
+    "quote_identifier",
+]
+
+SCHEMA_VERSION = 1
+DRIVERS = ("libsql", "libsql_experimental")
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_PAGE = 4096
+_BUSY_TIMEOUT_S = 1.0  # short: a waiting connection holds the GIL, so wait in Python between tries
+_LOCK_RETRIES = 30
+_REMOTE_PREFIXES = ("libsql://", "http://", "https://", "ws://", "wss://")
+
+# One lock for every write transaction in this process (see the module docstring).
+_PROCESS_WRITE_LOCK = threading.RLock()
+
+Tracer = Callable[[str], None]
+
+_SCHEMA: tuple[str, ...] = (
+    """CREATE TABLE IF NOT EXISTS vv_meta (
+        key TEXT PRIMARY KEY,
+        value BLOB NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS vv_keys (
+        key_id INTEGER PRIMARY KEY,
+        state TEXT NOT NULL,
+        wrapped BLOB,
+        encryptions INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS vv_collections (
+        name TEXT PRIMARY KEY,
+        dim INTEGER NOT NULL,
+        metric TEXT NOT NULL,
+        vectors TEXT NOT NULL,
+        model TEXT,
+        rev INTEGER NOT NULL DEFAULT 0,
+        epoch INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        options TEXT NOT NULL DEFAULT '{}'
+    )""",
+    """CREATE TABLE IF NOT EXISTS vv_records (
+        collection TEXT NOT NULL,
+        id TEXT NOT NULL,
+        rev INTEGER NOT NULL,
+        key_id INTEGER NOT NULL,
+        text BLOB NOT NULL,
+        metadata BLOB NOT NULL,
+        vector BLOB NOT NULL,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (collection, id)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX IF NOT EXISTS vv_records_by_rev ON vv_records (collection, rev)",
+    "CREATE INDEX IF NOT EXISTS vv_records_by_key ON vv_records (key_id)",
+    """CREATE TABLE IF NOT EXISTS vv_deletions (
+        collection TEXT NOT NULL,
+        id TEXT NOT NULL,
+        rev INTEGER NOT NULL,
+        PRIMARY KEY (collection, id)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX IF NOT EXISTS vv_deletions_by_rev ON vv_deletions (collection, rev)",
+)
+
+# Migrations from version N to N+1, applied in order inside one transaction on open.
+_MIGRATIONS: dict[int, tuple[str, ...]] = {}
+
+
+def quote_identifier(name: str) -> str:
+    """Quote an SQL identifier (table or column name); values are always bound, never quoted."""
+    if "\x00" in name:
+        raise ConfigurationError("An SQL identifier cannot contain a NUL character.")
+    return '"' + name.replace('"', '""') + '"'
+
+
+def is_remote_url(location: str) -> bool:
+    """Whether ``location`` names a libSQL server rather than a local file."""
+    return location.lower().startswith(_REMOTE_PREFIXES)
+
+
+@dataclass(frozen=True)
+class KeyRow:
+    """A stored data key: wrapped material (None once destroyed) and its encryption count."""
+
+    key_id: int
+    state: str
+    wrapped: bytes | None
+    encryptions: int
+
+
+@dataclass(frozen=True)
+class CollectionRow:
+    """A collection's fixed configuration and its change counters."""
+
+    name: str
+    dim: int
+    metric: str
+    vectors: str
+    model: str | None
+    rev: int
+    epoch: int
+    options: str
+
+
+@dataclass(frozen=True)
+class RecordRow:
+    """One stored record: id, revision, key id and its three sealed fields."""
+
+    id: str
+    rev: int
+    key_id: int
+    text: bytes
+    metadata: bytes
+    vector: bytes
+
+
+def _is_panic(exc: BaseException) -> bool:
+    return type(exc).__name__ == "PanicException"
+
+
+def _is_locked(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "database is locked" in text or "database is busy" in text or "sqlite_busy" in text
+
+
+def _load_driver(name: str) -> ModuleType:
+    if name not in DRIVERS:
+        raise ConfigurationError(f"Unknown libSQL driver {name!r}. Expected one of {list(DRIVERS)}.")
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        package = name.replace("_", "-")
+        raise ConfigurationError(f"The libSQL driver {name!r} is not installed: pip install {package}") from None
+
+
+class Storage:
+    """A libSQL connection with vecvault's schema, transactions and record statements.
+
+    Not thread-safe by itself: the vault serialises calls with its own lock. Write transactions also
+    take the process-wide write lock.
+    """
+
+    def __init__(self, connection: Any, *, location: str, remote: bool, file_encrypted: bool) -> None:
+        self._conn = connection
+        self.location = location
+        self.remote = remote
+        self.file_encrypted = file_encrypted
+        self.tracer: Tracer | None = None
+        self._in_tx = False
+        self._closed = False
+
+    # -- opening ----------------------------------------------------------------------------------------
+
+    @staticmethod
+    def probe_file(path: str) -> str:
+        """Classify a local path: ``"new"``, ``"plain"`` (unencrypted SQLite) or ``"encrypted"``."""
+        p = Path(path)
+        if not p.exists() or p.stat().st_size == 0:
+            return "new"
+        if p.is_dir():
+            raise ConfigurationError(f"{path} is a directory; give the path of a vault file, e.g. {path}/vault.db")
+        with p.open("rb") as f:
+            head = f.read(len(_SQLITE_MAGIC))
+        return "plain" if head == _SQLITE_MAGIC else "encrypted"
+
+    @classmethod
+    def open(
+        cls,
+        location: str,
+        *,
+        file_key: str | None,
+        driver: str = "libsql",
+        auth_token: str | None = None,
+        sync_url: str | None = None,
+        busy_timeout: float = _BUSY_TIMEOUT_S,
+    ) -> Storage:
+        """Connect to a local file (optionally page-encrypted) or a libSQL server URL."""
+        module = _load_driver(driver)
+        remote = is_remote_url(location)
+        kwargs: dict[str, Any] = {"isolation_level": None}
+        if remote:
+            kwargs["auth_token"] = auth_token or ""
+        else:
+            kwargs["timeout"] = busy_timeout
+            kwargs["_check_same_thread"] = False
+            if sync_url:
+                kwargs["sync_url"] = sync_url
+                kwargs["auth_token"] = auth_token or ""
+            if file_key is not None:
+                if len(file_key) != 32:  # "" would silently disable libSQL's encryption
+                    raise AssertionError("file key must be 32 characters")
+                kwargs["encryption_key"] = file_key
+        try:
+            try:
+                conn = module.connect(location, **kwargs)
+            except TypeError:
+                # libsql-experimental spells the thread flag without the underscore.
+                if "_check_same_thread" not in kwargs:
+                    raise
+                kwargs["check_same_thread"] = kwargs.pop("_check_same_thread")
+                conn = module.connect(location, **kwargs)
+        except BaseException as exc:
+            if not isinstance(exc, Exception) and not _is_panic(exc):
+                raise
+            raise StorageError(f"Could not open {location!r}: {exc}") from None
+        storage = cls(conn, location=location, remote=remote, file_encrypted=file_key is not None)
+        if not remote:
+            storage._configure_local()
+        return storage
+
+    def _configure_local(self) -> None:
+        try:
+            self._conn.execute("SELECT count(*) FROM sqlite_master").fetchall()
+        except BaseException as exc:
+            if not isinstance(exc, Exception) and not _is_panic(exc):
+                raise
+            self._close_quietly()
+            size = os.path.getsize(self.location) if os.path.exists(self.location) else 0
+            if self.file_encrypted and size >= _PAGE and size % _PAGE == 0:
+                raise WrongKeyError(
+                    f"{self.location} could not be decrypted: the master key is not this vault's key, or the "
+                    "file is not a vecvault database. Check the key provider (keychain entry, VECVAULT_KEY, "
+                    "key file, passphrase)."
+                ) from None
+            raise NotAVaultError(
+                f"{self.location} is not a vecvault database (or it is damaged beyond opening): {exc}"
+            ) from None
+        for pragma in (
+            "PRAGMA journal_mode=WAL",
+            "PRAGMA secure_delete=ON",
+            "PRAGMA synchronous=NORMAL",
+            "PRAGMA foreign_keys=ON",
+        ):
+            self.query(pragma)
+
+    # -- statements -------------------------------------------------------------------------------------
+
+    def _run(self, fn: Callable[[], Any], sql: str) -> Any:
+        if self._closed:
+            raise StorageError("The vault is closed; open it again with Vault.open(...).")
+        if self.tracer is not None:
+            self.tracer(sql)
+        try:
+            return fn()
+        except VecVaultError:
+            raise
+        except BaseException as exc:
+            if not isinstance(exc, Exception) and not _is_panic(exc):
+                raise
+            if _is_locked(exc):
+                raise _LockedError(str(exc)) from None
+            message = str(exc)
+            if "malformed" in message or "not a database" in message:
+                raise StorageError(
+                    f"The vault file is damaged ({message}); restore it from a backup (vecvault import)."
+                ) from None
+            raise StorageError(f"libSQL failed: {message}") from None
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one statement with bound parameters and return every row."""
+
+        def go() -> list[tuple[Any, ...]]:
+            cursor = self._conn.execute(sql, tuple(params))
+            try:
+                rows = cursor.fetchall()
+                return list(rows) if rows else []  # the binding returns None for row-less statements
+            finally:
+                del cursor
+
+        return self._retry_locked(lambda: self._run(go, sql))
+
+    def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one statement for many parameter rows (inside a transaction)."""
+        if not rows:
+            return
+        batch = [tuple(r) for r in rows]
+        self._run(lambda: self._conn.executemany(sql, batch), sql)
+
+    def _retry_locked(self, fn: Callable[[], Any]) -> Any:
+        # Only statements outside an explicit transaction are retried here; a transaction retries whole.
+        for attempt in range(_LOCK_RETRIES):
+            try:
+                return fn()
+            except _LockedError:
+                if self._in_tx or attempt == _LOCK_RETRIES - 1:
+                    raise StorageError(
+                        "The database stayed locked by another writer; retry, or raise busy_timeout."
+                    ) from None
+                time.sleep(min(0.5, 0.05 * (attempt + 1)))
+        raise AssertionError("unreachable")
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One write transaction (``BEGIN IMMEDIATE``), serialised with every other writer of the process."""
+        if self._in_tx:
+            yield
+            return
+        with _PROCESS_WRITE_LOCK:
+            for attempt in range(_LOCK_RETRIES):
+                try:
+                    self._run(lambda: self._conn.execute("BEGIN IMMEDIATE"), "BEGIN IMMEDIATE")
+                    break
+                except _LockedError:
+                    if attempt == _LOCK_RETRIES - 1:
+                        raise StorageError(
+                            "Another process kept the vault locked for writing; retry, or raise busy_timeout."
+                        ) from None
+                    time.sleep(min(0.5, 0.05 * (attempt + 1)))
+            self._in_tx = True
+            try:
+                yield
+            except BaseException:
+                self._in_tx = False
+                with contextlib.suppress(BaseException):
+                    self._conn.execute("ROLLBACK")
+                raise
+            self._in_tx = False
+            try:
+                self._run(lambda: self._conn.execute("COMMIT"), "COMMIT")
+            except BaseException:
+                with contextlib.suppress(BaseException):
+                    self._conn.execute("ROLLBACK")
+                raise
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """A read transaction: every statement inside sees the same committed state."""
+        if self._in_tx or self.remote:
+            # Remote (Hrana) connections run each statement on its own; reads there are best-effort fresh.
+            yield
+            return
+        self._retry_locked(lambda: self._run(lambda: self._conn.execute("BEGIN"), "BEGIN"))
+        self._in_tx = True
+        try:
+            yield
+        finally:
+            self._in_tx = False
+            with contextlib.suppress(BaseException):
+                self._conn.execute("COMMIT")
+
+    # -- schema -----------------------------------------------------------------------------------------
+
+    def schema_version(self) -> int | None:
+        """The stored schema version, or None for an empty database."""
+        tables = {r[0] for r in self.query("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "vv_meta" not in tables:
+            if tables:
+                raise NotAVaultError(
+                    f"{self.location} is an SQLite database but not a vecvault vault (it has no vv_meta table)."
+                )
+            return None
+        rows = self.query("SELECT value FROM vv_meta WHERE key = 'schema_version'")
+        if not rows:
+            raise NotAVaultError(f"{self.location} has no schema version; it is not a complete vecvault vault.")
+        return int(rows[0][0])
+
+    def create_schema(self, meta: dict[str, bytes]) -> None:
+        """Create every table of a new vault and store its metadata, in one transaction."""
+        with self.transaction():
+            for statement in _SCHEMA:
+                self.query(statement)
+            rows = [("schema_version", str(SCHEMA_VERSION).encode()), *meta.items()]
+            self.execute_many("INSERT INTO vv_meta (key, value) VALUES (?, ?)", rows)
+
+    def migrate(self) -> None:
+        """Bring an existing vault's schema up to :data:`SCHEMA_VERSION`."""
+        version = self.schema_version()
+        if version is None:
+            raise NotAVaultError(f"{self.location} is empty; it is not a vault.")
+        if version > SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"{self.location} uses vault schema {version}, newer than this vecvault supports "
+                f"({SCHEMA_VERSION}); upgrade: pip install -U vecvault"
+            )
+        with self.transaction():
+            for step in range(version, SCHEMA_VERSION):
+                for statement in _MIGRATIONS[step]:
+                    self.query(statement)
+            if version != SCHEMA_VERSION:
+                self.query(
+                    "UPDATE vv_meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION).encode(),)
+                )
+
+    def get_meta(self, key: str) -> bytes | None:
+        """Read one vault metadata value."""
+        rows = self.query("SELECT value FROM vv_meta WHERE key = ?", (key,))
+        return bytes(rows[0][0]) if rows else None
+
+    def set_meta(self, key: str, value: bytes) -> None:
+        """Write one vault metadata value."""
+        self.query("INSERT OR REPLACE INTO vv_meta (key, value) VALUES (?, ?)", (key, value))
+
+    # -- data keys --------------------------------------------------------------------------------------
+
+    def load_keys(self) -> list[KeyRow]:
+        """Every data key row."""
+        rows = self.query("SELECT key_id, state, wrapped, encryptions FROM vv_keys ORDER BY key_id")
+        return [KeyRow(int(r[0]), str(r[1]), None if r[2] is None else bytes(r[2]), int(r[3])) for r in rows]
+
+    def insert_key(self, row: KeyRow) -> None:
+        """Store a new wrapped data key."""
+        self.query(
+            "INSERT INTO vv_keys (key_id, state, wrapped, encryptions, created_at) VALUES (?, ?, ?, ?, ?)",
+            (row.key_id, row.state, row.wrapped, row.encryptions, time.time()),
+        )
+
+    def update_key(self, row: KeyRow) -> None:
+        """Persist a data key's state, wrapping and count."""
+        self.query(
+            "UPDATE vv_keys SET state = ?, wrapped = ?, encryptions = ? WHERE key_id = ?",
+            (row.state, row.wrapped, row.encryptions, row.key_id),
+        )
+
+    def add_encryptions(self, key_id: int, count: int) -> None:
+        """Add to a data key's persisted encryption counter (inside the writing transaction)."""
+        self.query("UPDATE vv_keys SET encryptions = encryptions + ? WHERE key_id = ?", (count, key_id))
+
+    # -- collections ------------------------------------------------------------------------------------
+
+    def collections(self) -> list[CollectionRow]:
+        """Every collection, by name."""
+        rows = self.query(
+            "SELECT name, dim, metric, vectors, model, rev, epoch, options FROM vv_collections ORDER BY name"
+        )
+        return [_collection_row(r) for r in rows]
+
+    def collection(self, name: str) -> CollectionRow | None:
+        """One collection, or None."""
+        rows = self.query(
+            "SELECT name, dim, metric, vectors, model, rev, epoch, options FROM vv_collections WHERE name = ?",
+            (name,),
+        )
+        return _collection_row(rows[0]) if rows else None
+
+    def create_collection(self, row: CollectionRow) -> None:
+        """Insert a collection (no-op if it exists; the caller re-reads and checks)."""
+        self.query(
+            "INSERT OR IGNORE INTO vv_collections (name, dim, metric, vectors, model, rev, epoch, created_at, "
+            "options) VALUES (?, ?, ?, ?, ?, 0, 0, ?, ?)",
+            (row.name, row.dim, row.metric, row.vectors, row.model, time.time(), row.options),
+        )
+
+    def revision(self, name: str) -> tuple[int, int] | None:
+        """A collection's ``(rev, epoch)``: cheap, read before every query for freshness."""
+        rows = self.query("SELECT rev, epoch FROM vv_collections WHERE name = ?", (name,))
+        return (int(rows[0][0]), int(rows[0][1])) if rows else None
+
+    def bump_revision(self, name: str, *, new_epoch: bool = False) -> tuple[int, int]:
+        """Advance a collection's revision (inside a write transaction) and return ``(old_rev, new_rev)``."""
+        epoch_sql = ", epoch = epoch + 1" if new_epoch else ""
+        rows = self.query(f"UPDATE vv_collections SET rev = rev + 1{epoch_sql} WHERE name = ? RETURNING rev", (name,))
+        if not rows:
+            raise StorageError(f"Collection {name!r} disappeared while writing; it was dropped by another process.")
+        new_rev = int(rows[0][0])
+        return new_rev - 1, new_rev
+
+    def bump_epoch(self, name: str) -> int:
+        """Start a new epoch (inside a write transaction): other readers will reload the collection."""
+        rows = self.query("UPDATE vv_collections SET epoch = epoch + 1 WHERE name = ? RETURNING epoch", (name,))
+        return int(rows[0][0])
+
+    def drop_collection(self, name: str) -> None:
+        """Delete a collection and all its records (inside a write transaction)."""
+        self.query("DELETE FROM vv_records WHERE collection = ?", (name,))
+        self.query("DELETE FROM vv_deletions WHERE collection = ?", (name,))
+        self.query("DELETE FROM vv_collections WHERE name = ?", (name,))
+
+    # -- records ----------------------------------------------------------------------------------------
+
+    def upsert_records(self, collection: str, rows: Sequence[RecordRow]) -> None:
+        """Insert or replace sealed records (inside a write transaction)."""
+        now = time.time()
+        self.execute_many(
+            "INSERT OR REPLACE INTO vv_records (collection, id, rev, key_id, text, metadata, vector, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(collection, r.id, r.rev, r.key_id, r.text, r.metadata, r.vector, now) for r in rows],
+        )
+        self.execute_many(
+            "DELETE FROM vv_deletions WHERE collection = ? AND id = ?", [(collection, r.id) for r in rows]
+        )
+
+    def existing_ids(self, collection: str, ids: Sequence[str]) -> list[str]:
+        """The subset of ``ids`` stored in the collection."""
+        found: list[str] = []
+        for chunk in _chunks(ids, 500):
+            marks = ",".join("?" * len(chunk))
+            found.extend(
+                str(r[0])
+                for r in self.query(
+                    f"SELECT id FROM vv_records WHERE collection = ? AND id IN ({marks})",  # noqa: S608 (placeholders only)
+                    (collection, *chunk),
+                )
+            )
+        return found
+
+    def delete_records(self, collection: str, ids: Sequence[str], rev: int) -> int:
+        """Delete records by id, logging each for other readers (inside a write transaction)."""
+        present = self.existing_ids(collection, ids)
+        if not present:
+            return 0
+        self.execute_many("DELETE FROM vv_records WHERE collection = ? AND id = ?", [(collection, i) for i in present])
+        self.execute_many(
+            "INSERT OR REPLACE INTO vv_deletions (collection, id, rev) VALUES (?, ?, ?)",
+            [(collection, i, rev) for i in present],
+        )
+        return len(present)
+
+    def clear_records(self, collection: str) -> int:
+        """Delete every record of a collection (inside a write transaction); readers reload on the new epoch."""
+        count = int(self.query("SELECT count(*) FROM vv_records WHERE collection = ?", (collection,))[0][0])
+        self.query("DELETE FROM vv_records WHERE collection = ?", (collection,))
+        self.query("DELETE FROM vv_deletions WHERE collection = ?", (collection,))
+        return count
+
+    def prune_deletions(self, collection: str, keep: int) -> bool:
+        """Forget the deletion log once it grows past ``keep`` rows; True if readers must fully reload."""
+        count = int(self.query("SELECT count(*) FROM vv_deletions WHERE collection = ?", (collection,))[0][0])
+        if count <= keep:
+            return False
+        self.query("DELETE FROM vv_deletions WHERE collection = ?", (collection,))
+        return True
+
+    def count(self, collection: str) -> int:
+        """Number of records in a collection."""
+        return int(self.query("SELECT count(*) FROM vv_records WHERE collection = ?", (collection,))[0][0])
+
+    def fetch(self, collection: str, ids: Sequence[str], columns: Sequence[str]) -> dict[str, tuple[Any, ...]]:
+        """Fetch ``columns`` (from id, rev, key_id, text, metadata, vector) of the given records by id."""
+        cols = _checked_columns(columns)
+        out: dict[str, tuple[Any, ...]] = {}
+        for chunk in _chunks(ids, 500):
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT id, {cols} FROM vv_records WHERE collection = ? AND id IN ({marks})"  # noqa: S608
+            for row in self.query(sql, (collection, *chunk)):
+                out[str(row[0])] = tuple(row[1:])
+        return out
+
+    def scan(self, collection: str, columns: Sequence[str], *, since_rev: int | None = None) -> list[tuple[Any, ...]]:
+        """Every record's ``(id, *columns)``, optionally only those written after ``since_rev``."""
+        cols = _checked_columns(columns)
+        if since_rev is None:
+            sql = f"SELECT id, {cols} FROM vv_records WHERE collection = ?"  # noqa: S608
+            return self.query(sql, (collection,))
+        sql = f"SELECT id, {cols} FROM vv_records WHERE collection = ? AND rev > ?"  # noqa: S608
+        return self.query(sql, (collection, since_rev))
+
+    def deletions_since(self, collection: str, rev: int) -> list[str]:
+        """Ids deleted after ``rev``."""
+        rows = self.query("SELECT id FROM vv_deletions WHERE collection = ? AND rev > ?", (collection, rev))
+        return [str(r[0]) for r in rows]
+
+    def all_ids(self, collection: str) -> list[str]:
+        """Every record id of a collection."""
+        return [str(r[0]) for r in self.query("SELECT id FROM vv_records WHERE collection = ?", (collection,))]
+
+    # -- housekeeping -----------------------------------------------------------------------------------
+
+    def checkpoint(self) -> None:
+        """Copy the WAL into the database and truncate it, so deleted ciphertext leaves the files."""
+        if not self.remote:
+            self.query("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def close(self) -> None:
+        """Checkpoint and close; safe to call twice."""
+        if self._closed:
+            return
+        try:
+            self.checkpoint()
+        finally:
+            self._close_quietly()
+
+    def _close_quietly(self) -> None:
+        self._closed = True
+        with contextlib.suppress(BaseException):
+            self._conn.close()
+
+
+class _LockedError(StorageError):
+    """Internal: the statement hit a lock held by another connection."""
+
+
+_RECORD_COLUMNS = ("rev", "key_id", "text", "metadata", "vector")
+
+
+def _checked_columns(columns: Sequence[str]) -> str:
+    for column in columns:
+        if column not in _RECORD_COLUMNS:
+            raise ConfigurationError(f"Unknown record column {column!r}. Expected one of {list(_RECORD_COLUMNS)}.")
+    return ", ".join(quote_identifier(c) for c in columns)
+
+
+def _collection_row(r: Sequence[Any]) -> CollectionRow:
+    return CollectionRow(
+        name=str(r[0]),
+        dim=int(r[1]),
+        metric=str(r[2]),
+        vectors=str(r[3]),
+        model=None if r[4] is None else str(r[4]),
+        rev=int(r[5]),
+        epoch=int(r[6]),
+        options=str(r[7]),
+    )
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

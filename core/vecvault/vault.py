@@ -1,0 +1,845 @@
+"""Vault and Collection: the public API that ties keys, sealing, storage and search together.
+
+A :class:`Vault` is one libSQL database (a local file, or a libSQL server) holding many collections. A
+:class:`Collection` has a fixed dimension and metric; its records are sealed field by field before they
+are written, and its vectors are opened into an in-memory exact index the first time it is searched.
+Every read first checks the collection's revision, so writes by other connections or processes are seen
+by the next query without reloading everything.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from vecvault import crypto
+from vecvault.crypto import DataKey, Keyset, KeyState
+from vecvault.errors import ConfigurationError, KeyNotFoundError, StorageError
+from vecvault.filters import Filter, MetadataTable, parse_filter
+from vecvault.index import VectorIndex, distance, normalize_metric, relevance
+from vecvault.keys.base import KeyProvider
+from vecvault.records import (
+    FIELD_METADATA,
+    FIELD_TEXT,
+    FIELD_VECTOR,
+    Hit,
+    Record,
+    RecordSealer,
+    check_ids,
+    check_metadata,
+    check_query,
+    check_vectors,
+    encode_metadata,
+    encode_vector,
+    new_ids,
+)
+from vecvault.storage import CollectionRow, KeyRow, RecordRow, Storage, Tracer, is_remote_url
+
+__all__ = ["DEFAULT_K", "Collection", "CollectionInfo", "Vault"]
+
+DEFAULT_K = 4
+DEFAULT_FETCH_K = 20
+VECTOR_MODES = ("sealed", "plain")
+_VAULT_ID_BYTES = 16
+# Past this many logged deletions, the log is dropped and other readers reload the collection instead.
+_DELETION_LOG_LIMIT = 10_000
+
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    """A collection's configuration and size (no secrets, no texts)."""
+
+    name: str
+    dim: int
+    metric: str
+    vectors: str
+    model: str | None
+    count: int
+
+
+def _as_key_provider(key: KeyProvider | bytes | None) -> KeyProvider:
+    if key is None:
+        from vecvault.keys import default_key_provider
+
+        return default_key_provider()
+    if isinstance(key, (bytes, bytearray)):
+        from vecvault.keys import StaticKeyProvider
+
+        return StaticKeyProvider(bytes(key))
+    if not isinstance(key, KeyProvider):
+        raise ConfigurationError(
+            f"key must be a KeyProvider (e.g. KeyringKeyProvider(), EnvKeyProvider()) or 32 bytes, "
+            f"not {type(key).__name__}."
+        )
+    return key
+
+
+class Vault:
+    """An encrypted vector store in one libSQL database.
+
+    Open it with :meth:`Vault.open`; use it as a context manager so it checkpoints and closes::
+
+        with Vault.open("memories.db", key=StaticKeyProvider(key_bytes)) as vault:
+            notes = vault.collection("notes", dim=384)
+            notes.add(texts=["hello"], vectors=[[...]])
+
+    A Vault is safe to share between threads; each call holds the vault's lock.
+    """
+
+    def __init__(
+        self,
+        storage: Storage,
+        *,
+        vault_id: bytes,
+        keyset: Keyset,
+        kek: bytes,
+        key_provider: KeyProvider,
+    ) -> None:
+        self._storage = storage
+        self._vault_id = vault_id
+        self._keyset = keyset
+        self._kek = kek
+        self._key_provider = key_provider
+        self._lock = threading.RLock()
+        self._collections: dict[str, Collection] = {}
+        self._closed = False
+
+    # -- opening -----------------------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        location: str | os.PathLike[str],
+        *,
+        key: KeyProvider | bytes | None = None,
+        file_encryption: bool | None = None,
+        create: bool = True,
+        driver: str = "libsql",
+        auth_token: str | None = None,
+        sync_url: str | None = None,
+        tracer: Tracer | None = None,
+    ) -> Vault:
+        """Open a vault, creating it if the file does not exist yet.
+
+        Args:
+            location: a file path, ``":memory:"``, or a libSQL URL (``libsql://``, ``http(s)://``).
+            key: where the master key comes from. Defaults to ``VECVAULT_KEY`` when set, else the OS
+                keychain. Raw 32 bytes are accepted as a static key.
+            file_encryption: libSQL page encryption, a second layer under the sealed fields. ``None``
+                turns it on for a new local vault and detects it for an existing one.
+            create: create the vault if it does not exist; with False a missing vault is an error.
+            driver: ``"libsql"`` (default) or ``"libsql_experimental"``.
+            auth_token: token for a libSQL server or sync URL.
+            sync_url: the primary of an embedded replica, where the binding supports it.
+            tracer: called with every SQL statement (never with values).
+
+        Raises:
+            KeyUnavailableError: no master key could be read; nothing was created.
+            WrongKeyError: the key does not open this vault.
+            NotAVaultError: the file is not a vecvault database.
+            SchemaVersionError: the vault was written by a newer vecvault.
+        """
+        location = os.fspath(location)
+        provider = _as_key_provider(key)
+        remote = is_remote_url(location)
+        memory = location == ":memory:"
+        if remote or memory:
+            kind = "unknown"
+            if file_encryption:
+                raise ConfigurationError(
+                    "file_encryption applies to local files only; a libSQL server or :memory: database is not "
+                    "page-encrypted by vecvault (sealed fields stay sealed). Pass file_encryption=None."
+                )
+        else:
+            kind = Storage.probe_file(location)
+            if kind == "new" and not create:
+                raise ConfigurationError(f"No vault at {location}; pass create=True to create one.")
+            if kind == "plain" and file_encryption:
+                raise ConfigurationError(
+                    f"{location} was created without file encryption; open it with file_encryption=None, "
+                    "or turn it on with `vecvault rotate --file`."
+                )
+            if kind == "encrypted" and file_encryption is False:
+                raise ConfigurationError(
+                    f"{location} uses file encryption; open it with file_encryption=None (detected)."
+                )
+        # A new master key is made only for a vault that does not exist yet, never because a read failed.
+        if kind == "new":
+            try:
+                master = provider.load_key()
+            except KeyNotFoundError:
+                master = provider.create_key()
+        else:
+            master = provider.load_key()
+        encrypt_file = (kind == "new" and file_encryption is not False) or kind == "encrypted"
+        file_key = crypto.derive_file_key(master) if encrypt_file else None
+        storage = Storage.open(location, file_key=file_key, driver=driver, auth_token=auth_token, sync_url=sync_url)
+        storage.tracer = tracer
+        try:
+            return cls._attach(storage, master, provider, create=create)
+        except BaseException:
+            storage._close_quietly()
+            raise
+
+    @classmethod
+    def _attach(cls, storage: Storage, master: bytes, provider: KeyProvider, *, create: bool) -> Vault:
+        version = storage.schema_version()
+        if version is None:
+            if not create:
+                raise ConfigurationError(f"No vault at {storage.location}; pass create=True to create one.")
+            vault_id = os.urandom(_VAULT_ID_BYTES)
+            kek = crypto.derive_kek(master, vault_id)
+            keyset = Keyset()
+            first = DataKey.generate(keyset.new_key_id())
+            keyset.add(first)
+            with storage.transaction():
+                storage.create_schema({"vault_id": vault_id, "created_at": str(time.time()).encode()})
+                storage.insert_key(_key_row(kek, vault_id, first))
+            return cls(storage, vault_id=vault_id, keyset=keyset, kek=kek, key_provider=provider)
+        storage.migrate()
+        vault_id = storage.get_meta("vault_id")
+        if vault_id is None or len(vault_id) != _VAULT_ID_BYTES:
+            raise StorageError(f"{storage.location} has no valid vault id; restore it from a backup.")
+        kek = crypto.derive_kek(master, vault_id)
+        keyset = Keyset(_open_key(kek, vault_id, row) for row in storage.load_keys())
+        return cls(storage, vault_id=vault_id, keyset=keyset, kek=kek, key_provider=provider)
+
+    # -- properties --------------------------------------------------------------------------------------
+
+    @property
+    def vault_id(self) -> str:
+        """The vault's random id (hex): bound into every sealed field."""
+        return self._vault_id.hex()
+
+    @property
+    def location(self) -> str:
+        """The file path or server URL."""
+        return self._storage.location
+
+    @property
+    def file_encrypted(self) -> bool:
+        """Whether libSQL page encryption is on for this file."""
+        return self._storage.file_encrypted
+
+    @property
+    def remote(self) -> bool:
+        """Whether the vault lives on a libSQL server."""
+        return self._storage.remote
+
+    @property
+    def key_description(self) -> str:
+        """Where the master key comes from (never the key)."""
+        return self._key_provider.description
+
+    def __repr__(self) -> str:
+        return f"Vault({self.location!r}, vault_id={self.vault_id!r}, file_encrypted={self.file_encrypted})"
+
+    # -- collections -------------------------------------------------------------------------------------
+
+    def collection(
+        self,
+        name: str,
+        dim: int | None = None,
+        metric: str = "cosine",
+        *,
+        vectors: str = "sealed",
+        model: str | None = None,
+        create: bool = True,
+    ) -> Collection:
+        """Return a collection, creating it on first use.
+
+        Args:
+            name: the collection's name (stored in plaintext).
+            dim: the vector dimension. ``None`` takes it from an existing collection, or from the first
+                vectors added to a new one.
+            metric: ``"cosine"`` (default), ``"dot"`` or ``"euclidean"``.
+            vectors: ``"sealed"`` (default): vectors exist only as sealed fields.
+            model: the embedding model's name, checked on every reopen when given.
+            create: with False, a missing collection raises ConfigurationError.
+
+        Raises:
+            ConfigurationError: the collection exists with another dimension, metric or model.
+        """
+        self._check_open()
+        if not isinstance(name, str) or not name or "\x00" in name:
+            raise ConfigurationError("A collection name must be a non-empty string without NUL characters.")
+        metric = normalize_metric(metric)
+        if vectors not in VECTOR_MODES:
+            raise ConfigurationError(f"Unknown vector mode {vectors!r}. Expected one of {list(VECTOR_MODES)}.")
+        if dim is not None and (not isinstance(dim, int) or isinstance(dim, bool) or dim <= 0):
+            raise ConfigurationError(f"dim must be a positive int, not {dim!r}.")
+        with self._lock:
+            row = self._storage.collection(name)
+            if row is None and not create:
+                raise ConfigurationError(f"No collection named {name!r}; existing: {self.collections()}.")
+            if row is not None:
+                _check_same(row, dim=dim, metric=metric, vectors=vectors, model=model)
+            col = self._collections.get(name)
+            if col is None:
+                col = Collection(self, name, row, pending=(dim, metric, vectors, model))
+                self._collections[name] = col
+            else:
+                col._config = row
+                if row is None:
+                    col._pending = (dim, metric, vectors, model)
+            if row is None and dim is not None:
+                col._create(dim)
+            return col
+
+    def collections(self) -> list[str]:
+        """Names of the collections in this vault."""
+        with self._lock:
+            self._check_open()
+            return [row.name for row in self._storage.collections()]
+
+    def collection_info(self) -> list[CollectionInfo]:
+        """Configuration and record count of every collection."""
+        with self._lock:
+            self._check_open()
+            return [
+                CollectionInfo(r.name, r.dim, r.metric, r.vectors, r.model, self._storage.count(r.name))
+                for r in self._storage.collections()
+            ]
+
+    def drop_collection(self, name: str) -> bool:
+        """Delete a collection and every record in it; return whether it existed."""
+        with self._lock:
+            self._check_open()
+            existed = self._storage.collection(name) is not None
+            with self._storage.transaction():
+                self._storage.drop_collection(name)
+            self._collections.pop(name, None)
+            self._storage.checkpoint()
+            return existed
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StorageError("This vault is closed; open it again with Vault.open(...).")
+
+    def close(self) -> None:
+        """Checkpoint (so deleted data leaves the WAL), close the database and forget the keys."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            try:
+                self._storage.close()
+            finally:
+                for key in self._keyset:
+                    key.material = None
+                    key._aead = None
+                self._kek = b""
+                self._collections.clear()
+
+    def __enter__(self) -> Vault:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- internal helpers used by collections ------------------------------------------------------------
+
+    @contextmanager
+    def _write(self, sealed_count: int) -> Iterator[DataKey]:
+        """A write transaction that persists the primary key's encryption count; rotates it when due."""
+        with self._storage.transaction():
+            if self._keyset.needs_rotation(sealed_count):
+                self._rotate_primary()
+            primary = self._keyset.primary
+            yield primary
+            if sealed_count:
+                self._storage.add_encryptions(primary.key_id, sealed_count)
+
+    def _rotate_primary(self) -> DataKey:
+        """Make a fresh data key primary (inside a write transaction); old keys keep opening old values."""
+        old = self._keyset.primary
+        fresh = DataKey.generate(self._keyset.new_key_id())
+        self._keyset.add(fresh)
+        self._storage.update_key(_key_row(self._kek, self._vault_id, old))
+        self._storage.insert_key(_key_row(self._kek, self._vault_id, fresh))
+        return fresh
+
+
+def _key_row(kek: bytes, vault_id: bytes, key: DataKey) -> KeyRow:
+    wrapped = None if key.material is None else crypto.wrap_data_key(kek, vault_id, key.key_id, key.material)
+    return KeyRow(key.key_id, key.state.value, wrapped, key.encryptions)
+
+
+def _open_key(kek: bytes, vault_id: bytes, row: KeyRow) -> DataKey:
+    state = KeyState(row.state)
+    material = None
+    if row.wrapped is not None and state is not KeyState.DESTROYED:
+        material = crypto.unwrap_data_key(kek, vault_id, row.key_id, row.wrapped)
+    return DataKey(key_id=row.key_id, state=state, material=material, encryptions=row.encryptions)
+
+
+def _check_same(row: CollectionRow, *, dim: int | None, metric: str, vectors: str, model: str | None) -> None:
+    if dim is not None and dim != row.dim:
+        raise ConfigurationError(
+            f"Collection {row.name!r} stores vectors of dimension {row.dim}, not {dim}; use the same embedding "
+            "model, or a new collection name."
+        )
+    if metric != row.metric:
+        raise ConfigurationError(
+            f"Collection {row.name!r} uses the {row.metric!r} metric, not {metric!r}; pass metric={row.metric!r}."
+        )
+    if vectors != row.vectors:
+        raise ConfigurationError(
+            f"Collection {row.name!r} uses vectors={row.vectors!r}; pass vectors={row.vectors!r}."
+        )
+    if model is not None and row.model is not None and model != row.model:
+        raise ConfigurationError(
+            f"Collection {row.name!r} was built with the embedding model {row.model!r}, not {model!r}; its "
+            "vectors are not comparable. Use the same model, or a new collection name."
+        )
+
+
+def _check_k(k: int, what: str = "k") -> int:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
+        raise ConfigurationError(f"{what} must be a positive int, not {k!r}.")
+    return int(k)
+
+
+class Collection:
+    """Records of one dimension and metric inside a vault. Get one with :meth:`Vault.collection`."""
+
+    def __init__(
+        self,
+        vault: Vault,
+        name: str,
+        config: CollectionRow | None,
+        *,
+        pending: tuple[int | None, str, str, str | None],
+    ) -> None:
+        self._vault = vault
+        self.name = name
+        self._config = config
+        self._pending = pending
+        self._sealer = RecordSealer(vault._keyset, vault._vault_id, name)
+        self._index: VectorIndex | None = None
+        self._known: tuple[int, int] | None = None  # (rev, epoch) the index reflects
+
+    def __repr__(self) -> str:
+        return f"Collection({self.name!r}, dim={self.dim}, metric={self.metric!r})"
+
+    # -- configuration -----------------------------------------------------------------------------------
+
+    @property
+    def dim(self) -> int | None:
+        """Vector dimension (None until the first add to a collection created without one)."""
+        return self._config.dim if self._config is not None else self._pending[0]
+
+    @property
+    def metric(self) -> str:
+        """``cosine``, ``dot`` or ``euclidean``."""
+        return self._config.metric if self._config is not None else self._pending[1]
+
+    @property
+    def vector_mode(self) -> str:
+        """``sealed`` or ``plain``."""
+        return self._config.vectors if self._config is not None else self._pending[2]
+
+    @property
+    def model(self) -> str | None:
+        """The embedding model's name, if recorded."""
+        return self._config.model if self._config is not None else self._pending[3]
+
+    @property
+    def vault(self) -> Vault:
+        """The vault holding this collection."""
+        return self._vault
+
+    def _create(self, dim: int) -> CollectionRow:
+        _, metric, vectors, model = self._pending
+        storage = self._vault._storage
+        with storage.transaction():
+            storage.create_collection(
+                CollectionRow(self.name, dim, metric, vectors, model, rev=0, epoch=0, options="{}")
+            )
+        row = storage.collection(self.name)
+        if row is None:
+            raise StorageError(f"Collection {self.name!r} could not be created.")
+        _check_same(row, dim=dim, metric=metric, vectors=vectors, model=model)
+        self._config = row
+        return row
+
+    def _refresh_config(self) -> CollectionRow | None:
+        if self._config is None:
+            self._config = self._vault._storage.collection(self.name)
+        return self._config
+
+    # -- freshness ---------------------------------------------------------------------------------------
+
+    def _sync(self, *, with_metadata: bool = False) -> VectorIndex | None:
+        """Bring the in-memory index up to the database's state; call with the vault lock held."""
+        config = self._refresh_config()
+        if config is None:
+            return None
+        storage = self._vault._storage
+        state = storage.revision(self.name)
+        if state is None:
+            # Dropped by another connection: forget everything.
+            self._config = None
+            self._index = None
+            self._known = None
+            return None
+        index = self._index
+        need_meta = with_metadata and (index is None or index.metadata is None)
+        if index is None or self._known is None or state[1] != self._known[1] or need_meta:
+            return self._load(config, with_metadata=with_metadata or (index is not None and index.metadata is not None))
+        if state[0] == self._known[0]:
+            return index
+        known_rev = self._known[0]
+        deleted = storage.deletions_since(self.name, known_rev)
+        columns = ["vector", "metadata"] if index.metadata is not None else ["vector"]
+        changed = storage.scan(self.name, columns, since_rev=known_rev)
+        index.remove(deleted)
+        self._apply_rows(index, changed, config.dim)
+        self._known = state
+        return index
+
+    def _load(self, config: CollectionRow, *, with_metadata: bool) -> VectorIndex:
+        storage = self._vault._storage
+        state = storage.revision(self.name) or (0, 0)
+        columns = ["vector", "metadata"] if with_metadata else ["vector"]
+        rows = storage.scan(self.name, columns)
+        index = VectorIndex(config.dim, config.metric)
+        if with_metadata:
+            index.metadata = MetadataTable()
+        self._apply_rows(index, rows, config.dim)
+        self._index = index
+        self._known = state
+        return index
+
+    def _apply_rows(self, index: VectorIndex, rows: Sequence[tuple[Any, ...]], dim: int) -> None:
+        if not rows:
+            return
+        sealer = self._sealer
+        ids = [str(r[0]) for r in rows]
+        matrix = np.empty((len(rows), dim), dtype=np.float32)
+        for i, row in enumerate(rows):
+            matrix[i] = sealer.open_vector(ids[i], row[1], dim)
+        metadatas = None
+        if index.metadata is not None:
+            metadatas = [sealer.open_metadata(ids[i], row[2]) for i, row in enumerate(rows)]
+        index.upsert(ids, matrix, metadatas)
+
+    # -- writes ------------------------------------------------------------------------------------------
+
+    def add(
+        self,
+        texts: Sequence[str] | None = None,
+        vectors: Any = None,
+        metadatas: Sequence[Mapping[str, Any] | None] | None = None,
+        ids: Sequence[str] | None = None,
+    ) -> list[str]:
+        """Insert or replace records (upsert by id) in one transaction: all of the batch or none of it.
+
+        Args:
+            texts: the record texts (``None`` stores empty texts).
+            vectors: a 2-D numpy array or a sequence of float sequences, one row per record.
+            metadatas: JSON-compatible dicts, one per record (or None).
+            ids: string ids; random ids are generated when omitted. User ids are stored in plaintext.
+
+        Returns:
+            The ids, in input order.
+
+        Raises:
+            ConfigurationError: any bad input; nothing is stored.
+        """
+        if vectors is None:
+            raise ConfigurationError("add() needs vectors: one embedding per record.")
+        n = len(texts) if texts is not None else None
+        if texts is not None and isinstance(texts, str):
+            raise ConfigurationError("texts must be a list of strings, not one string; wrap it: texts=[text].")
+        with self._vault._lock:
+            self._vault._check_open()
+            config = self._refresh_config()
+            matrix = check_vectors(vectors, n=n, dim=config.dim if config else self._pending[0])
+            count = matrix.shape[0]
+            if count == 0:
+                return []
+            text_list = self._check_texts(texts, count)
+            meta_list = self._check_metadatas(metadatas, count)
+            id_list = new_ids(count) if ids is None else check_ids(ids, count)
+            if config is None:
+                config = self._create(int(matrix.shape[1]))
+            encoded_meta = [encode_metadata(m) for m in meta_list]
+            storage = self._vault._storage
+            sealer = self._sealer
+            with self._vault._write(3 * count) as primary:
+                old_rev, new_rev = storage.bump_revision(self.name)
+                rows = [
+                    RecordRow(
+                        id=record_id,
+                        rev=new_rev,
+                        key_id=primary.key_id,
+                        text=sealer.seal(record_id, FIELD_TEXT, text_list[i].encode()),
+                        metadata=sealer.seal(record_id, FIELD_METADATA, encoded_meta[i]),
+                        vector=sealer.seal(record_id, FIELD_VECTOR, encode_vector(matrix[i])),
+                    )
+                    for i, record_id in enumerate(id_list)
+                ]
+                storage.upsert_records(self.name, rows)
+            self._after_write(old_rev, new_rev, lambda index: index.upsert(id_list, matrix, meta_list))
+            return id_list
+
+    upsert = add
+
+    @staticmethod
+    def _check_texts(texts: Sequence[str] | None, count: int) -> list[str]:
+        if texts is None:
+            return [""] * count
+        out = list(texts)
+        for i, text in enumerate(out):
+            if not isinstance(text, str):
+                raise ConfigurationError(f"texts[{i}] is a {type(text).__name__}; texts must be strings.")
+        return out
+
+    @staticmethod
+    def _check_metadatas(metadatas: Sequence[Mapping[str, Any] | None] | None, count: int) -> list[dict[str, Any]]:
+        if metadatas is None:
+            return [{} for _ in range(count)]
+        if isinstance(metadatas, Mapping):
+            raise ConfigurationError("metadatas must be a list of dicts, one per record; wrap it: [metadata].")
+        out = list(metadatas)
+        if len(out) != count:
+            raise ConfigurationError(f"Got {len(out)} metadatas for {count} records; pass one per record.")
+        return [check_metadata(m, f"metadatas[{i}]") for i, m in enumerate(out)]
+
+    def _after_write(self, old_rev: int, new_rev: int, apply: Any) -> None:
+        """Apply our own committed write to the loaded index, if it was current before the write."""
+        index = self._index
+        if index is None or self._known is None:
+            return
+        if self._known[0] == old_rev:
+            apply(index)
+            self._known = (new_rev, self._known[1])
+
+    def delete(self, ids: Sequence[str] | None = None, *, filter: Any = None) -> int:
+        """Delete records by id and/or filter; return how many were deleted. Unknown ids are ignored.
+
+        Deleted ciphertext is overwritten in the database (``secure_delete``) and the WAL is truncated
+        before this returns.
+        """
+        if ids is None and filter is None:
+            raise ConfigurationError("delete() needs ids or a filter; to delete everything use clear().")
+        if isinstance(ids, str):
+            raise ConfigurationError("ids must be a list of strings, not one string; wrap it: ids=[the_id].")
+        parsed = parse_filter(filter)
+        with self._vault._lock:
+            self._vault._check_open()
+            if self._refresh_config() is None:
+                return 0
+            targets = list(dict.fromkeys(ids)) if ids is not None else None
+            if parsed is not None:
+                matching = self._matching_ids(parsed)
+                targets = matching if targets is None else [i for i in targets if i in set(matching)]
+            if not targets:
+                return 0
+            storage = self._vault._storage
+            with self._vault._write(0):
+                old_rev, new_rev = storage.bump_revision(self.name)
+                deleted = storage.delete_records(self.name, targets, new_rev)
+                pruned = storage.prune_deletions(self.name, _DELETION_LOG_LIMIT)
+                epoch = storage.bump_epoch(self.name) if pruned else None
+            self._after_write(old_rev, new_rev, lambda index: index.remove(targets))
+            if epoch is not None and self._known is not None and self._known[0] == new_rev:
+                self._known = (new_rev, epoch)
+            storage.checkpoint()
+            return deleted
+
+    def clear(self) -> int:
+        """Delete every record of the collection (it keeps its configuration); return how many."""
+        with self._vault._lock:
+            self._vault._check_open()
+            if self._refresh_config() is None:
+                return 0
+            storage = self._vault._storage
+            with self._vault._write(0):
+                storage.bump_revision(self.name)
+                count = storage.clear_records(self.name)
+                storage.bump_epoch(self.name)
+            self._index = None
+            self._known = None
+            storage.checkpoint()
+            return count
+
+    # -- reads -------------------------------------------------------------------------------------------
+
+    def count(self) -> int:
+        """Number of records."""
+        with self._vault._lock:
+            self._vault._check_open()
+            if self._refresh_config() is None:
+                return 0
+            return self._vault._storage.count(self.name)
+
+    def ids(self) -> list[str]:
+        """Every record id."""
+        with self._vault._lock:
+            self._vault._check_open()
+            if self._refresh_config() is None:
+                return []
+            return self._vault._storage.all_ids(self.name)
+
+    def _matching_ids(self, parsed: Filter) -> list[str]:
+        storage = self._vault._storage
+        with storage.snapshot():
+            index = self._sync(with_metadata=True)
+        if index is None or index.metadata is None:
+            return []
+        mask = index.metadata.mask(parsed)
+        return [index.ids[i] for i in np.flatnonzero(mask)]
+
+    def get(
+        self,
+        ids: Sequence[str] | None = None,
+        *,
+        filter: Any = None,
+        limit: int | None = None,
+        include_vectors: bool = True,
+    ) -> list[Record]:
+        """Open records by id (in the order asked, missing ids skipped) and/or by filter.
+
+        With neither ids nor filter, returns every record (up to ``limit``).
+        """
+        if isinstance(ids, str):
+            raise ConfigurationError("ids must be a list of strings, not one string; wrap it: ids=[the_id].")
+        parsed = parse_filter(filter)
+        with self._vault._lock:
+            self._vault._check_open()
+            config = self._refresh_config()
+            if config is None:
+                return []
+            storage = self._vault._storage
+            if parsed is not None:
+                matching = self._matching_ids(parsed)
+                wanted = matching if ids is None else [i for i in dict.fromkeys(ids) if i in set(matching)]
+            elif ids is None:
+                wanted = storage.all_ids(self.name)
+            else:
+                wanted = list(ids)
+            if limit is not None:
+                wanted = wanted[: max(0, int(limit))]
+            columns = ["text", "metadata", "vector"] if include_vectors else ["text", "metadata"]
+            found = storage.fetch(self.name, list(dict.fromkeys(wanted)), columns)
+            out: list[Record] = []
+            for record_id in wanted:
+                row = found.get(record_id)
+                if row is None:
+                    continue
+                vector = self._sealer.open_vector(record_id, row[2], config.dim) if include_vectors else None
+                out.append(
+                    Record(
+                        id=record_id,
+                        text=self._sealer.open_text(record_id, row[0]),
+                        metadata=self._sealer.open_metadata(record_id, row[1]),
+                        vector=vector,
+                    )
+                )
+            return out
+
+    def search(self, vector: Any, k: int = DEFAULT_K, *, filter: Any = None) -> list[Hit]:
+        """Exact nearest neighbours of ``vector``, best first; ``k`` hits whenever ``k`` records match.
+
+        Args:
+            vector: the query embedding (the collection's dimension).
+            k: how many hits.
+            filter: a Mongo-style dict (``{"topic": "a", "year": {"$gte": 2020}}``) or a
+                :mod:`vecvault.filters` expression.
+        """
+        k = _check_k(k)
+        parsed = parse_filter(filter)
+        with self._vault._lock:
+            self._vault._check_open()
+            config = self._refresh_config()
+            if config is None:
+                return []
+            query = check_query(vector, config.dim)
+            storage = self._vault._storage
+            with storage.snapshot():
+                index = self._sync(with_metadata=parsed is not None)
+                if index is None:
+                    return []
+                mask = index.metadata.mask(parsed) if parsed is not None else None
+                scored = index.search(query, k, mask)
+                return self._hits(index, config, [(s.row, s.score) for s in scored])
+
+    def search_mmr(
+        self,
+        vector: Any,
+        k: int = DEFAULT_K,
+        fetch_k: int = DEFAULT_FETCH_K,
+        lambda_mult: float = 0.5,
+        *,
+        filter: Any = None,
+    ) -> list[Hit]:
+        """Maximal marginal relevance: ``k`` hits from the exact top ``fetch_k``, diverse by ``lambda_mult``.
+
+        ``lambda_mult`` = 1 is pure relevance, 0 is pure diversity.
+        """
+        k = _check_k(k)
+        fetch_k = _check_k(fetch_k, "fetch_k")
+        if fetch_k < k:
+            raise ConfigurationError(f"fetch_k ({fetch_k}) must be at least k ({k}).")
+        if not isinstance(lambda_mult, (int, float)) or not 0.0 <= float(lambda_mult) <= 1.0:
+            raise ConfigurationError(f"lambda_mult must be between 0 and 1, not {lambda_mult!r}.")
+        parsed = parse_filter(filter)
+        with self._vault._lock:
+            self._vault._check_open()
+            config = self._refresh_config()
+            if config is None:
+                return []
+            query = check_query(vector, config.dim)
+            storage = self._vault._storage
+            with storage.snapshot():
+                index = self._sync(with_metadata=parsed is not None)
+                if index is None:
+                    return []
+                mask = index.metadata.mask(parsed) if parsed is not None else None
+                scored = index.search_mmr(query, k, fetch_k, float(lambda_mult), mask)
+                return self._hits(index, config, [(s.row, s.score) for s in scored])
+
+    def _hits(self, index: VectorIndex, config: CollectionRow, scored: list[tuple[int, float]]) -> list[Hit]:
+        if not scored:
+            return []
+        ids = [index.ids[row] for row, _ in scored]
+        found = self._vault._storage.fetch(self.name, ids, ["text", "metadata"])
+        hits: list[Hit] = []
+        for record_id, (_, score) in zip(ids, scored, strict=True):
+            row = found.get(record_id)
+            if row is None:
+                continue
+            hits.append(
+                Hit(
+                    id=record_id,
+                    text=self._sealer.open_text(record_id, row[0]),
+                    metadata=self._sealer.open_metadata(record_id, row[1]),
+                    score=score,
+                    relevance=relevance(config.metric, score),
+                    distance=distance(config.metric, score),
+                )
+            )
+        return hits
+
+    def vectors(self) -> tuple[list[str], npt.NDArray[np.float32]]:
+        """Every id and its indexed vector (unit length for cosine), as held in memory."""
+        with self._vault._lock:
+            self._vault._check_open()
+            with self._vault._storage.snapshot():
+                index = self._sync()
+            if index is None:
+                return [], np.empty((0, self.dim or 0), dtype=np.float32)
+            return list(index.ids), index.vectors.copy()
+
