@@ -22,7 +22,7 @@ import base64
 import enum
 import os
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidTag
@@ -168,18 +168,23 @@ def unwrap_data_key(kek: bytes, vault_id: bytes, key_id: int, wrapped: bytes) ->
 
 @dataclass(eq=False)
 class DataKey:
-    """One data key: its id, state, material (absent once destroyed) and encryption count."""
+    """One data key: its id, scope, state, material (absent once destroyed) and encryption count.
+
+    ``scope`` is the collection the key seals (``""`` for vault-level values): each collection has its own
+    keys, so destroying them shreds exactly that collection.
+    """
 
     key_id: int
     state: KeyState
+    scope: str = ""
     material: bytes | None = field(default=None, repr=False)
     encryptions: int = 0
     _aead: AESGCM | None = field(default=None, init=False, repr=False)
 
     @classmethod
-    def generate(cls, key_id: int, state: KeyState = KeyState.PRIMARY) -> DataKey:
+    def generate(cls, key_id: int, scope: str = "", state: KeyState = KeyState.PRIMARY) -> DataKey:
         """Create a fresh random data key."""
-        return cls(key_id=key_id, state=state, material=os.urandom(KEY_BYTES))
+        return cls(key_id=key_id, state=state, scope=scope, material=os.urandom(KEY_BYTES))
 
     @property
     def aead(self) -> AESGCM:
@@ -198,12 +203,14 @@ class DataKey:
 
 
 class Keyset:
-    """The data keys of a vault: the primary seals, every enabled key opens (like ``MultiFernet``)."""
+    """The data keys of a vault: per scope, the primary seals and every enabled key opens (``MultiFernet``)."""
 
-    def __init__(self, keys: Iterable[DataKey] = ()) -> None:
+    def __init__(self, keys: Iterable[DataKey] = (), *, on_unknown_key: Callable[[int], None] | None = None) -> None:
         self._keys: dict[int, DataKey] = {}
         for key in keys:
             self._keys[key.key_id] = key
+        # Called when a value names a key id this keyset lacks (another process may have just added it).
+        self.on_unknown_key = on_unknown_key
 
     def __iter__(self) -> Iterator[DataKey]:
         return iter(sorted(self._keys.values(), key=lambda k: k.key_id))
@@ -220,13 +227,17 @@ class Keyset:
         return self._keys.get(key_id)
 
     def add(self, key: DataKey) -> None:
-        """Add a key; at most one key may be primary."""
+        """Add a key; it demotes the scope's previous primary, since one scope has one primary."""
         if key.key_id in self._keys:
             raise ConfigurationError(f"Data key id {key.key_id} already exists in this keyset.")
         if key.state is KeyState.PRIMARY:
             for other in self._keys.values():
-                if other.state is KeyState.PRIMARY:
+                if other.state is KeyState.PRIMARY and other.scope == key.scope:
                     other.state = KeyState.ENABLED
+        self._keys[key.key_id] = key
+
+    def add_existing(self, key: DataKey) -> None:
+        """Add a key loaded from storage as it is (no demotion of other keys)."""
         self._keys[key.key_id] = key
 
     def new_key_id(self) -> int:
@@ -236,23 +247,36 @@ class Keyset:
             if key_id and key_id not in self._keys:
                 return key_id
 
-    @property
-    def primary(self) -> DataKey:
-        """The key that seals new values."""
+    def primary_for(self, scope: str) -> DataKey | None:
+        """The key that seals new values of a scope, if the scope has one."""
         for key in self._keys.values():
-            if key.state is KeyState.PRIMARY:
+            if key.state is KeyState.PRIMARY and key.scope == scope:
                 return key
-        raise IntegrityError("This vault has no primary data key; run `vecvault verify` and restore a backup.")
+        return None
 
-    def needs_rotation(self, upcoming: int = 0) -> bool:
+    def primary(self, scope: str) -> DataKey:
+        """The key that seals new values of a scope."""
+        key = self.primary_for(scope)
+        if key is None:
+            raise IntegrityError(
+                f"Scope {scope!r} has no primary data key (it was shredded, or the key table is damaged); "
+                "run `vecvault verify`, or restore a backup."
+            )
+        return key
+
+    def in_scope(self, scope: str) -> list[DataKey]:
+        """Every key of a scope, by id."""
+        return [k for k in self if k.scope == scope]
+
+    def needs_rotation(self, scope: str, upcoming: int = 0) -> bool:
         """Whether sealing ``upcoming`` more values would pass the per-key encryption bound."""
-        return self.primary.encryptions + upcoming >= MAX_ENCRYPTIONS_PER_KEY
+        return self.primary(scope).encryptions + upcoming >= MAX_ENCRYPTIONS_PER_KEY
 
     # -- sealing -------------------------------------------------------------------------------------
 
     def seal(self, plaintext: bytes, context: FieldContext) -> bytes:
-        """Seal one value with the primary key and a random nonce."""
-        return self._seal_from_parts(self.primary, plaintext, context, os.urandom(NONCE_BYTES))
+        """Seal one value with the primary key of the context's collection and a random nonce."""
+        return self._seal_from_parts(self.primary(context.collection), plaintext, context, os.urandom(NONCE_BYTES))
 
     def seal_with_key(self, key: DataKey, plaintext: bytes, context: FieldContext) -> bytes:
         """Seal with a specific key (rotation re-seals under the new primary this way)."""
@@ -264,6 +288,8 @@ class Keyset:
             raise ConfigurationError(f"A nonce must be {NONCE_BYTES} bytes.")
         if key.state is not KeyState.PRIMARY and key.state is not KeyState.ENABLED:
             raise ConfigurationError(f"Data key {key.key_id} is {key.state.value}; it cannot seal.")
+        if key.scope != context.collection:
+            raise ConfigurationError(f"Data key {key.key_id} belongs to another collection; it cannot seal here.")
         header = _HEADER.pack(FIELD_FORMAT_V1, key.key_id)
         sealed = key.aead.encrypt(nonce, plaintext, encode_aad(header, context))
         key.encryptions += 1
@@ -282,7 +308,10 @@ class Keyset:
         if version != FIELD_FORMAT_V1:
             raise IntegrityError(f"A sealed value has an unknown format version ({version}).")
         key = self._keys.get(key_id)
-        if key is None or key.material is None or key.state is KeyState.DISABLED:
+        if key is None and self.on_unknown_key is not None:
+            self.on_unknown_key(key_id)
+            key = self._keys.get(key_id)
+        if key is None or key.material is None or key.state is KeyState.DISABLED or key.scope != context.collection:
             raise IntegrityError(
                 f"A sealed value names data key {key_id}, which this vault does not have or no longer "
                 "enables (destroyed or disabled)."

@@ -873,7 +873,9 @@ class MetadataTable:
             elif len(found) == 1:
                 result = codes == found[0]
             else:
-                result = np.isin(codes, found)
+                lut = np.zeros(len(index.reps), dtype=np.bool_)
+                lut[found] = True
+                result = lut[codes]
         elif op == "exists":
             result = codes != _ABSENT if value else codes == _ABSENT
         elif (

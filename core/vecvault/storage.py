@@ -66,6 +66,7 @@ _SCHEMA: tuple[str, ...] = (
     )""",
     """CREATE TABLE IF NOT EXISTS vv_keys (
         key_id INTEGER PRIMARY KEY,
+        scope TEXT NOT NULL DEFAULT '',
         state TEXT NOT NULL,
         wrapped BLOB,
         encryptions INTEGER NOT NULL DEFAULT 0,
@@ -122,9 +123,11 @@ def is_remote_url(location: str) -> bool:
 
 @dataclass(frozen=True)
 class KeyRow:
-    """A stored data key: wrapped material (None once destroyed) and its encryption count."""
+    """A stored data key: its scope (collection, or "" for the vault), wrapped material (None once
+    destroyed) and its encryption count."""
 
     key_id: int
+    scope: str
     state: str
     wrapped: bytes | None
     encryptions: int
@@ -436,14 +439,16 @@ class Storage:
 
     def load_keys(self) -> list[KeyRow]:
         """Every data key row."""
-        rows = self.query("SELECT key_id, state, wrapped, encryptions FROM vv_keys ORDER BY key_id")
-        return [KeyRow(int(r[0]), str(r[1]), None if r[2] is None else bytes(r[2]), int(r[3])) for r in rows]
+        rows = self.query("SELECT key_id, scope, state, wrapped, encryptions FROM vv_keys ORDER BY key_id")
+        return [
+            KeyRow(int(r[0]), str(r[1]), str(r[2]), None if r[3] is None else bytes(r[3]), int(r[4])) for r in rows
+        ]
 
     def insert_key(self, row: KeyRow) -> None:
         """Store a new wrapped data key."""
         self.query(
-            "INSERT INTO vv_keys (key_id, state, wrapped, encryptions, created_at) VALUES (?, ?, ?, ?, ?)",
-            (row.key_id, row.state, row.wrapped, row.encryptions, time.time()),
+            "INSERT INTO vv_keys (key_id, scope, state, wrapped, encryptions, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (row.key_id, row.scope, row.state, row.wrapped, row.encryptions, time.time()),
         )
 
     def update_key(self, row: KeyRow) -> None:

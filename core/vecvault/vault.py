@@ -111,6 +111,7 @@ class Vault:
         self._lock = threading.RLock()
         self._collections: dict[str, Collection] = {}
         self._closed = False
+        keyset.on_unknown_key = lambda _key_id: self._reload_keys_if_changed()
 
     # -- opening -----------------------------------------------------------------------------------------
 
@@ -198,7 +199,7 @@ class Vault:
             vault_id = os.urandom(_VAULT_ID_BYTES)
             kek = crypto.derive_kek(master, vault_id)
             keyset = Keyset()
-            first = DataKey.generate(keyset.new_key_id())
+            first = DataKey.generate(keyset.new_key_id(), scope="")
             keyset.add(first)
             with storage.transaction():
                 storage.create_schema({"vault_id": vault_id, "created_at": str(time.time()).encode()})
@@ -310,12 +311,20 @@ class Vault:
             ]
 
     def drop_collection(self, name: str) -> bool:
-        """Delete a collection and every record in it; return whether it existed."""
+        """Delete a collection and every record in it, and destroy its data keys; return whether it existed.
+
+        Destroying the keys (crypto-shredding) makes the collection's records unrecoverable from any
+        backup of this file too, once the backup's copy of the key table is gone as well.
+        """
         with self._lock:
             self._check_open()
             existed = self._storage.collection(name) is not None
             with self._storage.transaction():
+                self._reload_keys_if_changed()
                 self._storage.drop_collection(name)
+                for key in self._keyset.in_scope(name):
+                    key.destroy()
+                    self._storage.update_key(_key_row(self._kek, self._vault_id, key))
             self._collections.pop(name, None)
             self._storage.checkpoint()
             return existed
@@ -350,29 +359,46 @@ class Vault:
     # -- internal helpers used by collections ------------------------------------------------------------
 
     @contextmanager
-    def _write(self, sealed_count: int) -> Iterator[DataKey]:
-        """A write transaction that persists the primary key's encryption count; rotates it when due."""
+    def _write(self, scope: str, sealed_count: int) -> Iterator[DataKey]:
+        """A write transaction that persists the scope's primary key count; rotates the key when due."""
         with self._storage.transaction():
-            if self._keyset.needs_rotation(sealed_count):
-                self._rotate_primary()
-            primary = self._keyset.primary
+            self._reload_keys_if_changed()
+            primary = self._keyset.primary_for(scope)
+            if primary is None or self._keyset.needs_rotation(scope, sealed_count):
+                primary = self._new_primary(scope)
             yield primary
             if sealed_count:
                 self._storage.add_encryptions(primary.key_id, sealed_count)
 
-    def _rotate_primary(self) -> DataKey:
-        """Make a fresh data key primary (inside a write transaction); old keys keep opening old values."""
-        old = self._keyset.primary
-        fresh = DataKey.generate(self._keyset.new_key_id())
+    def _new_primary(self, scope: str) -> DataKey:
+        """Make a fresh data key primary for a scope (inside a write transaction); old keys keep opening."""
+        old = self._keyset.primary_for(scope)
+        fresh = DataKey.generate(self._keyset.new_key_id(), scope=scope)
         self._keyset.add(fresh)
-        self._storage.update_key(_key_row(self._kek, self._vault_id, old))
+        if old is not None:
+            self._storage.update_key(_key_row(self._kek, self._vault_id, old))
         self._storage.insert_key(_key_row(self._kek, self._vault_id, fresh))
         return fresh
+
+    def _reload_keys_if_changed(self) -> None:
+        """Pick up data keys added or changed by another connection (rotation, a new collection)."""
+        rows = self._storage.load_keys()
+        known = {k.key_id: k for k in self._keyset}
+        for row in rows:
+            key = known.get(row.key_id)
+            if key is None:
+                self._keyset.add_existing(_open_key(self._kek, self._vault_id, row))
+            else:
+                if row.state != key.state.value:
+                    key.state = KeyState(row.state)
+                    if key.state is KeyState.DESTROYED:
+                        key.destroy()
+                key.encryptions = max(key.encryptions, row.encryptions)
 
 
 def _key_row(kek: bytes, vault_id: bytes, key: DataKey) -> KeyRow:
     wrapped = None if key.material is None else crypto.wrap_data_key(kek, vault_id, key.key_id, key.material)
-    return KeyRow(key.key_id, key.state.value, wrapped, key.encryptions)
+    return KeyRow(key.key_id, key.scope, key.state.value, wrapped, key.encryptions)
 
 
 def _open_key(kek: bytes, vault_id: bytes, row: KeyRow) -> DataKey:
@@ -380,7 +406,7 @@ def _open_key(kek: bytes, vault_id: bytes, row: KeyRow) -> DataKey:
     material = None
     if row.wrapped is not None and state is not KeyState.DESTROYED:
         material = crypto.unwrap_data_key(kek, vault_id, row.key_id, row.wrapped)
-    return DataKey(key_id=row.key_id, state=state, material=material, encryptions=row.encryptions)
+    return DataKey(key_id=row.key_id, state=state, scope=row.scope, material=material, encryptions=row.encryptions)
 
 
 def _check_same(row: CollectionRow, *, dim: int | None, metric: str, vectors: str, model: str | None) -> None:
@@ -462,7 +488,7 @@ class Collection:
     def _create(self, dim: int) -> CollectionRow:
         _, metric, vectors, model = self._pending
         storage = self._vault._storage
-        with storage.transaction():
+        with self._vault._write(self.name, 0):  # creates the collection's own data key
             storage.create_collection(
                 CollectionRow(self.name, dim, metric, vectors, model, rev=0, epoch=0, options="{}")
             )
@@ -577,7 +603,7 @@ class Collection:
             encoded_meta = [encode_metadata(m) for m in meta_list]
             storage = self._vault._storage
             sealer = self._sealer
-            with self._vault._write(3 * count) as primary:
+            with self._vault._write(self.name, 3 * count) as primary:
                 old_rev, new_rev = storage.bump_revision(self.name)
                 rows = [
                     RecordRow(
@@ -648,7 +674,7 @@ class Collection:
             if not targets:
                 return 0
             storage = self._vault._storage
-            with self._vault._write(0):
+            with self._vault._write(self.name, 0):
                 old_rev, new_rev = storage.bump_revision(self.name)
                 deleted = storage.delete_records(self.name, targets, new_rev)
                 pruned = storage.prune_deletions(self.name, _DELETION_LOG_LIMIT)
@@ -666,7 +692,7 @@ class Collection:
             if self._refresh_config() is None:
                 return 0
             storage = self._vault._storage
-            with self._vault._write(0):
+            with self._vault._write(self.name, 0):
                 storage.bump_revision(self.name)
                 count = storage.clear_records(self.name)
                 storage.bump_epoch(self.name)
