@@ -84,9 +84,7 @@ class EnvKeyProvider:
                 if empty
                 else (f"does not hold a valid key (expected base64 of exactly {MASTER_KEY_BYTES} bytes)")
             )
-            raise ConfigurationError(
-                f"The environment variable {self._variable} {problem}. " + self._how_to_set()
-            )
+            raise ConfigurationError(f"The environment variable {self._variable} {problem}. " + self._how_to_set())
         return key
 
     def create_key(self) -> bytes:

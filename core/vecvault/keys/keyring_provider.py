@@ -133,9 +133,7 @@ class KeyringKeyProvider:
         """Translate a backend failure into an actionable, secret-free KeyUnavailableError."""
         reason = redact(str(exc), *secrets) or type(exc).__name__
         if isinstance(exc, keyring.errors.NoKeyringError):
-            return KeyUnavailableError(
-                f"No usable OS keychain to {action} ({self._entry}): {reason}. " + ALTERNATIVES
-            )
+            return KeyUnavailableError(f"No usable OS keychain to {action} ({self._entry}): {reason}. " + ALTERNATIVES)
         if isinstance(exc, keyring.errors.KeyringLocked) or "locked" in reason.lower():
             return KeyUnavailableError(
                 f"The OS keychain is locked, so vecvault cannot {action} ({self._entry}): {reason}. "
@@ -148,8 +146,10 @@ class KeyringKeyProvider:
             return KeyUnavailableError(
                 f"The OS keychain could not be initialised to {action} ({self._entry}): {reason}. "
                 "Check that the keychain service is running and reachable (on Linux: a Secret Service on "
-                "the D-Bus session bus, DBUS_SESSION_BUS_ADDRESS set). No new key was created. "
-                + ALTERNATIVES
+                "the D-Bus session bus, DBUS_SESSION_BUS_ADDRESS set) and that it has a default collection "
+                "it can open without a prompt; in a headless session create and unlock it with "
+                '`printf %s "$PASSWORD" | gnome-keyring-daemon --unlock --components=secrets`. '
+                "No new key was created. " + ALTERNATIVES
             )
         return KeyUnavailableError(
             f"The OS keychain failed to {action} ({self._entry}): {type(exc).__name__}: {reason}. "
@@ -237,8 +237,7 @@ class KeyringKeyProvider:
         if stored_key is None or not hmac.compare_digest(stored_key, key):
             raise KeyUnavailableError(
                 f"The OS keychain ({_backend_name(backend)}) did not keep the key stored for {self._entry}: "
-                "reading it back gave a different value. Do not use this keychain for vecvault. "
-                + ALTERNATIVES
+                "reading it back gave a different value. Do not use this keychain for vecvault. " + ALTERNATIVES
             )
         return key
 

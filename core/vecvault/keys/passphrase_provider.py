@@ -354,9 +354,7 @@ class PassphraseKeyProvider:
                 "Load it instead, or choose another path for a new vault."
             )
         key = generate_key()
-        write_new_file(
-            self._path, _wrap(key, self._get_passphrase(), self._params), what="passphrase key file"
-        )
+        write_new_file(self._path, _wrap(key, self._get_passphrase(), self._params), what="passphrase key file")
         return key
 
     def change_passphrase(self, old: str, new: str) -> None:
