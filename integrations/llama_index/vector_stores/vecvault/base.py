@@ -1,0 +1,410 @@
+"""``VecVaultVectorStore``: LlamaIndex's ``BasePydanticVectorStore`` over an encrypted vecvault collection."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Sequence
+from typing import Any, Final
+
+from llama_index.core.bridge.pydantic import Field, PrivateAttr
+from llama_index.core.schema import BaseNode, MetadataMode, TextNode
+from llama_index.core.vector_stores.types import (
+    BasePydanticVectorStore,
+    MetadataFilters,
+    VectorStoreQuery,
+    VectorStoreQueryMode,
+    VectorStoreQueryResult,
+)
+from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
+
+from llama_index.vector_stores.vecvault.filters import to_vecvault_filter
+from vecvault import Collection, ConfigurationError, Hit, Record, Vault
+from vecvault.filters import And, Compare, Filter
+from vecvault.keys.base import KeyProvider
+
+__all__ = ["DEFAULT_COLLECTION", "DEFAULT_MMR_PREFETCH_FACTOR", "NODE_ID_KEY", "VecVaultVectorStore"]
+
+DEFAULT_COLLECTION: Final = "llama_index"
+DEFAULT_MMR_THRESHOLD: Final = 0.5
+DEFAULT_MMR_PREFETCH_FACTOR: Final = 4.0
+NODE_ID_KEY: Final = "_node_id"
+"""Sealed metadata key holding the node id, so ``node_ids`` combine with filters inside one core query."""
+REF_DOC_ID_KEY: Final = "ref_doc_id"
+SUPPORTED_MODES: Final = (VectorStoreQueryMode.DEFAULT, VectorStoreQueryMode.MMR)
+
+
+class VecVaultVectorStore(BasePydanticVectorStore):
+    """An encrypted, local-first LlamaIndex vector store: text, metadata and embeddings sealed at rest.
+
+    Nodes are stored in one vecvault collection. The node text is the record's text; everything else
+    LlamaIndex keeps (``_node_content`` with relationships, ``ref_doc_id``/``doc_id``/``document_id``,
+    the node's metadata, nested values included) goes into the record's sealed metadata.
+
+    Setup:
+        .. code-block:: bash
+
+            pip install 'vecvault[llama-index]'
+
+    Instantiate:
+        .. code-block:: python
+
+            from vecvault import Vault
+            from vecvault.keys import KeyringKeyProvider
+            from llama_index.vector_stores.vecvault import VecVaultVectorStore
+
+            vault = Vault.open("rag.db", key=KeyringKeyProvider())
+            store = VecVaultVectorStore(vault=vault, collection_name="docs")
+            # or let the store open (and later close) the vault itself:
+            store = VecVaultVectorStore.from_params(path="rag.db", key=KeyringKeyProvider(), collection_name="docs")
+
+    Use with an index:
+        .. code-block:: python
+
+            from llama_index.core import StorageContext, VectorStoreIndex
+
+            ctx = StorageContext.from_defaults(vector_store=store)
+            index = VectorStoreIndex.from_documents(docs, storage_context=ctx, embed_model=embed_model)
+            index.as_retriever(similarity_top_k=3).retrieve("what is sealed?")
+
+    Search with filter:
+        .. code-block:: python
+
+            from llama_index.core.vector_stores import MetadataFilter, MetadataFilters
+
+            filters = MetadataFilters(filters=[MetadataFilter(key="year", operator=">=", value=2020)])
+            index.as_retriever(filters=filters).retrieve("recent work")
+
+    MMR:
+        .. code-block:: python
+
+            index.as_retriever(
+                vector_store_query_mode="mmr", vector_store_kwargs={"mmr_threshold": 0.3, "mmr_prefetch_k": 40}
+            )
+
+    Delete:
+        .. code-block:: python
+
+            store.delete(ref_doc_id)                       # every node of a source document
+            store.delete_nodes(node_ids=[...], filters=filters)
+            store.clear()
+
+    Async: ``async_add``, ``adelete``, ``adelete_nodes``, ``aget_nodes``, ``aclear`` and ``aquery`` run the
+    vault's work in a worker thread, so the event loop never blocks.
+    """
+
+    stores_text: bool = True
+    flat_metadata: bool = False
+    collection_name: str = Field(default=DEFAULT_COLLECTION, description="The vecvault collection holding the nodes.")
+    dim: int | None = Field(default=None, description="Embedding dimension; None takes it from the first nodes.")
+    metric: str = Field(default="cosine", description="'cosine', 'dot' or 'euclidean'.")
+
+    _vault: Vault = PrivateAttr()
+    _collection: Collection = PrivateAttr()
+    _owns_vault: bool = PrivateAttr(default=False)
+
+    def __init__(
+        self,
+        vault: Vault,
+        collection_name: str = DEFAULT_COLLECTION,
+        *,
+        dim: int | None = None,
+        metric: str = "cosine",
+        **kwargs: Any,
+    ) -> None:
+        """Wrap a collection of an open vault (the caller keeps ownership of the vault).
+
+        Args:
+            vault: an open :class:`vecvault.Vault`.
+            collection_name: the collection to use; created on first use.
+            dim: the embedding dimension, or None to take it from the collection or the first nodes added.
+            metric: ``"cosine"`` (default), ``"dot"`` or ``"euclidean"``.
+            **kwargs: other pydantic fields (``flat_metadata``).
+
+        Raises:
+            ConfigurationError: ``vault`` is not a Vault, or the collection exists with another dim/metric.
+        """
+        if not isinstance(vault, Vault):
+            raise ConfigurationError(
+                f"vault must be an open vecvault.Vault, not {type(vault).__name__}; "
+                "use VecVaultVectorStore.from_params(path=..., key=...) to open one from a path."
+            )
+        super().__init__(collection_name=collection_name, dim=dim, metric=metric, **kwargs)
+        self._vault = vault
+        self._collection = vault.collection(collection_name, dim=dim, metric=metric)
+        self._owns_vault = False
+
+    @classmethod
+    def from_params(
+        cls,
+        path: str | os.PathLike[str],
+        key: KeyProvider | bytes | None = None,
+        collection_name: str = DEFAULT_COLLECTION,
+        dim: int | None = None,
+        metric: str = "cosine",
+        file_encryption: bool | None = None,
+        **open_kwargs: Any,
+    ) -> VecVaultVectorStore:
+        """Open (or create) a vault at ``path`` and return a store that closes it on :meth:`close`.
+
+        Args:
+            path: a file path, ``":memory:"`` or a libSQL URL.
+            key: the master key provider (default: ``VECVAULT_KEY``, else the OS keychain) or 32 raw bytes.
+            collection_name: the collection to use.
+            dim: the embedding dimension, or None.
+            metric: ``"cosine"``, ``"dot"`` or ``"euclidean"``.
+            file_encryption: libSQL page encryption; None turns it on for new files and detects it otherwise.
+            **open_kwargs: passed to :meth:`vecvault.Vault.open` (``auth_token``, ``sync_url``, ...).
+        """
+        vault = Vault.open(path, key=key, file_encryption=file_encryption, **open_kwargs)
+        try:
+            store = cls(vault=vault, collection_name=collection_name, dim=dim, metric=metric)
+        except BaseException:
+            vault.close()
+            raise
+        store._owns_vault = True
+        return store
+
+    @classmethod
+    def class_name(cls) -> str:
+        """The LlamaIndex component name."""
+        return "VecVaultVectorStore"
+
+    @property
+    def client(self) -> Vault:
+        """The underlying :class:`vecvault.Vault`."""
+        return self._vault
+
+    @property
+    def collection(self) -> Collection:
+        """The underlying :class:`vecvault.Collection`."""
+        return self._collection
+
+    def close(self) -> None:
+        """Close the vault if this store opened it (``from_params``); a vault passed in stays open."""
+        if self._owns_vault:
+            self._vault.close()
+
+    def __enter__(self) -> VecVaultVectorStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- writes ------------------------------------------------------------------------------------------
+
+    def add(self, nodes: Sequence[BaseNode], **add_kwargs: Any) -> list[str]:
+        """Upsert nodes (by node id) in one transaction; return their ids in input order.
+
+        Raises:
+            ConfigurationError: a node has no embedding, or its embedding has the wrong dimension.
+        """
+        nodes = list(nodes)
+        if not nodes:
+            return []
+        last: dict[str, int] = {}
+        for i, node in enumerate(nodes):
+            if node.embedding is None:
+                raise ConfigurationError(
+                    f"Node {node.node_id!r} has no embedding; embed nodes before adding them "
+                    "(VectorStoreIndex does it when given an embed_model)."
+                )
+            last[node.node_id] = i  # a node id given twice: the later node wins, as an upsert would
+        batch = [nodes[i] for i in sorted(last.values())]
+        texts = [node.get_content(metadata_mode=MetadataMode.NONE) for node in batch]
+        metadatas = [self._node_metadata(node) for node in batch]
+        vectors = [node.get_embedding() for node in batch]
+        self._collection.add(texts=texts, vectors=vectors, metadatas=metadatas, ids=[n.node_id for n in batch])
+        return [node.node_id for node in nodes]
+
+    def _node_metadata(self, node: BaseNode) -> dict[str, Any]:
+        metadata = node_to_metadata_dict(node, remove_text=True, flat_metadata=self.flat_metadata)
+        metadata[NODE_ID_KEY] = node.node_id
+        return metadata
+
+    async def async_add(self, nodes: Sequence[BaseNode], **kwargs: Any) -> list[str]:
+        """Async :meth:`add` (runs in a worker thread)."""
+        return await asyncio.to_thread(self.add, nodes, **kwargs)
+
+    def delete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
+        """Delete every node whose source document is ``ref_doc_id``; an unknown id deletes nothing."""
+        self._collection.delete(filter=Compare(REF_DOC_ID_KEY, "eq", ref_doc_id))
+
+    async def adelete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
+        """Async :meth:`delete`."""
+        await asyncio.to_thread(self.delete, ref_doc_id, **delete_kwargs)
+
+    def delete_nodes(
+        self,
+        node_ids: list[str] | None = None,
+        filters: MetadataFilters | None = None,
+        **delete_kwargs: Any,
+    ) -> None:
+        """Delete nodes by id and/or filter (both given: the ids that also match the filter).
+
+        Raises:
+            ConfigurationError: neither ``node_ids`` nor ``filters`` was given (use :meth:`clear`).
+        """
+        parsed = to_vecvault_filter(filters)
+        if node_ids is None and parsed is None:
+            raise ConfigurationError("delete_nodes() needs node_ids or filters; to delete every node use clear().")
+        if node_ids is not None:
+            if not node_ids:
+                return
+            _check_node_ids(node_ids)
+        self._collection.delete(ids=node_ids, filter=parsed)
+
+    async def adelete_nodes(
+        self,
+        node_ids: list[str] | None = None,
+        filters: MetadataFilters | None = None,
+        **delete_kwargs: Any,
+    ) -> None:
+        """Async :meth:`delete_nodes`."""
+        await asyncio.to_thread(self.delete_nodes, node_ids, filters, **delete_kwargs)
+
+    def clear(self) -> None:
+        """Delete every node of the collection (its dimension and metric stay)."""
+        self._collection.clear()
+
+    async def aclear(self) -> None:
+        """Async :meth:`clear`."""
+        await asyncio.to_thread(self.clear)
+
+    # -- reads -------------------------------------------------------------------------------------------
+
+    def get_nodes(
+        self,
+        node_ids: list[str] | None = None,
+        filters: MetadataFilters | None = None,
+    ) -> list[BaseNode]:
+        """Nodes by id (in the order asked, unknown ids skipped) and/or filter; with neither, every node.
+
+        Returned nodes carry their embedding.
+        """
+        parsed = to_vecvault_filter(filters)
+        if node_ids is not None:
+            _check_node_ids(node_ids)
+            if not node_ids:
+                return []
+        records = self._collection.get(ids=node_ids, filter=parsed, include_vectors=True)
+        return [_record_to_node(record) for record in records]
+
+    async def aget_nodes(
+        self,
+        node_ids: list[str] | None = None,
+        filters: MetadataFilters | None = None,
+    ) -> list[BaseNode]:
+        """Async :meth:`get_nodes`."""
+        return await asyncio.to_thread(self.get_nodes, node_ids, filters)
+
+    def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
+        """Nearest nodes to ``query.query_embedding``, honouring filters, ``doc_ids`` and ``node_ids``.
+
+        Modes: ``DEFAULT`` (exact similarity) and ``MMR`` (``query.mmr_threshold`` or the
+        ``mmr_threshold`` kwarg is the relevance/diversity trade-off ``lambda_mult``, 1 = pure relevance;
+        ``mmr_prefetch_k`` or ``mmr_prefetch_factor`` (default 4 x top k) size the candidate pool).
+        Similarities are relevance scores in [0, 1]. An empty store gives an empty result.
+
+        Raises:
+            ConfigurationError: an unsupported mode, a missing query embedding, or bad MMR arguments.
+            UnsupportedFilterError: a filter vecvault cannot express.
+        """
+        mode = _check_mode(query.mode)
+        if query.query_embedding is None:
+            raise ConfigurationError(
+                "VecVaultVectorStore.query needs query.query_embedding; vecvault searches by vector only "
+                "(pass an embed_model to the index or retriever)."
+            )
+        parsed = _query_filter(query)
+        k = query.similarity_top_k
+        if parsed is _NOTHING:
+            hits: list[Hit] = []
+        elif mode == VectorStoreQueryMode.MMR:
+            lambda_mult, fetch_k = _mmr_params(query, kwargs)
+            hits = self._collection.search_mmr(
+                query.query_embedding, k=k, fetch_k=fetch_k, lambda_mult=lambda_mult, filter=parsed
+            )
+        else:
+            hits = self._collection.search(query.query_embedding, k=k, filter=parsed)
+        return VectorStoreQueryResult(
+            nodes=[_hit_to_node(hit) for hit in hits],
+            similarities=[hit.relevance for hit in hits],
+            ids=[hit.id for hit in hits],
+        )
+
+    async def aquery(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
+        """Async :meth:`query`."""
+        return await asyncio.to_thread(self.query, query, **kwargs)
+
+
+# -- module helpers ------------------------------------------------------------------------------------------
+
+_NOTHING: Final = Compare(NODE_ID_KEY, "in", [])
+"""A filter no record matches (an empty ``node_ids`` or ``doc_ids`` list)."""
+
+
+def _check_node_ids(node_ids: Any) -> None:
+    if isinstance(node_ids, str):
+        raise ConfigurationError("node_ids must be a list of strings, not one string; wrap it: [node_id].")
+
+
+def _check_mode(mode: Any) -> VectorStoreQueryMode:
+    for supported in SUPPORTED_MODES:
+        if mode == supported:
+            return supported
+    raise ConfigurationError(
+        f"VecVaultVectorStore does not support query mode {mode!r}; supported modes: "
+        f"{[m.value for m in SUPPORTED_MODES]} (use 'mmr' for diverse results)."
+    )
+
+
+def _query_filter(query: VectorStoreQuery) -> Filter | None:
+    parts: list[Filter] = []
+    parsed = to_vecvault_filter(query.filters)
+    if parsed is not None:
+        parts.append(parsed)
+    for values, key in ((query.doc_ids, REF_DOC_ID_KEY), (query.node_ids, NODE_ID_KEY)):
+        if values is None:
+            continue
+        _check_node_ids(values)
+        if not values:
+            return _NOTHING
+        parts.append(Compare(key, "in", list(values)))
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else And(tuple(parts))
+
+
+def _mmr_params(query: VectorStoreQuery, kwargs: dict[str, Any]) -> tuple[float, int]:
+    threshold = query.mmr_threshold if query.mmr_threshold is not None else kwargs.get("mmr_threshold")
+    lambda_mult = DEFAULT_MMR_THRESHOLD if threshold is None else threshold
+    k = query.similarity_top_k
+    prefetch_k = kwargs.get("mmr_prefetch_k")
+    if prefetch_k is None:
+        factor = kwargs.get("mmr_prefetch_factor", DEFAULT_MMR_PREFETCH_FACTOR)
+        if not isinstance(factor, (int, float)) or isinstance(factor, bool) or factor < 1:
+            raise ConfigurationError(f"mmr_prefetch_factor must be a number >= 1, not {factor!r}.")
+        prefetch_k = int(k * factor)
+    if not isinstance(prefetch_k, int) or isinstance(prefetch_k, bool):
+        raise ConfigurationError(f"mmr_prefetch_k must be an int, not {prefetch_k!r}.")
+    return lambda_mult, max(prefetch_k, k)
+
+
+def _to_node(record_id: str, text: str, metadata: dict[str, Any]) -> BaseNode:
+    if "_node_content" in metadata:
+        node = metadata_dict_to_node(metadata, text=text)
+    else:  # a record written without LlamaIndex (e.g. by the LangChain adapter): plain text node
+        node = TextNode(id_=record_id, text=text, metadata=metadata)
+    return node
+
+
+def _hit_to_node(hit: Hit) -> BaseNode:
+    return _to_node(hit.id, hit.text, hit.metadata)
+
+
+def _record_to_node(record: Record) -> BaseNode:
+    node = _to_node(record.id, record.text, record.metadata)
+    if record.vector is not None:
+        node.embedding = [float(x) for x in record.vector]
+    return node
