@@ -34,6 +34,7 @@ from vecvault.errors import ConfigurationError, IntegrityError, WrongKeyError
 
 __all__ = [
     "FIELD_FORMAT_V1",
+    "Aead",
     "FIELD_OVERHEAD",
     "KEY_BYTES",
     "MAX_ENCRYPTIONS_PER_KEY",
@@ -64,7 +65,6 @@ _AAD_TAG_FIELD = b"vecvault/field/v1"
 _AAD_TAG_WRAP = b"vecvault/datakey-wrap/v1"
 _INFO_KEK = b"vecvault/v1/kek"
 _INFO_FILE_KEY = b"vecvault/v1/file-key"
-_INFO_ROW_SEAL = b"vecvault/v1/row-seal"
 _HEADER = struct.Struct(">BI")
 
 
@@ -85,6 +85,34 @@ class FieldContext:
     collection: str
     record_id: str
     field: str
+
+
+class Aead:
+    """AES-256-GCM with 96-bit nonces and 128-bit tags; every failure to open is an IntegrityError."""
+
+    __slots__ = ("_aesgcm",)
+
+    def __init__(self, key: bytes) -> None:
+        _check_key(key, "An AES-256-GCM key")
+        self._aesgcm = AESGCM(key)
+
+    def __repr__(self) -> str:
+        return "Aead(AES-256-GCM)"
+
+    def encrypt(self, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
+        """Return ``ciphertext ‖ tag``."""
+        if len(nonce) != NONCE_BYTES:
+            raise ConfigurationError(f"A nonce must be {NONCE_BYTES} bytes.")
+        return self._aesgcm.encrypt(nonce, plaintext, aad)
+
+    def decrypt(self, nonce: bytes, sealed: bytes, aad: bytes) -> bytes:
+        """Open ``ciphertext ‖ tag``; raise IntegrityError on any failure."""
+        if len(nonce) != NONCE_BYTES or len(sealed) < TAG_BYTES:
+            raise IntegrityError("A sealed value is truncated or malformed.")
+        try:
+            return self._aesgcm.decrypt(nonce, sealed, aad)
+        except (InvalidTag, ValueError):
+            raise IntegrityError("A sealed value failed authentication: it was altered, corrupted or moved.") from None
 
 
 def _hkdf(secret: bytes, *, salt: bytes | None, info: bytes, length: int = KEY_BYTES) -> bytes:
@@ -179,7 +207,7 @@ class DataKey:
     scope: str = ""
     material: bytes | None = field(default=None, repr=False)
     encryptions: int = 0
-    _aead: AESGCM | None = field(default=None, init=False, repr=False)
+    _aead: Aead | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def generate(cls, key_id: int, scope: str = "", state: KeyState = KeyState.PRIMARY) -> DataKey:
@@ -187,12 +215,12 @@ class DataKey:
         return cls(key_id=key_id, state=state, scope=scope, material=os.urandom(KEY_BYTES))
 
     @property
-    def aead(self) -> AESGCM:
+    def aead(self) -> Aead:
         """The AES-256-GCM instance for the row-sealing subkey, built once."""
         if self.material is None:
             raise IntegrityError(f"Data key {self.key_id} was destroyed; values it sealed cannot be opened.")
         if self._aead is None:
-            self._aead = AESGCM(derive_subkey(self.material, "row-seal"))
+            self._aead = Aead(derive_subkey(self.material, "row-seal"))
         return self._aead
 
     def destroy(self) -> None:
@@ -320,7 +348,7 @@ class Keyset:
         nonce = blob[HEADER_BYTES : HEADER_BYTES + NONCE_BYTES]
         try:
             return key.aead.decrypt(nonce, blob[HEADER_BYTES + NONCE_BYTES :], encode_aad(header, context))
-        except InvalidTag:
+        except IntegrityError:
             raise IntegrityError(
                 f"A sealed value failed authentication (record {context.record_id!r}, field "
                 f"{context.field!r}): it was altered, corrupted or moved."

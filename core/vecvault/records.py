@@ -99,7 +99,8 @@ def check_ids(ids: Sequence[Any], n: int) -> list[str]:
 def check_vectors(vectors: Any, *, n: int | None, dim: int | None) -> npt.NDArray[np.float32]:
     """Turn ``vectors`` into an ``(n, dim)`` float32 matrix of finite values, or raise ConfigurationError."""
     try:
-        matrix = np.asarray(vectors, dtype=np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow becomes inf, refused below
+            matrix = np.asarray(vectors, dtype=np.float32)
     except (TypeError, ValueError):
         raise ConfigurationError(
             "vectors must be a 2-D numpy array or a sequence of equal-length float sequences."

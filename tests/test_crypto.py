@@ -1,0 +1,251 @@
+"""The sealed-field format: known answers, round trips, tamper detection and the key set."""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from vecvault import crypto
+from vecvault.crypto import (
+    FIELD_FORMAT_V1,
+    FIELD_OVERHEAD,
+    Aead,
+    DataKey,
+    FieldContext,
+    KeyState,
+    Keyset,
+    derive_file_key,
+    derive_kek,
+    encode_aad,
+    unwrap_data_key,
+    wrap_data_key,
+)
+from vecvault.errors import ConfigurationError, IntegrityError, WrongKeyError
+
+WYCHEPROOF = Path(__file__).parent / "data" / "wycheproof" / "aes_gcm_test.json"
+VAULT_ID = bytes(range(16))
+CTX = FieldContext(VAULT_ID, "notes", "rec-1", "text")
+
+
+def _wycheproof_cases(key_bits: int) -> list[dict[str, object]]:
+    data = json.loads(WYCHEPROOF.read_text())
+    cases = []
+    for group in data["testGroups"]:
+        if group["ivSize"] == 96 and group["keySize"] == key_bits and group["tagSize"] == 128:
+            cases.extend(group["tests"])
+    return cases
+
+
+def _keyset(scope: str = "notes") -> Keyset:
+    keyset = Keyset()
+    keyset.add(DataKey.generate(keyset.new_key_id(), scope=scope))
+    return keyset
+
+
+# -- AES-256-GCM known answers (Wycheproof, 96-bit IVs) ---------------------------------------------------
+
+
+@pytest.mark.parametrize("case", _wycheproof_cases(256), ids=lambda c: f"tc{c['tcId']}")
+def test_wycheproof_aes256_gcm(case: dict[str, str]) -> None:
+    aead = Aead(bytes.fromhex(case["key"]))
+    nonce, aad = bytes.fromhex(case["iv"]), bytes.fromhex(case["aad"])
+    sealed = bytes.fromhex(case["ct"]) + bytes.fromhex(case["tag"])
+    if case["result"] == "valid":
+        assert aead.encrypt(nonce, bytes.fromhex(case["msg"]), aad) == sealed
+        assert aead.decrypt(nonce, sealed, aad) == bytes.fromhex(case["msg"])
+    else:
+        with pytest.raises(IntegrityError):
+            aead.decrypt(nonce, sealed, aad)
+
+
+def test_wycheproof_has_cases() -> None:
+    cases = _wycheproof_cases(256)
+    assert len(cases) > 50
+    assert {c["result"] for c in cases} == {"valid", "invalid"}
+
+
+@pytest.mark.parametrize("bits", [128, 192])
+def test_aead_refuses_short_keys(bits: int) -> None:
+    key = bytes.fromhex(_wycheproof_cases(bits)[0]["key"])
+    with pytest.raises(ConfigurationError):
+        Aead(key)
+
+
+# -- field format -----------------------------------------------------------------------------------------
+
+
+def test_known_answer_with_injected_nonce() -> None:
+    material = bytes(range(32))
+    key = DataKey(key_id=0x01020304, state=KeyState.PRIMARY, scope="notes", material=material)
+    keyset = Keyset([key])
+    nonce = bytes(12)
+    blob = keyset._seal_from_parts(key, b"hello", CTX, nonce)
+    # Header, nonce, then AES-GCM under the HKDF row-seal subkey with the documented AAD.
+    assert blob[:5] == bytes([FIELD_FORMAT_V1, 1, 2, 3, 4])
+    assert blob[5:17] == nonce
+    expected = Aead(crypto.derive_subkey(material, "row-seal")).encrypt(nonce, b"hello", encode_aad(blob[:5], CTX))
+    assert blob[17:] == expected
+    assert len(blob) == FIELD_OVERHEAD + 5
+    assert keyset.open(blob, CTX) == b"hello"
+
+
+def test_aad_is_length_prefixed_so_contexts_do_not_collide() -> None:
+    a = encode_aad(b"h", FieldContext(VAULT_ID, "ab", "c", "text"))
+    b = encode_aad(b"h", FieldContext(VAULT_ID, "a", "bc", "text"))
+    assert a != b
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=2048), st.text(min_size=1, max_size=20), st.text(min_size=1, max_size=40))
+def test_round_trip(plaintext: bytes, collection: str, record_id: str) -> None:
+    keyset = _keyset(collection)
+    ctx = FieldContext(VAULT_ID, collection, record_id, "metadata")
+    assert keyset.open(keyset.seal(plaintext, ctx), ctx) == plaintext
+
+
+def test_every_single_byte_flip_is_rejected() -> None:
+    keyset = _keyset()
+    blob = keyset.seal(b"secret text of a record", CTX)
+    for i in range(len(blob)):
+        for bit in (0x01, 0x80):
+            tampered = bytearray(blob)
+            tampered[i] ^= bit
+            with pytest.raises(IntegrityError):
+                keyset.open(bytes(tampered), CTX)
+
+
+def test_every_truncation_and_extension_is_rejected() -> None:
+    keyset = _keyset()
+    blob = keyset.seal(b"secret text", CTX)
+    for n in range(len(blob)):
+        with pytest.raises(IntegrityError):
+            keyset.open(blob[:n], CTX)
+    with pytest.raises(IntegrityError):
+        keyset.open(blob + b"\x00", CTX)
+
+
+@pytest.mark.parametrize(
+    "moved",
+    [
+        FieldContext(VAULT_ID, "notes", "rec-2", "text"),  # another row
+        FieldContext(VAULT_ID, "notes", "rec-1", "metadata"),  # another column
+        FieldContext(bytes(16), "notes", "rec-1", "text"),  # another vault
+    ],
+)
+def test_a_field_moved_elsewhere_is_rejected(moved: FieldContext) -> None:
+    keyset = _keyset()
+    blob = keyset.seal(b"secret", CTX)
+    with pytest.raises(IntegrityError):
+        keyset.open(blob, moved)
+
+
+def test_a_field_moved_to_another_collection_is_rejected() -> None:
+    keyset = _keyset("notes")
+    keyset.add(DataKey.generate(keyset.new_key_id(), scope="other"))
+    blob = keyset.seal(b"secret", CTX)
+    with pytest.raises(IntegrityError):
+        keyset.open(blob, FieldContext(VAULT_ID, "other", "rec-1", "text"))
+
+
+def test_unknown_version_and_key_id_are_typed_errors() -> None:
+    keyset = _keyset()
+    blob = keyset.seal(b"secret", CTX)
+    with pytest.raises(IntegrityError, match="format version"):
+        keyset.open(b"\x02" + blob[1:], CTX)
+    with pytest.raises(IntegrityError, match="data key"):
+        keyset.open(blob[:1] + struct.pack(">I", 7) + blob[5:], CTX)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.binary(max_size=200))
+def test_random_bytes_only_ever_raise_integrity_error(data: bytes) -> None:
+    keyset = _keyset()
+    with pytest.raises(IntegrityError):
+        keyset.open(data, CTX)
+
+
+def test_random_bytes_with_a_valid_header_raise_integrity_error() -> None:
+    keyset = _keyset()
+    header = struct.pack(">BI", FIELD_FORMAT_V1, keyset.primary("notes").key_id)
+    for _ in range(200):
+        with pytest.raises(IntegrityError):
+            keyset.open(header + os.urandom(40), CTX)
+
+
+def test_no_repeated_nonce_over_100k_seals() -> None:
+    keyset = _keyset()
+    nonces = {keyset.seal(b"x", CTX)[5:17] for _ in range(100_000)}
+    assert len(nonces) == 100_000
+    assert keyset.primary("notes").encryptions == 100_000
+
+
+def test_destroyed_and_disabled_keys_do_not_open() -> None:
+    keyset = _keyset()
+    blob = keyset.seal(b"secret", CTX)
+    key = keyset.primary("notes")
+    key.state = KeyState.DISABLED
+    with pytest.raises(IntegrityError):
+        keyset.open(blob, CTX)
+    key.state = KeyState.ENABLED
+    assert keyset.open(blob, CTX) == b"secret"
+    key.destroy()
+    with pytest.raises(IntegrityError):
+        keyset.open(blob, CTX)
+
+
+def test_rotation_bound_is_checked() -> None:
+    keyset = _keyset()
+    keyset.primary("notes").encryptions = crypto.MAX_ENCRYPTIONS_PER_KEY - 3
+    assert not keyset.needs_rotation("notes", 2)
+    assert keyset.needs_rotation("notes", 3)
+
+
+def test_a_new_primary_demotes_the_old_one_in_its_scope_only() -> None:
+    keyset = _keyset("a")
+    keyset.add(DataKey.generate(keyset.new_key_id(), scope="b"))
+    old_a = keyset.primary("a")
+    keyset.add(DataKey.generate(keyset.new_key_id(), scope="a"))
+    assert old_a.state is KeyState.ENABLED
+    assert keyset.primary("a") is not old_a
+    assert keyset.primary("b").state is KeyState.PRIMARY
+
+
+# -- key wrapping and derivation --------------------------------------------------------------------------
+
+
+def test_data_key_wrap_round_trip_and_wrong_master() -> None:
+    material = os.urandom(32)
+    kek = derive_kek(os.urandom(32), VAULT_ID)
+    wrapped = wrap_data_key(kek, VAULT_ID, 42, material)
+    assert unwrap_data_key(kek, VAULT_ID, 42, wrapped) == material
+    with pytest.raises(WrongKeyError):
+        unwrap_data_key(derive_kek(os.urandom(32), VAULT_ID), VAULT_ID, 42, wrapped)
+    with pytest.raises(WrongKeyError):
+        unwrap_data_key(kek, VAULT_ID, 43, wrapped)  # bound to its key id
+
+
+def test_file_key_is_32_url_safe_characters_and_depends_on_master() -> None:
+    a, b = derive_file_key(os.urandom(32)), derive_file_key(os.urandom(32))
+    assert len(a) == 32 and a != b
+    assert set(a) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+@pytest.mark.parametrize("bad", [b"", b"x" * 31, b"x" * 33])
+def test_master_key_must_be_32_bytes(bad: bytes) -> None:
+    with pytest.raises(ConfigurationError):
+        derive_kek(bad, VAULT_ID)
+
+
+def test_reprs_hold_no_key_material() -> None:
+    keyset = _keyset()
+    key = keyset.primary("notes")
+    assert key.material is not None
+    for text in (repr(key), repr(keyset), repr(key.aead)):
+        assert key.material.hex() not in text
+        assert repr(key.material) not in text

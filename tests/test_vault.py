@@ -1,0 +1,391 @@
+"""The Vault / Collection API on real libSQL files: round trips, exact search, bad input, reopening."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from vecvault import (
+    ConfigurationError,
+    IntegrityError,
+    KeyNotFoundError,
+    NotAVaultError,
+    SchemaVersionError,
+    StorageError,
+    Vault,
+    WrongKeyError,
+)
+from vecvault.keys import EnvKeyProvider, StaticKeyProvider
+
+
+def _unit(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
+    x = rng.normal(size=(n, dim)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def test_add_search_get_delete_round_trip(vault: Vault) -> None:
+    col = vault.collection("notes", dim=3)
+    ids = col.add(
+        texts=["alpha", "beta", "gamma"],
+        vectors=[[1, 0, 0], [0, 1, 0], [0, 0, 1]],
+        metadatas=[{"n": 1}, None, {"nested": {"l": [1, "x", None, 2.5, True]}}],
+        ids=["a", "b", "c"],
+    )
+    assert ids == ["a", "b", "c"]
+    assert col.count() == 3
+    hits = col.search([0.9, 0.1, 0], k=2)
+    assert [h.id for h in hits] == ["a", "b"]
+    assert hits[0].text == "alpha" and hits[0].metadata == {"n": 1}
+    assert hits[0].score > hits[1].score
+    assert 0.0 <= hits[1].relevance <= hits[0].relevance <= 1.0
+    records = col.get(["c", "missing", "a"])
+    assert [r.id for r in records] == ["c", "a"]
+    assert records[0].metadata == {"nested": {"l": [1, "x", None, 2.5, True]}}
+    assert records[1].vector is not None and records[1].vector.tolist() == [1.0, 0.0, 0.0]
+    assert col.delete(ids=["a", "unknown"]) == 1
+    assert col.count() == 2
+    assert [h.id for h in col.search([1, 0, 0], k=5)] == ["b", "c"] or len(col.search([1, 0, 0], k=5)) == 2
+    assert vault.collections() == ["notes"]
+
+
+def test_generated_ids_are_random_hex(vault: Vault) -> None:
+    col = vault.collection("c", dim=2)
+    ids = col.add(texts=["x", "y"], vectors=[[1, 0], [0, 1]])
+    assert len(set(ids)) == 2 and all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+
+
+def test_upsert_replaces_text_vector_and_metadata(vault: Vault) -> None:
+    col = vault.collection("c", dim=2)
+    col.add(texts=["old"], vectors=[[1, 0]], metadatas=[{"v": 1}], ids=["x"])
+    col.add(texts=["new"], vectors=[[0, 1]], metadatas=[{"v": 2}], ids=["x"])
+    assert col.count() == 1
+    (record,) = col.get(["x"])
+    assert (record.text, record.metadata) == ("new", {"v": 2})
+    assert col.search([0, 1], k=1)[0].id == "x"
+    assert col.search([0, 1], k=1)[0].score == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("metric", ["cosine", "dot", "euclidean"])
+def test_search_is_numpy_brute_force_exactly(vault: Vault, metric: str) -> None:
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(300, 8)).astype(np.float32)
+    col = vault.collection("c", dim=8, metric=metric)
+    ids = col.add(texts=[str(i) for i in range(300)], vectors=x, ids=[str(i) for i in range(300)])
+    for _ in range(20):
+        q = rng.normal(size=8).astype(np.float32)
+        if metric == "cosine":
+            xn = x / np.linalg.norm(x, axis=1, keepdims=True)
+            s = xn @ (q / np.linalg.norm(q))
+        elif metric == "dot":
+            s = x @ q
+        else:
+            s = -np.linalg.norm(x - q, axis=1)
+        expected = [ids[i] for i in np.argsort(-s, kind="stable")[:10]]
+        hits = col.search(q, k=10)
+        assert [h.id for h in hits] == expected
+        assert all(0.0 <= h.relevance <= 1.0 for h in hits)
+        assert [h.relevance for h in hits] == sorted((h.relevance for h in hits), reverse=True)
+
+
+def test_k_larger_than_collection_returns_everything(vault: Vault) -> None:
+    col = vault.collection("c", dim=2)
+    col.add(texts=["a", "b"], vectors=[[1, 0], [0, 1]])
+    assert len(col.search([1, 0], k=50)) == 2
+
+
+def test_empty_collection_and_unknown_dim(vault: Vault) -> None:
+    col = vault.collection("later")
+    assert col.dim is None
+    assert col.search([1.0, 2.0], k=3) == []
+    assert col.get(["x"]) == [] and col.count() == 0
+    col.add(texts=["t"], vectors=[[1.0, 2.0, 3.0]])
+    assert col.dim == 3
+    assert vault.collection("later", dim=3).count() == 1
+
+
+def test_empty_batch_is_a_no_op(vault: Vault) -> None:
+    col = vault.collection("c", dim=2)
+    assert col.add(texts=[], vectors=[]) == []
+    assert col.add(texts=[], vectors=np.empty((0, 2), dtype=np.float32)) == []
+    assert col.count() == 0
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    metadata=st.dictionaries(
+        st.text(max_size=8),
+        st.recursive(
+            st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False, allow_infinity=False)
+            | st.text(max_size=20),
+            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+            max_leaves=10,
+        ),
+        max_size=6,
+    ),
+    text=st.text(max_size=200),
+)
+def test_metadata_and_text_round_trip_exactly(vault: Vault, metadata: dict[str, Any], text: str) -> None:
+    col = vault.collection("rt", dim=2)
+    col.add(texts=[text], vectors=[[0.5, 0.5]], metadatas=[metadata], ids=["r"])
+    (record,) = col.get(["r"])
+    assert record.text == text
+    assert record.metadata == metadata
+    assert _same_json_types(record.metadata, metadata)
+
+
+def _same_json_types(a: Any, b: Any) -> bool:
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same_json_types(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same_json_types(x, y) for x, y in zip(a, b, strict=True))
+    return True
+
+
+# -- reopening --------------------------------------------------------------------------------------------
+
+
+def test_reopen_keeps_everything(open_vault: Callable[..., Vault]) -> None:
+    rng = np.random.default_rng(1)
+    x = _unit(rng, 50, 4)
+    vault = open_vault()
+    vault.collection("c", dim=4).add(texts=[f"t{i}" for i in range(50)], vectors=x, ids=[str(i) for i in range(50)])
+    vault.close()
+    again = open_vault()
+    col = again.collection("c")
+    assert (col.dim, col.metric, col.count()) == (4, "cosine", 50)
+    assert col.search(x[7], k=1)[0].id == "7"
+
+
+def test_dimension_and_metric_mismatch_raise_at_the_call(vault: Vault) -> None:
+    vault.collection("c", dim=4)
+    with pytest.raises(ConfigurationError, match="dimension 4"):
+        vault.collection("c", dim=5)
+    with pytest.raises(ConfigurationError, match="metric"):
+        vault.collection("c", dim=4, metric="euclidean")
+    vault.collection("m", dim=2, model="model-a")
+    with pytest.raises(ConfigurationError, match="model-a"):
+        vault.collection("m", dim=2, model="model-b")
+
+
+def test_unknown_metric_and_mode(vault: Vault) -> None:
+    with pytest.raises(ConfigurationError, match="Expected one of"):
+        vault.collection("c", dim=2, metric="hamming")
+    with pytest.raises(ConfigurationError, match="Expected one of"):
+        vault.collection("c", dim=2, vectors="clear")
+
+
+# -- bad input: a typed error, and nothing stored ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"texts": ["a"], "vectors": [[1.0, 2.0, 3.0]]}, "dimension 3"),
+        ({"texts": ["a"], "vectors": [[float("nan"), 1.0]]}, "NaN"),
+        ({"texts": ["a"], "vectors": [[float("inf"), 1.0]]}, "NaN or infinity"),
+        ({"texts": ["a"], "vectors": [[1e39, 1.0]]}, "NaN or infinity"),
+        ({"texts": ["a", "b"], "vectors": [[1.0, 2.0]]}, "1 vectors for 2 texts"),
+        ({"texts": ["a", "b"], "vectors": [[1.0, 2.0], [1.0, 2.0]], "ids": ["x", "x"]}, "appears twice"),
+        ({"texts": ["a"], "vectors": [[1.0, 2.0]], "metadatas": [{"d": object()}]}, "JSON cannot store"),
+        ({"texts": ["a"], "vectors": [[1.0, 2.0]], "metadatas": [{"d": float("nan")}]}, "NaN"),
+        ({"texts": ["a"], "vectors": [[1.0, 2.0]], "metadatas": [{1: "x"}]}, "keys must be strings"),
+        ({"texts": ["a"], "vectors": [[1.0, 2.0]], "ids": [7]}, "must be strings"),
+        ({"texts": ["a"], "vectors": [[1.0, 2.0]], "ids": [""]}, "non-empty"),
+        ({"texts": ["a"], "vectors": [[1.0, 2.0]], "ids": "a"}, "not one string"),
+        ({"texts": "a", "vectors": [[1.0, 2.0]]}, "not one string"),
+        ({"texts": [3], "vectors": [[1.0, 2.0]]}, "must be strings"),
+        ({"texts": ["a"], "vectors": [1.0, 2.0]}, "2-D"),
+        ({"texts": ["a"], "vectors": [["x", "y"]]}, "2-D numpy array"),
+        ({"texts": ["a"], "vectors": [[1.0, 2.0]], "metadatas": [{"a": 1}, {"b": 2}]}, "2 metadatas"),
+        ({"texts": ["a"], "vectors": None}, "needs vectors"),
+    ],
+)
+def test_bad_input_is_refused_and_stores_nothing(vault: Vault, kwargs: dict[str, Any], match: str) -> None:
+    col = vault.collection("c", dim=2)
+    col.add(texts=["keep"], vectors=[[1.0, 0.0]], ids=["keep"])
+    with pytest.raises(ConfigurationError, match=match):
+        col.add(**kwargs)
+    assert col.ids() == ["keep"]
+    assert [h.id for h in col.search([1.0, 0.0], k=5)] == ["keep"]
+
+
+@pytest.mark.parametrize(
+    ("query", "k", "match"),
+    [([1.0, 2.0, 3.0], 1, "dimension"), ([float("nan"), 0.0], 1, "NaN"), ([1.0, 0.0], 0, "positive"),
+     ([1.0, 0.0], -1, "positive"), ([1.0, 0.0], True, "positive")],
+)
+def test_bad_queries(vault: Vault, query: list[float], k: Any, match: str) -> None:
+    col = vault.collection("c", dim=2)
+    col.add(texts=["a"], vectors=[[1.0, 0.0]])
+    with pytest.raises(ConfigurationError, match=match):
+        col.search(query, k=k)
+
+
+def test_bad_mmr_arguments(vault: Vault) -> None:
+    col = vault.collection("c", dim=2)
+    col.add(texts=["a"], vectors=[[1.0, 0.0]])
+    with pytest.raises(ConfigurationError, match="fetch_k"):
+        col.search_mmr([1.0, 0.0], k=5, fetch_k=2)
+    with pytest.raises(ConfigurationError, match="lambda_mult"):
+        col.search_mmr([1.0, 0.0], k=1, lambda_mult=1.5)
+
+
+def test_wrong_key_is_a_clean_typed_error(open_vault: Callable[..., Vault]) -> None:
+    open_vault().collection("c", dim=2).add(texts=["a"], vectors=[[1.0, 0.0]])
+    for file_encryption in (None,):
+        with pytest.raises(WrongKeyError):
+            open_vault(key=StaticKeyProvider(os.urandom(32)), file_encryption=file_encryption)
+
+
+def test_wrong_key_without_file_encryption(tmp_path: Path, master_key: bytes) -> None:
+    path = tmp_path / "plain.db"
+    with Vault.open(path, key=master_key, file_encryption=False) as vault:
+        vault.collection("c", dim=2).add(texts=["a"], vectors=[[1.0, 0.0]])
+    assert path.read_bytes()[:16] == b"SQLite format 3\x00"
+    with pytest.raises(WrongKeyError):
+        Vault.open(path, key=os.urandom(32))
+
+
+def test_missing_key_for_an_existing_vault_never_creates_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, master_key: bytes
+) -> None:
+    path = tmp_path / "v.db"
+    Vault.open(path, key=master_key).close()
+    monkeypatch.delenv("VECVAULT_TEST_KEY", raising=False)
+    with pytest.raises(KeyNotFoundError):
+        Vault.open(path, key=EnvKeyProvider("VECVAULT_TEST_KEY"))
+
+
+def test_a_file_that_is_not_a_vault(tmp_path: Path, master_key: bytes) -> None:
+    text_file = tmp_path / "notes.txt"
+    text_file.write_text("hello, this is not a database\n" * 10)
+    with pytest.raises((NotAVaultError, WrongKeyError)):
+        Vault.open(text_file, key=master_key)
+    other = tmp_path / "other.db"
+    con = sqlite3.connect(other)
+    con.execute("CREATE TABLE t (x)")
+    con.commit()
+    con.close()
+    with pytest.raises(NotAVaultError, match="not a vecvault vault"):
+        Vault.open(other, key=master_key)
+    assert text_file.read_text().startswith("hello")  # untouched
+
+
+def test_a_vault_from_a_newer_schema(tmp_path: Path, master_key: bytes) -> None:
+    path = tmp_path / "v.db"
+    Vault.open(path, key=master_key, file_encryption=False).close()
+    con = sqlite3.connect(path)
+    con.execute("UPDATE vv_meta SET value = ? WHERE key = 'schema_version'", (b"99",))
+    con.commit()
+    con.close()
+    with pytest.raises(SchemaVersionError, match="upgrade"):
+        Vault.open(path, key=master_key)
+
+
+def test_a_corrupted_file(tmp_path: Path, master_key: bytes) -> None:
+    path = tmp_path / "v.db"
+    with Vault.open(path, key=master_key) as vault:
+        vault.collection("c", dim=2).add(texts=["a"] * 50, vectors=[[1.0, 0.0]] * 50)
+    data = bytearray(path.read_bytes())
+    for i in range(0, len(data), 7):
+        data[i] ^= 0x5A
+    path.write_bytes(bytes(data))
+    with pytest.raises((StorageError, WrongKeyError, IntegrityError)):
+        with Vault.open(path, key=master_key) as vault:
+            vault.collection("c").search([1.0, 0.0], k=1)
+
+
+def test_a_tampered_sealed_field_raises_integrity_error(tmp_path: Path, master_key: bytes) -> None:
+    path = tmp_path / "v.db"
+    with Vault.open(path, key=master_key, file_encryption=False) as vault:
+        vault.collection("c", dim=2).add(texts=["secret"], vectors=[[1.0, 0.0]], ids=["x"])
+    con = sqlite3.connect(path)
+    (blob,) = con.execute("SELECT text FROM vv_records WHERE id = 'x'").fetchone()
+    flipped = bytearray(blob)
+    flipped[-1] ^= 1
+    con.execute("UPDATE vv_records SET text = ? WHERE id = 'x'", (bytes(flipped),))
+    con.commit()
+    con.close()
+    with Vault.open(path, key=master_key) as vault:
+        col = vault.collection("c")
+        with pytest.raises(IntegrityError):
+            col.get(["x"])
+        with pytest.raises(IntegrityError):
+            col.search([1.0, 0.0], k=1)
+
+
+def test_swapped_fields_between_records_are_rejected(tmp_path: Path, master_key: bytes) -> None:
+    path = tmp_path / "v.db"
+    with Vault.open(path, key=master_key, file_encryption=False) as vault:
+        vault.collection("c", dim=2).add(texts=["one", "two"], vectors=[[1.0, 0.0], [0.0, 1.0]], ids=["a", "b"])
+    con = sqlite3.connect(path)
+    a = con.execute("SELECT metadata FROM vv_records WHERE id = 'a'").fetchone()[0]
+    con.execute("UPDATE vv_records SET metadata = ? WHERE id = 'b'", (a,))
+    con.commit()
+    con.close()
+    with Vault.open(path, key=master_key) as vault:
+        col = vault.collection("c")
+        assert col.get(["a"])[0].metadata == {}
+        with pytest.raises(IntegrityError):
+            col.get(["b"])
+
+
+def test_file_encryption_mismatch_names_the_fix(tmp_path: Path, master_key: bytes) -> None:
+    path = tmp_path / "v.db"
+    Vault.open(path, key=master_key, file_encryption=False).close()
+    with pytest.raises(ConfigurationError, match="file_encryption=None"):
+        Vault.open(path, key=master_key, file_encryption=True)
+
+
+def test_closed_vault_raises(vault: Vault) -> None:
+    col = vault.collection("c", dim=2)
+    vault.close()
+    with pytest.raises(StorageError, match="closed"):
+        col.count()
+    vault.close()  # twice is fine
+
+
+def test_drop_collection(vault: Vault) -> None:
+    col = vault.collection("c", dim=2)
+    col.add(texts=["a"], vectors=[[1.0, 0.0]])
+    assert vault.drop_collection("c") is True
+    assert vault.collections() == []
+    assert vault.drop_collection("c") is False
+    assert vault.collection("c", dim=3).count() == 0
+
+
+def test_clear_keeps_configuration(vault: Vault) -> None:
+    col = vault.collection("c", dim=2)
+    col.add(texts=["a", "b"], vectors=[[1.0, 0.0], [0.0, 1.0]])
+    col.search([1.0, 0.0], k=1)
+    assert col.clear() == 2
+    assert col.count() == 0 and col.search([1.0, 0.0], k=1) == []
+    col.add(texts=["c"], vectors=[[1.0, 0.0]], ids=["c"])
+    assert [h.id for h in col.search([1.0, 0.0], k=3)] == ["c"]
+
+
+def test_memory_vault_works(master_key: bytes) -> None:
+    with Vault.open(":memory:", key=master_key) as vault:
+        col = vault.collection("c", dim=2)
+        col.add(texts=["a"], vectors=[[1.0, 0.0]])
+        assert col.search([1.0, 0.0], k=1)[0].text == "a"
+
+
+def test_reprs_hold_no_text_or_key(vault: Vault, master_key: bytes) -> None:
+    col = vault.collection("c", dim=2)
+    col.add(texts=["canary-text-123"], vectors=[[1.0, 0.0]], metadatas=[{"m": "canary-meta-456"}], ids=["x"])
+    hit = col.search([1.0, 0.0], k=1)[0]
+    record = col.get(["x"])[0]
+    for text in (repr(vault), repr(col), repr(hit), repr(record), str(hit), str(record)):
+        assert "canary" not in text
+        assert master_key.hex() not in text
