@@ -1,0 +1,127 @@
+"""Pure translation helpers between vecvault's records and LangChain's ``Document``.
+
+Nothing here touches the database or the key: these functions only reshape values the core returned, so
+the adapter stays a translation layer (all sealing, SQL, filtering, scoring and MMR live in the core).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from langchain_core.documents import Document
+
+from vecvault import ConfigurationError, Hit, Record
+from vecvault.index import normalize_metric, relevance
+from vecvault.records import new_ids
+
+__all__ = [
+    "check_batch_size",
+    "fill_ids",
+    "hit_to_document",
+    "hits_to_documents",
+    "hits_with_distance",
+    "hits_with_relevance",
+    "record_to_document",
+    "redact_location",
+    "reject_unknown_kwargs",
+    "relevance_from_distance",
+]
+
+
+def hit_to_document(hit: Hit) -> Document:
+    """A search hit as a ``Document`` whose ``id`` is the record id."""
+    return Document(id=hit.id, page_content=hit.text, metadata=hit.metadata)
+
+
+def record_to_document(record: Record) -> Document:
+    """A stored record as a ``Document`` whose ``id`` is the record id."""
+    return Document(id=record.id, page_content=record.text, metadata=record.metadata)
+
+
+def hits_to_documents(hits: Iterable[Hit]) -> list[Document]:
+    """Documents of the hits, best first."""
+    return [hit_to_document(hit) for hit in hits]
+
+
+def hits_with_distance(hits: Iterable[Hit]) -> list[tuple[Document, float]]:
+    """``(document, distance)`` pairs, best (lowest distance) first."""
+    return [(hit_to_document(hit), float(hit.distance)) for hit in hits]
+
+
+def hits_with_relevance(
+    hits: Iterable[Hit], override: Callable[[float], float] | None = None
+) -> list[tuple[Document, float]]:
+    """``(document, relevance)`` pairs, relevance in [0, 1] (1 is most similar), best first.
+
+    Args:
+        hits: the core's hits.
+        override: a user's ``distance -> relevance`` function; by default the core's ``Hit.relevance``.
+    """
+    if override is None:
+        return [(hit_to_document(hit), float(hit.relevance)) for hit in hits]
+    return [(hit_to_document(hit), float(override(hit.distance))) for hit in hits]
+
+
+def relevance_from_distance(metric: str) -> Callable[[float], float]:
+    """The ``distance -> relevance`` function that agrees with the core's ``Hit.relevance`` for ``metric``.
+
+    The core defines relevance on the similarity score (see :mod:`vecvault.index`); this inverts the
+    metric's distance back to that score first, so LangChain's ``_select_relevance_score_fn`` and the
+    relevance the store returns are always the same number.
+    """
+    name = normalize_metric(metric)
+
+    def from_distance(distance: float) -> float:
+        if name == "cosine":
+            score = 1.0 - distance
+        elif name == "dot":
+            score = -distance
+        else:
+            score = 1.0 / (1.0 + distance) if distance != float("inf") else 0.0
+        return relevance(name, score)
+
+    return from_distance
+
+
+def fill_ids(ids: Sequence[str | None] | None, count: int) -> list[str] | None:
+    """Replace missing ids (``None`` or ``""``) by fresh random ones; ``None`` when no id was given at all."""
+    if ids is None:
+        return None
+    if isinstance(ids, str):
+        raise ConfigurationError("ids must be a list of strings, not one string; wrap it: ids=[the_id].")
+    given = list(ids)
+    if len(given) != count:
+        raise ConfigurationError(f"Got {len(given)} ids for {count} texts; pass exactly one id per text.")
+    if all(i is None or i == "" for i in given):
+        return None
+    fresh = iter(new_ids(sum(1 for i in given if i is None or i == "")))
+    return [next(fresh) if i is None or i == "" else i for i in given]
+
+
+def check_batch_size(batch_size: Any) -> int:
+    """Validate ``batch_size``: a positive int."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
+        raise ConfigurationError(f"batch_size must be a positive int, not {batch_size!r}.")
+    return batch_size
+
+
+def reject_unknown_kwargs(method: str, kwargs: dict[str, Any], supported: Sequence[str]) -> None:
+    """Raise for keyword arguments a method does not use, instead of ignoring them silently."""
+    if kwargs:
+        raise ConfigurationError(
+            f"{method}() got unsupported keyword argument(s) {sorted(kwargs)}; "
+            f"it accepts {', '.join(supported)}."
+        )
+
+
+def redact_location(location: str) -> str:
+    """A vault location safe to show: a URL loses its credentials and query string (tokens live there)."""
+    if "://" not in location:
+        return location
+    parts = urlsplit(location)
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
