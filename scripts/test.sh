@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Run the whole test suite: unit, property, integration, remote (a real sqld), the real OS keychain
+# (GNOME Keyring's Secret Service on a private D-Bus session) and the notebooks. Sets everything up first.
+# Extra arguments go to pytest, e.g.  ./scripts/test.sh -k filters -x
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+bash scripts/install-system-deps.sh
+bash scripts/install-sqld.sh
+
+venv="${VECVAULT_VENV:-.venv}"
+pytest_cmd=("$venv/bin/python" -m pytest --nbmake tests notebooks "$@")
+
+echo "lint: ruff and mypy"
+"$venv/bin/ruff" check --quiet core integrations tests benchmarks scripts examples
+"$venv/bin/mypy" --no-error-summary core/vecvault
+
+if command -v dbus-run-session >/dev/null && command -v gnome-keyring-daemon >/dev/null; then
+    exec bash scripts/with-secret-service.sh "${pytest_cmd[@]}"
+fi
+echo "note: gnome-keyring or dbus is missing, so the real-keychain tests will be skipped" \
+     "(install them with: apt-get install gnome-keyring dbus dbus-user-session)"
+exec "${pytest_cmd[@]}"
