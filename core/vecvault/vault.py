@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -42,6 +42,10 @@ from vecvault.records import (
     new_ids,
 )
 from vecvault.storage import CollectionRow, KeyRow, RecordRow, Storage, Tracer, is_remote_url
+
+if TYPE_CHECKING:
+    from vecvault.lifecycle import KeyInfo, RotationReport, VerifyReport
+    from vecvault.progress import ProgressCallback
 
 __all__ = ["DEFAULT_K", "Collection", "CollectionInfo", "Vault"]
 
@@ -328,6 +332,43 @@ class Vault:
             self._collections.pop(name, None)
             self._storage.checkpoint()
             return existed
+
+    # -- key lifecycle (implemented in vecvault.lifecycle) -----------------------------------------------
+
+    def rotate_data_keys(
+        self, collection: str | None = None, *, batch_size: int = 500, progress: ProgressCallback | None = None
+    ) -> list[RotationReport]:
+        """Re-seal a collection's records (or every collection's) under a fresh data key; resumable.
+
+        See :func:`vecvault.lifecycle.rotate_data_keys`.
+        """
+        from vecvault.lifecycle import rotate_data_keys
+
+        return rotate_data_keys(self, collection, batch_size=batch_size, progress=progress)
+
+    def shred(self, collection: str) -> int:
+        """Crypto-shred a collection (destroy its data keys, delete its records); return the record count."""
+        from vecvault.lifecycle import shred
+
+        return shred(self, collection)
+
+    def shred_all(self) -> list[str]:
+        """Crypto-shred every collection and replace the vault-scope key; return the shredded names."""
+        from vecvault.lifecycle import shred_all
+
+        return shred_all(self)
+
+    def verify(self, *, progress: ProgressCallback | None = None) -> VerifyReport:
+        """Open every sealed field of every record; return a report of failures (never raises for one)."""
+        from vecvault.lifecycle import verify
+
+        return verify(self, progress=progress)
+
+    def key_info(self) -> list[KeyInfo]:
+        """Every data key's id, scope, state, encryption count and record count (no key material)."""
+        from vecvault.lifecycle import key_info
+
+        return key_info(self)
 
     # -- lifecycle ---------------------------------------------------------------------------------------
 

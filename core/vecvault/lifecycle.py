@@ -1,0 +1,616 @@
+"""Key lifecycle: data-key rotation, master-key rotation, file-encryption changes, shredding, verification.
+
+Every operation here keeps the vault readable at every instant and survives a crash at any point; running
+the same operation again after a crash finishes it.
+
+- **Data-key rotation** (:func:`rotate_data_keys`): a fresh primary data key for a collection, then every
+  record is re-sealed under it in batches, one transaction per batch, each record updated with a
+  compare-and-swap on ``(key_id, rev)`` so a concurrent writer always wins. The old key is destroyed only
+  once no record uses it. A second run after a crash sees records still on a non-primary key and resumes
+  instead of starting over.
+- **Master-key rotation** (:func:`rotate_master_key`): the data keys are re-wrapped under the new master's
+  key-encryption key and the file's page encryption is re-keyed, in one libSQL transaction (measured: a
+  ``PRAGMA rekey`` inside a transaction commits or rolls back together with it). No record is rewritten.
+  The new master must be stored by its provider *before* the vault stops accepting the old one; this
+  function obtains it from the new provider first, creating it there only if it is absent.
+- **File encryption** (:func:`set_file_encryption`): turn libSQL page encryption on or off in place.
+- **Shredding** (:func:`shred`, :func:`shred_all`): destroy data keys and delete their records.
+- **Verification** (:func:`verify`): open every sealed field of every record; report what fails.
+
+A crash in the middle of a file re-key leaves a rollback journal (``<vault>-journal``) written under the
+*old* file key. The vault must then be opened with the old key first (which rolls the journal back), never
+with the new one: opening a hot journal under another key corrupts the file (measured on libsql 0.1.x).
+:func:`rotate_master_key` and :func:`set_file_encryption` always open with the old setting first, so the
+rule for users is simply: after an interrupted rotation, run the same command again before anything else.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from vecvault import crypto
+from vecvault.crypto import FieldContext, KeyState
+from vecvault.errors import (
+    ConfigurationError,
+    IntegrityError,
+    KeyNotFoundError,
+    StorageError,
+    VecVaultError,
+    WrongKeyError,
+)
+from vecvault.keys.base import KeyProvider
+from vecvault.progress import ProgressCallback, call_progress
+from vecvault.records import FIELD_METADATA, FIELD_TEXT, FIELD_VECTOR, decode_metadata, decode_vector
+from vecvault.storage import KeyRow, Storage, is_remote_url
+
+if TYPE_CHECKING:
+    from vecvault.vault import Vault
+
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "KeyInfo",
+    "MasterRotation",
+    "RotationReport",
+    "VerifyFailure",
+    "VerifyReport",
+    "key_info",
+    "rotate_data_keys",
+    "rotate_master_key",
+    "set_file_encryption",
+    "shred",
+    "shred_all",
+    "verify",
+]
+
+DEFAULT_BATCH_SIZE = 500
+_FIELDS = (FIELD_TEXT, FIELD_METADATA, FIELD_VECTOR)
+_FILE_KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+# -- reports ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """One data key as ``vecvault info`` shows it: id, scope, state, use counts. Never key material."""
+
+    key_id: int
+    scope: str
+    state: str
+    encryptions: int
+    records: int
+
+
+@dataclass(frozen=True)
+class RotationReport:
+    """The outcome of rotating one scope's data keys."""
+
+    scope: str
+    primary_key_id: int
+    resealed: int
+    destroyed: tuple[int, ...]
+    resumed: bool
+
+
+@dataclass(frozen=True)
+class MasterRotation:
+    """The outcome of a master-key rotation (no secrets)."""
+
+    rewrapped: int
+    file_rekeyed: bool
+    already_done: bool
+
+
+@dataclass(frozen=True)
+class VerifyFailure:
+    """A record field that does not open: where, and why (the error message; never a value)."""
+
+    collection: str
+    record_id: str
+    field: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """What :func:`verify` checked and what failed."""
+
+    collections: int
+    records: int
+    fields: int
+    failures: tuple[VerifyFailure, ...]
+
+    @property
+    def ok(self) -> bool:
+        """True when every sealed field opened."""
+        return not self.failures
+
+
+# -- helpers ---------------------------------------------------------------------------------------------
+
+
+def _marks(n: int) -> str:
+    return ",".join("?" * n)
+
+
+def _key_row(vault: Vault, key: crypto.DataKey) -> KeyRow:
+    from vecvault.vault import _key_row as row
+
+    return row(vault._kek, vault._vault_id, key)
+
+
+def key_info(vault: Vault) -> list[KeyInfo]:
+    """Every data key of the vault with its scope, state, encryption count and number of records."""
+    with vault._lock:
+        vault._check_open()
+        storage = vault._storage
+        rows = storage.query("SELECT key_id, count(*) FROM vv_records GROUP BY key_id")
+        counts = {int(r[0]): int(r[1]) for r in rows}
+        return [
+            KeyInfo(r.key_id, r.scope, r.state, r.encryptions, counts.get(r.key_id, 0)) for r in storage.load_keys()
+        ]
+
+
+# -- data-key rotation -----------------------------------------------------------------------------------
+
+
+def rotate_data_keys(
+    vault: Vault,
+    collection: str | None = None,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: ProgressCallback | None = None,
+) -> list[RotationReport]:
+    """Rotate the data keys of one collection, or of every collection and the vault scope.
+
+    For each scope: if it still has live non-primary keys (an earlier rotation was interrupted) the
+    rotation resumes; otherwise a fresh primary is made. Records are then re-sealed under the primary in
+    batches of ``batch_size``, one transaction per batch, and the old keys are destroyed once no record
+    uses them. Other connections may read and write throughout; every record stays readable.
+
+    Args:
+        vault: an open vault.
+        collection: the collection to rotate; ``None`` rotates every collection and the vault scope.
+        batch_size: records per transaction.
+        progress: ``progress(done, total)`` after each committed batch (records across all scopes).
+
+    Returns:
+        One report per rotated scope.
+
+    Raises:
+        ConfigurationError: no such collection, or a bad batch size.
+        IntegrityError: a record does not open (run ``vecvault verify``); nothing of its batch is written.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
+        raise ConfigurationError(f"batch_size must be a positive int, not {batch_size!r}.")
+    with vault._lock:
+        vault._check_open()
+        names = [c.name for c in vault._storage.collections()]
+        if collection is not None:
+            if collection not in names:
+                raise ConfigurationError(f"No collection named {collection!r}; existing: {names}.")
+            scopes = [collection]
+        else:
+            scopes = [*names, ""]
+        starts = [_start_rotation(vault, scope) for scope in scopes]
+        total = sum(_count_on(vault, scope, old_ids) for scope, (_, old_ids, _) in zip(scopes, starts, strict=True))
+    tracker = _Tracker(progress, total)
+    tracker.report()
+    reports = []
+    for scope, (primary_id, old_ids, resumed) in zip(scopes, starts, strict=True):
+        resealed, destroyed = _finish_rotation(vault, scope, old_ids, batch_size, tracker)
+        reports.append(RotationReport(scope, primary_id, resealed, tuple(destroyed), resumed))
+    with vault._lock:
+        vault._storage.checkpoint()
+    return reports
+
+
+class _Tracker:
+    def __init__(self, progress: ProgressCallback | None, total: int) -> None:
+        self.progress = progress
+        self.total = total
+        self.done = 0
+
+    def add(self, n: int) -> None:
+        self.done += n
+        self.total = max(self.total, self.done)
+        self.report()
+
+    def report(self) -> None:
+        call_progress(self.progress, self.done, self.total)
+
+
+def _start_rotation(vault: Vault, scope: str) -> tuple[int, list[int], bool]:
+    """Make a fresh primary unless a rotation is under way; return (primary id, old key ids, resumed)."""
+    storage = vault._storage
+    with storage.transaction():
+        vault._reload_keys_if_changed()
+        keyset = vault._keyset
+        pending = [k.key_id for k in keyset.in_scope(scope) if k.state is KeyState.ENABLED]
+        if pending and keyset.primary_for(scope) is not None:
+            return keyset.primary(scope).key_id, pending, True
+        fresh = vault._new_primary(scope)  # demotes the old primary to enabled: it keeps opening
+        old = [k.key_id for k in keyset.in_scope(scope) if k.state is KeyState.ENABLED]
+        return fresh.key_id, old, False
+
+
+def _count_on(vault: Vault, scope: str, key_ids: Sequence[int]) -> int:
+    if not key_ids:
+        return 0
+    sql = f"SELECT count(*) FROM vv_records WHERE collection = ? AND key_id IN ({_marks(len(key_ids))})"  # noqa: S608
+    return int(vault._storage.query(sql, (scope, *key_ids))[0][0])
+
+
+def _finish_rotation(
+    vault: Vault, scope: str, old_ids: list[int], batch_size: int, tracker: _Tracker
+) -> tuple[int, list[int]]:
+    resealed = 0
+    while True:
+        while True:
+            moved = _reseal_batch(vault, scope, old_ids, batch_size)
+            if moved == 0:
+                break
+            resealed += moved
+            tracker.add(moved)
+        destroyed = _destroy_unused(vault, scope, old_ids)
+        if destroyed is not None:
+            return resealed, destroyed
+        # A record landed on an old key between the last batch and the check (a writer with a stale view):
+        # go round again.
+
+
+def _reseal_batch(vault: Vault, scope: str, old_ids: list[int], batch_size: int) -> int:
+    """Re-seal up to ``batch_size`` records still on an old key; return how many left the old keys."""
+    if not old_ids:
+        return 0
+    storage = vault._storage
+    sql = (
+        "SELECT id, rev, key_id, text, metadata, vector FROM vv_records "  # noqa: S608 (placeholders only)
+        f"WHERE collection = ? AND key_id IN ({_marks(len(old_ids))}) LIMIT ?"
+    )
+    with vault._lock:
+        vault._check_open()
+        with storage.snapshot():
+            rows = storage.query(sql, (scope, *old_ids, batch_size))
+        if not rows:
+            return 0
+        keyset = vault._keyset
+        vault_id = vault._vault_id
+        opened = []
+        for row in rows:
+            record_id = str(row[0])
+            values = []
+            for field, blob in zip(_FIELDS, row[3:6], strict=True):
+                if not isinstance(blob, bytes):
+                    raise IntegrityError(f"The {field} field of record {record_id!r} is not a sealed value.")
+                values.append(keyset.open(blob, FieldContext(vault_id, scope, record_id, field)))
+            opened.append((record_id, int(row[1]), int(row[2]), values))
+        with vault._write(scope, 3 * len(opened)) as primary:
+            old_rev, new_rev = storage.bump_revision(scope)
+            now = time.time()
+            params = []
+            for record_id, rev, key_id, values in opened:
+                sealed = [
+                    keyset.seal_with_key(primary, value, FieldContext(vault_id, scope, record_id, field))
+                    for field, value in zip(_FIELDS, values, strict=True)
+                ]
+                params.append((primary.key_id, *sealed, new_rev, now, scope, record_id, key_id, rev))
+            # Compare-and-swap: a record rewritten or deleted since the read is left alone (it is no
+            # longer on the old key, or no longer exists).
+            storage.execute_many(
+                "UPDATE vv_records SET key_id = ?, text = ?, metadata = ?, vector = ?, rev = ?, updated_at = ? "
+                "WHERE collection = ? AND id = ? AND key_id = ? AND rev = ?",
+                params,
+            )
+            _hook_after_batch()
+        col = vault._collections.get(scope)
+        if col is not None:
+            # The opened values did not change: a loaded index stays valid at the new revision.
+            col._after_write(old_rev, new_rev, lambda _index: None)
+        return len(opened)
+
+
+def _hook_after_batch() -> None:
+    """Test seam for the crash tests: exit abruptly inside a batch transaction.
+
+    With ``VECVAULT_TEST_EXIT_AFTER_BATCHES=N`` the process exits (``os._exit``) inside the N-th batch
+    transaction, after its writes and before its commit: a crash at the worst moment.
+    """
+    limit = os.environ.get("VECVAULT_TEST_EXIT_AFTER_BATCHES")
+    if not limit:
+        return
+    global _BATCHES_SEEN
+    _BATCHES_SEEN += 1
+    if int(limit) <= _BATCHES_SEEN:
+        os._exit(70)
+
+
+_BATCHES_SEEN = 0
+
+
+def _destroy_unused(vault: Vault, scope: str, old_ids: list[int]) -> list[int] | None:
+    """Destroy the old keys if no record uses them (one transaction); None if some still do."""
+    storage = vault._storage
+    with vault._lock:
+        vault._check_open()
+        with storage.transaction():
+            vault._reload_keys_if_changed()
+            if _count_on(vault, scope, old_ids):
+                return None
+            destroyed = []
+            for key_id in old_ids:
+                key = vault._keyset.get(key_id)
+                if key is None or key.state is KeyState.DESTROYED or key.state is KeyState.PRIMARY:
+                    continue
+                key.destroy()
+                storage.update_key(_key_row(vault, key))
+                destroyed.append(key_id)
+            return destroyed
+
+
+# -- master-key rotation ---------------------------------------------------------------------------------
+
+
+def _provider_key(new: KeyProvider) -> bytes:
+    """The new master key: loaded if the provider holds one, else created (and stored) by it now."""
+    try:
+        return new.load_key()
+    except KeyNotFoundError:
+        return new.create_key()
+
+
+def _open_storage(location: str, candidates: Sequence[tuple[str, str | None]]) -> tuple[Storage, str]:
+    """Open with the first file key that works, trying them in the given order (old key first!)."""
+    last: VecVaultError | None = None
+    for name, file_key in candidates:
+        try:
+            return Storage.open(location, file_key=file_key), name
+        except (WrongKeyError, StorageError) as exc:
+            last = exc
+    raise WrongKeyError(
+        f"Neither the old nor the new master key opens {location}. Check both key providers; a vault "
+        "whose rotation was interrupted opens only with the old or the new key."
+    ) from last
+
+
+def _rekey(storage: Storage, file_key: str) -> None:
+    """``PRAGMA rekey`` (inside the caller's transaction); the key never reaches the tracer."""
+    if file_key and (len(file_key) != 32 or not set(file_key) <= _FILE_KEY_CHARS):
+        raise AssertionError("a derived file key must be 32 base64url characters")
+    sql = f"PRAGMA rekey = '{file_key}'"
+    storage._run(lambda: storage._conn.execute(sql).fetchall(), "PRAGMA rekey = <file key>")
+
+
+def _set_journal(storage: Storage, mode: str) -> None:
+    rows = storage.query(f"PRAGMA journal_mode={mode}")
+    got = str(rows[0][0]).lower() if rows else ""
+    if got != mode.lower():
+        raise StorageError(
+            f"Could not switch {storage.location} to journal_mode={mode} (it stayed {got or 'unknown'}): another "
+            "program has the vault open. Close every other program using it, then run the command again."
+        )
+
+
+def _check_local(location: str) -> None:
+    if is_remote_url(location) or location == ":memory:":
+        raise ConfigurationError(
+            "Master-key rotation and file-encryption changes work on local vault files; for a libSQL server "
+            "export the vault (vecvault export) and import it under the new key."
+        )
+    if Storage.probe_file(location) == "new":
+        raise ConfigurationError(f"No vault at {location}; check the path.")
+
+
+def rotate_master_key(
+    location: str | os.PathLike[str], old: KeyProvider, new: KeyProvider
+) -> MasterRotation:
+    """Move a vault from the old master key to a new one; resumable after a crash.
+
+    Order (crash-safe): (1) the new master is loaded from ``new``, or created and stored there if it holds
+    none, before the vault changes; (2) the file is opened with the old key first (a crash mid re-key
+    left a journal only the old key can roll back); (3) in one transaction the data keys are re-wrapped
+    under the new key-encryption key and the file is re-keyed (``PRAGMA rekey``, which libSQL runs only
+    in ``journal_mode=DELETE``; WAL is restored afterwards); (4) the vault is opened with ``new`` to prove
+    it. Only after this returns may the old key be deleted. Close every other connection first.
+
+    Args:
+        location: the local vault file.
+        old: the provider holding the current master key.
+        new: the provider for the new master key (created there if absent).
+
+    Raises:
+        WrongKeyError: neither key opens the vault.
+        StorageError: another program holds the vault open.
+    """
+    location = os.fspath(location)
+    _check_local(location)
+    old_master = old.load_key()
+    new_master = _provider_key(new)
+    same = hmac.compare_digest(old_master, new_master)
+    encrypted = Storage.probe_file(location) == "encrypted"
+    old_fk = crypto.derive_file_key(old_master) if encrypted else None
+    new_fk = crypto.derive_file_key(new_master) if encrypted else None
+    candidates = [("old", old_fk)] if same else [("old", old_fk), ("new", new_fk)]
+    storage, file_under = _open_storage(location, candidates if encrypted else [("plain", None)])
+    try:
+        vault_id = storage.get_meta("vault_id")
+        if vault_id is None:
+            raise StorageError(f"{location} has no vault id; it is not a complete vault.")
+        rows = [r for r in storage.load_keys() if r.wrapped is not None and r.state != KeyState.DESTROYED.value]
+        materials = _unwrap_all(crypto.derive_kek(new_master, vault_id), vault_id, rows)
+        need_wrap = materials is None
+        if materials is None:
+            materials = _unwrap_all(crypto.derive_kek(old_master, vault_id), vault_id, rows)
+            if materials is None:
+                raise WrongKeyError(
+                    f"The old master key does not open the data keys of {location}; check the old key provider."
+                )
+        need_rekey = encrypted and file_under == "old" and not same
+        if not need_wrap and not need_rekey:
+            return MasterRotation(rewrapped=0, file_rekeyed=False, already_done=True)
+        new_kek = crypto.derive_kek(new_master, vault_id)
+        if need_rekey:
+            _set_journal(storage, "DELETE")
+        with storage.transaction():
+            if need_wrap:
+                for row, material in zip(rows, materials, strict=True):
+                    wrapped = crypto.wrap_data_key(new_kek, vault_id, row.key_id, material)
+                    storage.update_key(KeyRow(row.key_id, row.scope, row.state, wrapped, row.encryptions))
+            if need_rekey and new_fk is not None:
+                _rekey(storage, new_fk)
+    finally:
+        # Closed without a checkpoint: after a re-key this connection may no longer read the file. The
+        # next open (below) turns WAL back on.
+        storage._close_quietly()
+    _prove_opens(location, new)
+    return MasterRotation(rewrapped=len(rows) if need_wrap else 0, file_rekeyed=need_rekey, already_done=False)
+
+
+def _unwrap_all(kek: bytes, vault_id: bytes, rows: Sequence[KeyRow]) -> list[bytes] | None:
+    out = []
+    for row in rows:
+        if row.wrapped is None:
+            continue
+        try:
+            out.append(crypto.unwrap_data_key(kek, vault_id, row.key_id, row.wrapped))
+        except WrongKeyError:
+            return None
+    return out
+
+
+def _prove_opens(location: str, provider: KeyProvider) -> None:
+    from vecvault.vault import Vault
+
+    Vault.open(location, key=provider, create=False).close()
+
+
+def set_file_encryption(location: str | os.PathLike[str], key: KeyProvider, *, enabled: bool) -> bool:
+    """Turn libSQL page encryption on or off for a local vault file, in place; return whether it changed.
+
+    The file key is derived from the master key, so it changes with :func:`rotate_master_key`; this only
+    switches the layer. The change is one transaction in ``journal_mode=DELETE``: a crash leaves the file
+    as it was (the journal is rolled back by the next open, which detects the old setting). Close every
+    other connection first.
+    """
+    location = os.fspath(location)
+    _check_local(location)
+    master = key.load_key()
+    encrypted = Storage.probe_file(location) == "encrypted"
+    if encrypted == enabled:
+        _prove_opens(location, key)
+        return False
+    file_key = crypto.derive_file_key(master)
+    storage = Storage.open(location, file_key=file_key if encrypted else None)
+    try:
+        _check_vault_key(storage, master)
+        _set_journal(storage, "DELETE")
+        # No explicit transaction here: measured on libsql 0.1.x, re-keying a *plain* connection inside
+        # BEGIN ... COMMIT writes a file that opens with neither key. On its own, the re-key runs in its
+        # own journaled transaction (a crash rolls back on the next open, which detects the old setting).
+        _rekey(storage, file_key if enabled else "")
+    finally:
+        storage._close_quietly()  # see rotate_master_key: the next open restores WAL
+    _prove_opens(location, key)
+    return True
+
+
+def _check_vault_key(storage: Storage, master: bytes) -> None:
+    """Refuse to touch the file layer with a master key that does not open the vault's data keys."""
+    vault_id = storage.get_meta("vault_id")
+    if vault_id is None:
+        raise StorageError(f"{storage.location} has no vault id; it is not a complete vault.")
+    rows = [r for r in storage.load_keys() if r.wrapped is not None]
+    if rows and _unwrap_all(crypto.derive_kek(master, vault_id), vault_id, rows) is None:
+        raise WrongKeyError(f"The master key does not open {storage.location}; check the key provider.")
+
+
+# -- shredding -------------------------------------------------------------------------------------------
+
+
+def shred(vault: Vault, collection: str) -> int:
+    """Crypto-shred a collection: destroy its data keys and delete its records; return how many records.
+
+    Raises:
+        ConfigurationError: there is no such collection.
+    """
+    with vault._lock:
+        vault._check_open()
+        if vault._storage.collection(collection) is None:
+            raise ConfigurationError(f"No collection named {collection!r}; existing: {vault.collections()}.")
+        count = vault._storage.count(collection)
+        vault.drop_collection(collection)
+        return count
+
+
+def shred_all(vault: Vault) -> list[str]:
+    """Shred every collection and replace the vault-scope data key; return the shredded collection names."""
+    with vault._lock:
+        vault._check_open()
+        names = vault.collections()
+        for name in names:
+            vault.drop_collection(name)
+    rotate_data_keys(vault, None)
+    return names
+
+
+# -- verification ----------------------------------------------------------------------------------------
+
+
+def verify(vault: Vault, *, progress: ProgressCallback | None = None, batch_size: int = 2000) -> VerifyReport:
+    """Open every sealed field of every record and check what it decodes to; never raises for a record.
+
+    Returns:
+        A report listing each field that failed (collection, record id, field, reason).
+    """
+    failures: list[VerifyFailure] = []
+    records = fields = 0
+    with vault._lock:
+        vault._check_open()
+        storage = vault._storage
+        configs = storage.collections()
+        total = sum(storage.count(c.name) for c in configs)
+        call_progress(progress, 0, total)
+        for config in configs:
+            last = ""
+            while True:
+                rows = storage.query(
+                    "SELECT id, text, metadata, vector FROM vv_records WHERE collection = ? AND id > ? "
+                    "ORDER BY id LIMIT ?",
+                    (config.name, last, batch_size),
+                )
+                if not rows:
+                    break
+                for row in rows:
+                    record_id = str(row[0])
+                    for field, blob in zip(_FIELDS, row[1:4], strict=True):
+                        fields += 1
+                        reason = _check_field(vault, config.name, config.dim, record_id, field, blob)
+                        if reason is not None:
+                            failures.append(VerifyFailure(config.name, record_id, field, reason))
+                records += len(rows)
+                last = str(rows[-1][0])
+                call_progress(progress, records, max(total, records))
+    return VerifyReport(len(configs), records, fields, tuple(failures))
+
+
+def _check_field(vault: Vault, collection: str, dim: int, record_id: str, field: str, blob: Any) -> str | None:
+    try:
+        if not isinstance(blob, bytes):
+            raise IntegrityError("the stored value is not a sealed value")
+        plain = vault._keyset.open(blob, FieldContext(vault._vault_id, collection, record_id, field))
+        if field == FIELD_TEXT:
+            plain.decode()
+        elif field == FIELD_METADATA:
+            decode_metadata(plain)
+        else:
+            decode_vector(plain, dim)
+    except UnicodeDecodeError:
+        return "the text is not UTF-8"
+    except IntegrityError as exc:
+        return str(exc)
+    return None
