@@ -43,7 +43,7 @@ from langchain_vecvault._convert import (
 from vecvault import DEFAULT_K, Collection, ConfigurationError, Hit, Vault
 from vecvault.filters import Filter, parse_filter
 from vecvault.keys.base import KeyProvider
-from vecvault.records import check_ids
+from vecvault.records import check_ids, check_metadata
 
 __all__ = ["DEFAULT_BATCH_SIZE", "DEFAULT_COLLECTION_NAME", "DEFAULT_FETCH_K", "VecVaultVectorStore"]
 
@@ -344,6 +344,9 @@ class VecVaultVectorStore(VectorStore):
         if isinstance(texts, str):
             raise ConfigurationError("texts must be a list of strings, not one string; wrap it: [text].")
         text_list = list(texts)
+        for i, text in enumerate(text_list):
+            if not isinstance(text, str):
+                raise ConfigurationError(f"texts[{i}] is a {type(text).__name__}; texts must be strings.")
         check_batch_size(batch_size)
         if metadatas is None:
             meta_list: list[dict[str, Any] | None] = [None] * len(text_list)
@@ -355,6 +358,7 @@ class VecVaultVectorStore(VectorStore):
                 raise ConfigurationError(
                     f"Got {len(meta_list)} metadatas for {len(text_list)} texts; pass one per text."
                 )
+            meta_list = [check_metadata(m, f"metadatas[{i}]") for i, m in enumerate(meta_list)]
         id_list = fill_ids(ids, len(text_list))
         if id_list is not None:
             check_ids(id_list, len(text_list))
