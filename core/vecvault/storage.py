@@ -17,6 +17,7 @@ Traps of the binding that this module absorbs (measured on ``libsql`` 0.1.x and 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib
 import os
 import threading
@@ -53,6 +54,35 @@ _PAGE = 4096
 _BUSY_TIMEOUT_S = 1.0  # short: a waiting connection holds the GIL, so wait in Python between tries
 _LOCK_RETRIES = 30
 _REMOTE_PREFIXES = ("libsql://", "http://", "https://", "ws://", "wss://")
+# Remote (Hrana) failures after which the connection is dead: the binding never recovers it by itself
+# (an expired stream or a server restart leaves every later statement failing), so Storage reopens it.
+_CONNECTION_LOST = (
+    "http error",
+    "stream_expired",
+    "stream has expired",
+    "invalid baton",
+    "stream not found",
+    "connection refused",
+    "connection reset",
+    "connection closed",
+    "broken pipe",
+    "error trying to connect",
+    "incompletemessage",
+    "transaction_timeout",
+    "transaction timed out",
+)
+# Of those, the failures where the server certainly did not run the statement: safe to retry once.
+_NOT_EXECUTED = (
+    "stream_expired",
+    "stream has expired",
+    "invalid baton",
+    "stream not found",
+    "error trying to connect",
+    "connection refused",
+)
+_READ_ONLY_PREFIXES = ("select", "pragma", "begin")
+# Pragmas an embedded replica refuses ("unsupported statement"): its file is written by replication.
+_LOCAL_ONLY_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA secure_delete=ON", "PRAGMA synchronous=NORMAL")
 
 # One lock for every write transaction in this process (see the module docstring).
 _PROCESS_WRITE_LOCK = threading.RLock()
@@ -168,6 +198,25 @@ def _is_locked(exc: BaseException) -> bool:
     return "database is locked" in text or "database is busy" in text or "sqlite_busy" in text
 
 
+def _is_connection_lost(message: str) -> bool:
+    text = message.lower()
+    return any(marker in text for marker in _CONNECTION_LOST)
+
+
+def _was_not_executed(message: str) -> bool:
+    text = message.lower()
+    return any(marker in text for marker in _NOT_EXECUTED)
+
+
+def display_location(location: str) -> str:
+    """A location safe to show in messages: a URL loses its credentials and query string (tokens)."""
+    if not is_remote_url(location):
+        return location
+    scheme, _, rest = location.partition("://")
+    host = rest.split("/", 1)[0].split("?", 1)[0].rsplit("@", 1)[-1]
+    return f"{scheme}://{host}"
+
+
 def _load_driver(name: str) -> ModuleType:
     if name not in DRIVERS:
         raise ConfigurationError(f"Unknown libSQL driver {name!r}. Expected one of {list(DRIVERS)}.")
@@ -185,14 +234,26 @@ class Storage:
     take the process-wide write lock.
     """
 
-    def __init__(self, connection: Any, *, location: str, remote: bool, file_encrypted: bool) -> None:
+    def __init__(
+        self,
+        connection: Any,
+        *,
+        location: str,
+        remote: bool,
+        file_encrypted: bool,
+        replica: bool = False,
+        reconnect: Callable[[], Any] | None = None,
+    ) -> None:
         self._conn = connection
         self.location = location
         self.remote = remote
+        self.replica = replica
         self.file_encrypted = file_encrypted
         self.tracer: Tracer | None = None
         self._in_tx = False
         self._closed = False
+        self._reconnect = reconnect
+        self._broken = False  # remote: the connection died; reopen it before the next statement
 
     # -- opening ----------------------------------------------------------------------------------------
 
@@ -219,9 +280,21 @@ class Storage:
         sync_url: str | None = None,
         busy_timeout: float = _BUSY_TIMEOUT_S,
     ) -> Storage:
-        """Connect to a local file (optionally page-encrypted) or a libSQL server URL."""
+        """Connect to a local file (optionally page-encrypted), an embedded replica or a libSQL server URL.
+
+        A server URL (``libsql://``, ``http(s)://``) uses the binding's remote (Hrana) mode: every
+        statement is a round trip, ``BEGIN IMMEDIATE``/``COMMIT`` run on the connection's server-side
+        stream, and a dead connection (server restart, stream expired after ~10 s idle) is reopened by
+        :meth:`query`. A local path with ``sync_url`` is an embedded replica: reads are local, writes and
+        transactions are forwarded to the primary, and :meth:`snapshot` pulls the primary's changes.
+        """
         module = _load_driver(driver)
         remote = is_remote_url(location)
+        if sync_url and remote:
+            raise ConfigurationError(
+                "sync_url makes a local file an embedded replica; give a local path as the location, "
+                f"not {display_location(location)!r}."
+            )
         kwargs: dict[str, Any] = {"isolation_level": None}
         if remote:
             kwargs["auth_token"] = auth_token or ""
@@ -235,25 +308,54 @@ class Storage:
                 if len(file_key) != 32:  # "" would silently disable libSQL's encryption
                     raise AssertionError("file key must be 32 characters")
                 kwargs["encryption_key"] = file_key
-        try:
+
+        def connect() -> Any:
             try:
-                conn = module.connect(location, **kwargs)
+                return module.connect(location, **kwargs)
             except TypeError:
-                # libsql-experimental spells the thread flag without the underscore.
+                # libsql-experimental spells the thread flag without the underscore and has no timeout
+                # (the busy timeout is then set with a pragma).
                 if "_check_same_thread" not in kwargs:
                     raise
                 kwargs["check_same_thread"] = kwargs.pop("_check_same_thread")
-                conn = module.connect(location, **kwargs)
+                kwargs.pop("timeout", None)
+                return module.connect(location, **kwargs)
+
+        shown = display_location(location)
+        try:
+            conn = connect()
         except BaseException as exc:
             if not isinstance(exc, Exception) and not _is_panic(exc):
                 raise
-            raise StorageError(f"Could not open {location!r}: {exc}") from None
-        storage = cls(conn, location=location, remote=remote, file_encrypted=file_key is not None)
+            message = str(exc)
+            if sync_url and "encryption" in message.lower():
+                raise ConfigurationError(
+                    f"This libSQL binding refuses file encryption on an embedded replica ({message}); open "
+                    "it with file_encryption=False (sealed fields stay sealed), or use libsql<=0.1.8 / "
+                    "libsql-experimental, which allow it."
+                ) from None
+            if sync_url:
+                raise StorageError(
+                    f"Could not start the embedded replica {shown!r} from {display_location(sync_url)!r}: "
+                    f"{message}. libsql>=0.1.9 replicates only from Turso Cloud; for a self-hosted sqld use "
+                    "driver='libsql_experimental' or libsql<=0.1.8."
+                ) from None
+            raise StorageError(f"Could not open {shown!r}: {message}") from None
+        storage = cls(
+            conn,
+            location=location,
+            remote=remote,
+            file_encrypted=file_key is not None,
+            replica=bool(sync_url),
+            reconnect=connect if remote else None,
+        )
         if not remote:
-            storage._configure_local()
+            storage._configure_local(busy_timeout)
         return storage
 
-    def _configure_local(self) -> None:
+    def _configure_local(self, busy_timeout: float) -> None:
+        if self.replica:
+            self.sync()  # the first pull; a replica file is empty until then
         try:
             self._conn.execute("SELECT count(*) FROM sqlite_master").fetchall()
         except BaseException as exc:
@@ -270,13 +372,15 @@ class Storage:
             raise NotAVaultError(
                 f"{self.location} is not a vecvault database (or it is damaged beyond opening): {exc}"
             ) from None
-        for pragma in (
-            "PRAGMA journal_mode=WAL",
-            "PRAGMA secure_delete=ON",
-            "PRAGMA synchronous=NORMAL",
-            "PRAGMA foreign_keys=ON",
-        ):
+        pragmas = [] if self.replica else list(_LOCAL_ONLY_PRAGMAS)
+        pragmas += ["PRAGMA foreign_keys=ON", f"PRAGMA busy_timeout={int(busy_timeout * 1000)}"]
+        for pragma in pragmas:
             self.query(pragma)
+
+    def sync(self) -> None:
+        """Embedded replica: pull the primary's committed changes (a no-op for other connections)."""
+        if self.replica and not self._in_tx:
+            self._run(lambda: self._conn.sync(), "-- replica sync")
 
     # -- statements -------------------------------------------------------------------------------------
 
@@ -285,6 +389,23 @@ class Storage:
             raise StorageError("The vault is closed; open it again with Vault.open(...).")
         if self.tracer is not None:
             self.tracer(sql)
+        if self._broken:
+            self._reopen()
+        try:
+            return self._call(fn)
+        except _ConnectionLostError as lost:
+            # Reopen and retry once, only where repeating cannot apply a write twice: outside a
+            # transaction, and for a read or a statement the server certainly never ran.
+            retry = not self._in_tx and (lost.not_executed or sql.lstrip().lower().startswith(_READ_ONLY_PREFIXES))
+            if not retry:
+                raise StorageError(self._lost_message(lost.reason, sql)) from None
+            self._reopen()
+            try:
+                return self._call(fn)
+            except _ConnectionLostError as again:
+                raise StorageError(self._lost_message(again.reason, sql)) from None
+
+    def _call(self, fn: Callable[[], Any]) -> Any:
         try:
             return fn()
         except VecVaultError:
@@ -295,11 +416,58 @@ class Storage:
             if _is_locked(exc):
                 raise _LockedError(str(exc)) from None
             message = str(exc)
+            if self.remote and _is_connection_lost(message):
+                self._broken = True
+                raise _ConnectionLostError(message, not_executed=_was_not_executed(message)) from None
+            if self.remote and ("401" in message or "unauthorized" in message.lower()):
+                raise StorageError(
+                    f"The libSQL server at {display_location(self.location)} refused the credentials "
+                    f"({message}); pass a valid auth_token=... to Vault.open."
+                ) from None
             if "malformed" in message or "not a database" in message:
                 raise StorageError(
                     f"The vault file is damaged ({message}); restore it from a backup (vecvault import)."
                 ) from None
             raise StorageError(f"libSQL failed: {message}") from None
+
+    def _reopen(self) -> None:
+        """Replace a dead remote connection with a fresh one (opening is lazy: no round trip)."""
+        if self._reconnect is None:
+            return
+        with contextlib.suppress(BaseException):
+            self._conn.close()
+        try:
+            self._conn = self._reconnect()
+        except BaseException as exc:
+            if not isinstance(exc, Exception) and not _is_panic(exc):
+                raise
+            raise StorageError(
+                f"Could not reconnect to {display_location(self.location)}: {exc}; check that the server runs."
+            ) from None
+        self._broken = False
+
+    def _lost_message(self, reason: str, sql: str) -> str:
+        where = display_location(self.location)
+        lowered = reason.lower()
+        if "transaction_timeout" in lowered or "transaction timed out" in lowered:
+            return (
+                f"The libSQL server at {where} rolled back this write: it held the write lock while another "
+                f"client waited past the server's limit ({reason}). Nothing of it was stored; retry it."
+            )
+        if sql == "COMMIT":
+            return (
+                f"The connection to the libSQL server at {where} was lost while committing ({reason}); the "
+                "write may or may not be stored. Repeat it (adds are upserts); vecvault reconnects on the next call."
+            )
+        if self._in_tx:
+            return (
+                f"The connection to the libSQL server at {where} was lost during a write ({reason}); nothing of "
+                "it was stored. Retry it; vecvault reconnects on the next call."
+            )
+        return (
+            f"Could not reach the libSQL server at {where} ({reason}); check that it is running and reachable. "
+            "vecvault reconnects on the next call."
+        )
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run one statement with bound parameters and return every row."""
@@ -356,22 +524,37 @@ class Storage:
                 yield
             except BaseException:
                 self._in_tx = False
-                with contextlib.suppress(BaseException):
-                    self._conn.execute("ROLLBACK")
+                self._rollback_quietly()
                 raise
-            self._in_tx = False
             try:
+                # Still "in the transaction" while committing: a lost COMMIT is never retried blindly.
                 self._run(lambda: self._conn.execute("COMMIT"), "COMMIT")
             except BaseException:
-                with contextlib.suppress(BaseException):
-                    self._conn.execute("ROLLBACK")
+                self._in_tx = False
+                self._rollback_quietly()
                 raise
+            self._in_tx = False
+
+    def _rollback_quietly(self) -> None:
+        if self._broken:
+            return  # the server already dropped the transaction with the connection
+        with contextlib.suppress(BaseException):
+            self._conn.execute("ROLLBACK")
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[None]:
-        """A read transaction: every statement inside sees the same committed state."""
-        if self._in_tx or self.remote:
-            # Remote (Hrana) connections run each statement on its own; reads there are best-effort fresh.
+        """A read transaction: every statement inside sees the same committed state.
+
+        On a server URL the reads inside run one by one (no read transaction: it would cost two more
+        round trips per query); the revision counters keep the index correct, and a record deleted
+        between ranking and fetching is left out of the hits. An embedded replica first pulls the
+        primary's changes, then reads its local file.
+        """
+        if self._in_tx:
+            yield
+            return
+        if self.remote or self.replica:
+            self.sync()
             yield
             return
         self._retry_locked(lambda: self._run(lambda: self._conn.execute("BEGIN"), "BEGIN"))
@@ -600,11 +783,103 @@ class Storage:
         """Every record id of a collection."""
         return [str(r[0]) for r in self.query("SELECT id FROM vv_records WHERE collection = ?", (collection,))]
 
+    # -- plain vector mode ------------------------------------------------------------------------------
+    # A collection in ``plain`` mode also keeps its vectors unsealed in an F32_BLOB column of its own table,
+    # so libSQL's vector functions can rank them inside SQL. Names are derived, values always bound.
+
+    @staticmethod
+    def plain_table(collection: str) -> str:
+        """The (quoted) name of a plain-mode collection's vector table."""
+        digest = hashlib.sha256(collection.encode()).hexdigest()[:20]
+        return quote_identifier(f"vv_plain_{digest}")
+
+    @staticmethod
+    def plain_index(collection: str) -> str:
+        """The (unquoted) name of a plain-mode collection's DiskANN index, as vector_top_k wants it."""
+        return f"vv_plain_{hashlib.sha256(collection.encode()).hexdigest()[:20]}_ann"
+
+    def create_plain_table(self, collection: str, dim: int, metric: str, *, native_index: bool) -> None:
+        """Create the vector table (and optionally libSQL's DiskANN index) of a plain-mode collection."""
+        table = self.plain_table(collection)
+        self.query(f"CREATE TABLE IF NOT EXISTS {table} (id TEXT PRIMARY KEY, embedding F32_BLOB({int(dim)}))")
+        if native_index:
+            index = quote_identifier(self.plain_index(collection))
+            option = "metric=cos" if metric == "cosine" else "metric=l2"
+            self.query(f"CREATE INDEX IF NOT EXISTS {index} ON {table} (libsql_vector_idx(embedding, '{option}'))")
+
+    def upsert_plain(self, collection: str, rows: Sequence[tuple[str, bytes]]) -> None:
+        """Insert or replace plain vectors (inside a write transaction)."""
+        table = self.plain_table(collection)
+        self.execute_many(f"INSERT OR REPLACE INTO {table} (id, embedding) VALUES (?, ?)", list(rows))  # noqa: S608
+
+    def delete_plain(self, collection: str, ids: Sequence[str]) -> None:
+        """Delete plain vectors by id (inside a write transaction)."""
+        table = self.plain_table(collection)
+        self.execute_many(f"DELETE FROM {table} WHERE id = ?", [(i,) for i in ids])  # noqa: S608
+
+    def clear_plain(self, collection: str) -> None:
+        """Delete every plain vector of a collection (inside a write transaction)."""
+        self.query(f"DELETE FROM {self.plain_table(collection)}")  # noqa: S608
+
+    def drop_plain(self, collection: str) -> None:
+        """Drop a plain-mode collection's vector table and index (inside a write transaction)."""
+        self.query(f"DROP INDEX IF EXISTS {quote_identifier(self.plain_index(collection))}")
+        self.query(f"DROP TABLE IF EXISTS {self.plain_table(collection)}")
+
+    def plain_top_k(
+        self,
+        collection: str,
+        metric: str,
+        query: bytes,
+        k: int,
+        *,
+        ids: Sequence[str] | None = None,
+        native_index: bool = False,
+    ) -> list[tuple[str, float]]:
+        """The ``k`` nearest plain vectors as ``(id, distance)``, nearest first, optionally among ``ids``.
+
+        With ``native_index``, libSQL's DiskANN index answers (approximate); otherwise a full scan with
+        ``vector_distance_cos`` / ``vector_distance_l2`` (exact).
+        """
+        table = self.plain_table(collection)
+        fn = "vector_distance_cos" if metric == "cosine" else "vector_distance_l2"
+        if native_index and ids is None:
+            index = self.plain_index(collection)
+            sql = (
+                f"SELECT v.id, {fn}(v.embedding, ?) AS d FROM vector_top_k(?, ?, ?) AS t "  # noqa: S608
+                f"JOIN {table} AS v ON v.rowid = t.id ORDER BY d LIMIT ?"
+            )
+            rows = self.query(sql, (query, index, query, int(k), int(k)))
+            return [(str(r[0]), float(r[1])) for r in rows]
+        if ids is None:
+            sql = f"SELECT id, {fn}(embedding, ?) AS d FROM {table} ORDER BY d, id LIMIT ?"  # noqa: S608
+            return [(str(r[0]), float(r[1])) for r in self.query(sql, (query, int(k)))]
+        found: list[tuple[str, float]] = []
+        for chunk in _chunks(ids, 500):
+            marks = ",".join("?" * len(chunk))
+            sql = (
+                f"SELECT id, {fn}(embedding, ?) AS d FROM {table} WHERE id IN ({marks}) "  # noqa: S608
+                "ORDER BY d, id LIMIT ?"
+            )
+            found.extend((str(r[0]), float(r[1])) for r in self.query(sql, (query, *chunk, int(k))))
+        found.sort(key=lambda item: (item[1], item[0]))
+        return found[:k]
+
+    def plain_vectors(self, collection: str, ids: Sequence[str]) -> dict[str, bytes]:
+        """Plain vectors by id (raw little-endian float32 bytes)."""
+        table = self.plain_table(collection)
+        out: dict[str, bytes] = {}
+        for chunk in _chunks(ids, 500):
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT id, embedding FROM {table} WHERE id IN ({marks})"  # noqa: S608
+            out.update((str(r[0]), bytes(r[1])) for r in self.query(sql, tuple(chunk)))
+        return out
+
     # -- housekeeping -----------------------------------------------------------------------------------
 
     def checkpoint(self) -> None:
         """Copy the WAL into the database and truncate it, so deleted ciphertext leaves the files."""
-        if not self.remote:
+        if not self.remote and not self.replica:
             self.query("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def close(self) -> None:
@@ -624,6 +899,15 @@ class Storage:
 
 class _LockedError(StorageError):
     """Internal: the statement hit a lock held by another connection."""
+
+
+class _ConnectionLostError(StorageError):
+    """Internal: the remote connection died; ``not_executed`` when the server surely did not run the statement."""
+
+    def __init__(self, reason: str, *, not_executed: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.not_executed = not_executed
 
 
 _RECORD_COLUMNS = ("rev", "key_id", "text", "metadata", "vector")

@@ -9,6 +9,7 @@ by the next query without reloading everything.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -24,7 +25,7 @@ from vecvault import crypto
 from vecvault.crypto import DataKey, Keyset, KeyState
 from vecvault.errors import ConfigurationError, KeyNotFoundError, StorageError
 from vecvault.filters import Filter, MetadataTable, parse_filter
-from vecvault.index import VectorIndex, distance, normalize_metric, relevance
+from vecvault.index import VectorIndex, distance, maximal_marginal_relevance, normalize_metric, relevance
 from vecvault.keys.base import KeyProvider
 from vecvault.records import (
     FIELD_METADATA,
@@ -37,6 +38,7 @@ from vecvault.records import (
     check_metadata,
     check_query,
     check_vectors,
+    decode_vector,
     encode_metadata,
     encode_vector,
     new_ids,
@@ -258,6 +260,8 @@ class Vault:
         vectors: str = "sealed",
         model: str | None = None,
         create: bool = True,
+        allow_plaintext_vectors: bool = False,
+        native_index: bool = False,
     ) -> Collection:
         """Return a collection, creating it on first use.
 
@@ -267,8 +271,16 @@ class Vault:
                 vectors added to a new one.
             metric: ``"cosine"`` (default), ``"dot"`` or ``"euclidean"``.
             vectors: ``"sealed"`` (default): vectors exist only as sealed fields.
+                ``"plain"``: vectors are *also* stored unsealed in an ``F32_BLOB`` column so libSQL's
+                ``vector_distance_cos`` / ``vector_distance_l2`` (and, with ``native_index``, its DiskANN
+                index) rank them inside SQL, for vaults too large to hold in memory. This leaks the
+                vectors (and through inversion attacks, much of the text) to anyone who reads the database
+                without the file layer: it is refused on an unencrypted or remote database unless
+                ``allow_plaintext_vectors=True``. Plain mode supports the cosine and euclidean metrics.
             model: the embedding model's name, checked on every reopen when given.
             create: with False, a missing collection raises ConfigurationError.
+            allow_plaintext_vectors: accept ``plain`` mode where no file encryption hides the vectors.
+            native_index: with ``plain``, build libSQL's DiskANN index (approximate; slow to ingest).
 
         Raises:
             ConfigurationError: the collection exists with another dimension, metric or model.
@@ -281,6 +293,10 @@ class Vault:
             raise ConfigurationError(f"Unknown vector mode {vectors!r}. Expected one of {list(VECTOR_MODES)}.")
         if dim is not None and (not isinstance(dim, int) or isinstance(dim, bool) or dim <= 0):
             raise ConfigurationError(f"dim must be a positive int, not {dim!r}.")
+        if vectors == "plain":
+            self._check_plain_allowed(name, metric, allow_plaintext_vectors)
+        elif native_index:
+            raise ConfigurationError("native_index needs vectors='plain' (libSQL indexes only unsealed vectors).")
         with self._lock:
             row = self._storage.collection(name)
             if row is None and not create:
@@ -289,15 +305,30 @@ class Vault:
                 _check_same(row, dim=dim, metric=metric, vectors=vectors, model=model)
             col = self._collections.get(name)
             if col is None:
-                col = Collection(self, name, row, pending=(dim, metric, vectors, model))
+                col = Collection(self, name, row, pending=(dim, metric, vectors, model), native_index=native_index)
                 self._collections[name] = col
             else:
                 col._config = row
                 if row is None:
                     col._pending = (dim, metric, vectors, model)
+                    col._native_index = native_index
             if row is None and dim is not None:
                 col._create(dim)
             return col
+
+    def _check_plain_allowed(self, name: str, metric: str, allowed: bool) -> None:
+        if metric not in ("cosine", "euclidean"):
+            raise ConfigurationError(
+                f"vectors='plain' supports the cosine and euclidean metrics (libSQL has no native {metric!r}); "
+                "use vectors='sealed' for this metric."
+            )
+        if (self.remote or not self.file_encrypted) and not allowed:
+            where = "a libSQL server" if self.remote else "a database without file encryption"
+            raise ConfigurationError(
+                f"Collection {name!r}: vectors='plain' on {where} stores embeddings readable by anyone with the "
+                "database, and embeddings can be inverted back into text. Use vectors='sealed' (the default), "
+                "or pass allow_plaintext_vectors=True to accept that leak."
+            )
 
     def collections(self) -> list[str]:
         """Names of the collections in this vault."""
@@ -325,6 +356,9 @@ class Vault:
             existed = self._storage.collection(name) is not None
             with self._storage.transaction():
                 self._reload_keys_if_changed()
+                row = self._storage.collection(name)
+                if row is not None and row.vectors == "plain":
+                    self._storage.drop_plain(name)
                 self._storage.drop_collection(name)
                 for key in self._keyset.in_scope(name):
                     key.destroy()
@@ -487,11 +521,13 @@ class Collection:
         config: CollectionRow | None,
         *,
         pending: tuple[int | None, str, str, str | None],
+        native_index: bool = False,
     ) -> None:
         self._vault = vault
         self.name = name
         self._config = config
         self._pending = pending
+        self._native_index = native_index
         self._sealer = RecordSealer(vault._keyset, vault._vault_id, name)
         self._index: VectorIndex | None = None
         self._known: tuple[int, int] | None = None  # (rev, epoch) the index reflects
@@ -529,16 +565,27 @@ class Collection:
     def _create(self, dim: int) -> CollectionRow:
         _, metric, vectors, model = self._pending
         storage = self._vault._storage
+        options = json.dumps({"native_index": bool(self._native_index)}) if vectors == "plain" else "{}"
         with self._vault._write(self.name, 0):  # creates the collection's own data key
             storage.create_collection(
-                CollectionRow(self.name, dim, metric, vectors, model, rev=0, epoch=0, options="{}")
+                CollectionRow(self.name, dim, metric, vectors, model, rev=0, epoch=0, options=options)
             )
-        row = storage.collection(self.name)
+            row = storage.collection(self.name)
+            if row is not None and row.vectors == "plain":
+                storage.create_plain_table(self.name, row.dim, row.metric, native_index=self._plain_native(row))
         if row is None:
             raise StorageError(f"Collection {self.name!r} could not be created.")
         _check_same(row, dim=dim, metric=metric, vectors=vectors, model=model)
         self._config = row
         return row
+
+    @staticmethod
+    def _plain_native(row: CollectionRow) -> bool:
+        try:
+            options = json.loads(row.options or "{}")
+        except ValueError:
+            return False
+        return bool(isinstance(options, dict) and options.get("native_index"))
 
     def _refresh_config(self) -> CollectionRow | None:
         if self._config is None:
@@ -568,7 +615,7 @@ class Collection:
             return index
         known_rev = self._known[0]
         deleted = storage.deletions_since(self.name, known_rev)
-        columns = ["vector", "metadata"] if index.metadata is not None else ["vector"]
+        columns = self._scan_columns(config, index.metadata is not None)
         changed = storage.scan(self.name, columns, since_rev=known_rev)
         index.remove(deleted)
         self._apply_rows(index, changed, config.dim)
@@ -578,9 +625,10 @@ class Collection:
     def _load(self, config: CollectionRow, *, with_metadata: bool) -> VectorIndex:
         storage = self._vault._storage
         state = storage.revision(self.name) or (0, 0)
-        columns = ["vector", "metadata"] if with_metadata else ["vector"]
+        columns = self._scan_columns(config, with_metadata)
         rows = storage.scan(self.name, columns)
-        index = VectorIndex(config.dim, config.metric)
+        # Plain mode ranks in SQL: its in-memory index holds ids and metadata only (zero-width vectors).
+        index = VectorIndex(0 if config.vectors == "plain" else config.dim, config.metric)
         if with_metadata:
             index.metadata = MetadataTable()
         self._apply_rows(index, rows, config.dim)
@@ -588,17 +636,25 @@ class Collection:
         self._known = state
         return index
 
+    @staticmethod
+    def _scan_columns(config: CollectionRow, with_metadata: bool) -> list[str]:
+        columns = [] if config.vectors == "plain" else ["vector"]
+        return [*columns, "metadata"] if with_metadata else columns
+
     def _apply_rows(self, index: VectorIndex, rows: Sequence[tuple[Any, ...]], dim: int) -> None:
         if not rows:
             return
         sealer = self._sealer
         ids = [str(r[0]) for r in rows]
-        matrix = np.empty((len(rows), dim), dtype=np.float32)
-        for i, row in enumerate(rows):
-            matrix[i] = sealer.open_vector(ids[i], row[1], dim)
+        matrix = np.empty((len(rows), index.dim), dtype=np.float32)
+        meta_col = 1
+        if index.dim:
+            meta_col = 2
+            for i, row in enumerate(rows):
+                matrix[i] = sealer.open_vector(ids[i], row[1], dim)
         metadatas = None
         if index.metadata is not None:
-            metadatas = [sealer.open_metadata(ids[i], row[2]) for i, row in enumerate(rows)]
+            metadatas = [sealer.open_metadata(ids[i], row[meta_col]) for i, row in enumerate(rows)]
         index.upsert(ids, matrix, metadatas)
 
     # -- writes ------------------------------------------------------------------------------------------
@@ -658,7 +714,10 @@ class Collection:
                     for i, record_id in enumerate(id_list)
                 ]
                 storage.upsert_records(self.name, rows)
-            self._after_write(old_rev, new_rev, lambda index: index.upsert(id_list, matrix, meta_list))
+                if config.vectors == "plain":
+                    storage.upsert_plain(self.name, [(rid, encode_vector(matrix[i])) for i, rid in enumerate(id_list)])
+            in_memory = matrix if config.vectors != "plain" else np.empty((count, 0), dtype=np.float32)
+            self._after_write(old_rev, new_rev, lambda index: index.upsert(id_list, in_memory, meta_list))
             return id_list
 
     upsert = add
@@ -718,6 +777,8 @@ class Collection:
             with self._vault._write(self.name, 0):
                 old_rev, new_rev = storage.bump_revision(self.name)
                 deleted = storage.delete_records(self.name, targets, new_rev)
+                if self._config is not None and self._config.vectors == "plain":
+                    storage.delete_plain(self.name, targets)
                 pruned = storage.prune_deletions(self.name, _DELETION_LOG_LIMIT)
                 epoch = storage.bump_epoch(self.name) if pruned else None
             self._after_write(old_rev, new_rev, lambda index: index.remove(targets))
@@ -736,6 +797,8 @@ class Collection:
             with self._vault._write(self.name, 0):
                 storage.bump_revision(self.name)
                 count = storage.clear_records(self.name)
+                if self._config is not None and self._config.vectors == "plain":
+                    storage.clear_plain(self.name)
                 storage.bump_epoch(self.name)
             self._index = None
             self._known = None
@@ -836,12 +899,14 @@ class Collection:
             query = check_query(vector, config.dim)
             storage = self._vault._storage
             with storage.snapshot():
+                if config.vectors == "plain":
+                    return self._hits(config, self._plain_candidates(config, query, k, parsed))
                 index = self._sync(with_metadata=parsed is not None)
                 if index is None:
                     return []
                 mask = index.metadata.mask(parsed) if parsed is not None else None
                 scored = index.search(query, k, mask)
-                return self._hits(index, config, [(s.row, s.score) for s in scored])
+                return self._hits(config, [(index.ids[s.row], s.score) for s in scored])
 
     def search_mmr(
         self,
@@ -871,17 +936,43 @@ class Collection:
             query = check_query(vector, config.dim)
             storage = self._vault._storage
             with storage.snapshot():
+                if config.vectors == "plain":
+                    candidates = self._plain_candidates(config, query, fetch_k, parsed)
+                    raw = storage.plain_vectors(self.name, [i for i, _ in candidates])
+                    matrix = np.stack([decode_vector(raw[i], config.dim) for i, _ in candidates]) if candidates else None
+                    if matrix is None:
+                        return []
+                    picked = maximal_marginal_relevance(query, matrix, k=k, lambda_mult=float(lambda_mult))
+                    return self._hits(config, [candidates[i] for i in picked])
                 index = self._sync(with_metadata=parsed is not None)
                 if index is None:
                     return []
                 mask = index.metadata.mask(parsed) if parsed is not None else None
                 scored = index.search_mmr(query, k, fetch_k, float(lambda_mult), mask)
-                return self._hits(index, config, [(s.row, s.score) for s in scored])
+                return self._hits(config, [(index.ids[s.row], s.score) for s in scored])
 
-    def _hits(self, index: VectorIndex, config: CollectionRow, scored: list[tuple[int, float]]) -> list[Hit]:
+    def _plain_candidates(
+        self, config: CollectionRow, query: npt.NDArray[np.float32], k: int, parsed: Filter | None
+    ) -> list[tuple[str, float]]:
+        """Top ``k`` ``(id, score)`` ranked by libSQL inside SQL; filters use the in-memory metadata."""
+        storage = self._vault._storage
+        q = encode_vector(query)
+        native = self._plain_native(config)
+        if parsed is None:
+            ranked = storage.plain_top_k(self.name, config.metric, q, k, native_index=native)
+        else:
+            index = self._sync(with_metadata=True)
+            if index is None or index.metadata is None:
+                return []
+            mask = index.metadata.mask(parsed)
+            matching = [index.ids[i] for i in np.flatnonzero(mask)]
+            ranked = storage.plain_top_k(self.name, config.metric, q, k, ids=matching) if matching else []
+        return [(record_id, _plain_score(config.metric, d)) for record_id, d in ranked]
+
+    def _hits(self, config: CollectionRow, scored: list[tuple[str, float]]) -> list[Hit]:
         if not scored:
             return []
-        ids = [index.ids[row] for row, _ in scored]
+        ids = [record_id for record_id, _ in scored]
         found = self._vault._storage.fetch(self.name, ids, ["text", "metadata"])
         hits: list[Hit] = []
         for record_id, (_, score) in zip(ids, scored, strict=True):
@@ -910,3 +1001,10 @@ class Collection:
                 return [], np.empty((0, self.dim or 0), dtype=np.float32)
             return list(index.ids), index.vectors.copy()
 
+
+
+def _plain_score(metric: str, distance_value: float) -> float:
+    """libSQL's distance as this module's similarity score (see :mod:`vecvault.index`)."""
+    if metric == "cosine":
+        return 1.0 - distance_value
+    return 1.0 / (1.0 + distance_value)
