@@ -34,11 +34,11 @@ from vecvault.errors import ConfigurationError, IntegrityError, WrongKeyError
 
 __all__ = [
     "FIELD_FORMAT_V1",
-    "Aead",
     "FIELD_OVERHEAD",
     "KEY_BYTES",
     "MAX_ENCRYPTIONS_PER_KEY",
     "NONCE_BYTES",
+    "Aead",
     "DataKey",
     "FieldContext",
     "KeyState",

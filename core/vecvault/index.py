@@ -123,8 +123,8 @@ class VectorIndex:
         out = np.ascontiguousarray(vectors, dtype=np.float32)
         if self.metric == "cosine":
             norms = np.linalg.norm(out, axis=1, keepdims=True)
-            out = out / np.where(norms == 0, 1.0, norms)
-        return out.astype(np.float32, copy=False)
+            out = (out / np.where(norms == 0, 1.0, norms)).astype(np.float32)
+        return out
 
     def _reserve(self, extra: int) -> None:
         need = self._n + extra
@@ -149,19 +149,29 @@ class VectorIndex:
         mirror = self.metadata
         if mirror is not None and metadatas is None:
             raise AssertionError("metadata table attached: metadatas required")
+        known = self._rows
+        rows = np.empty(len(ids), dtype=np.intp)
         for i, record_id in enumerate(ids):
-            row = self._rows.get(record_id)
+            row = known.get(record_id)
             if row is None:
                 row = self._n
                 self._n += 1
                 self.ids.append(record_id)
-                self._rows[record_id] = row
+                known[record_id] = row
                 if mirror is not None and metadatas is not None:
                     mirror.append(metadatas[i])
             elif mirror is not None and metadatas is not None:
                 mirror.replace(row, metadatas[i])
-            self._vectors[row] = prepared[i]
-            self._sq_norms[row] = float(prepared[i] @ prepared[i])
+            rows[i] = row
+        sq_norms = np.einsum("ij,ij->i", prepared, prepared)
+        if len(set(ids)) == len(ids):
+            # One vectorised copy instead of a numpy call per row (the load path of every open).
+            self._vectors[rows] = prepared
+            self._sq_norms[rows] = sq_norms
+        else:
+            for i, row in enumerate(rows.tolist()):  # repeated ids: the last one wins, in order
+                self._vectors[row] = prepared[i]
+                self._sq_norms[row] = sq_norms[i]
 
     def remove(self, ids: Sequence[str]) -> int:
         """Remove rows by id (unknown ids ignored); return how many were removed."""
@@ -203,11 +213,13 @@ class VectorIndex:
             return dots
         sq = self._sq_norms[: self._n] if rows is None else self._sq_norms[rows]
         dist = np.sqrt(np.maximum(sq - 2.0 * dots + float(query @ query), 0.0))
-        return (1.0 / (1.0 + dist)).astype(np.float32)
+        similarity: npt.NDArray[np.float32] = (1.0 / (1.0 + dist)).astype(np.float32)
+        return similarity
 
     def prepare_query(self, query: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """Return the query as scored against the stored rows (unit length for cosine)."""
-        return self.prepare(query.reshape(1, -1))[0]
+        prepared: npt.NDArray[np.float32] = self.prepare(query.reshape(1, -1))[0]
+        return prepared
 
     def candidates(
         self, query: npt.NDArray[np.float32], k: int, mask: Mask | None = None

@@ -130,9 +130,9 @@ def check_vectors(vectors: Any, *, n: int | None, dim: int | None) -> npt.NDArra
 
 def check_query(vector: Any, dim: int) -> npt.NDArray[np.float32]:
     """Validate a query vector: 1-D (or one row), the collection's dimension, finite."""
-    matrix = check_vectors(np.asarray(vector, dtype=np.float32).reshape(1, -1) if _is_1d(vector) else vector,
-                           n=1, dim=dim)
-    return matrix[0]
+    rows = np.asarray(vector, dtype=np.float32).reshape(1, -1) if _is_1d(vector) else vector
+    query: npt.NDArray[np.float32] = check_vectors(rows, n=1, dim=dim)[0]
+    return query
 
 
 def _is_1d(vector: Any) -> bool:

@@ -153,8 +153,10 @@ def is_remote_url(location: str) -> bool:
 
 @dataclass(frozen=True)
 class KeyRow:
-    """A stored data key: its scope (collection, or "" for the vault), wrapped material (None once
-    destroyed) and its encryption count."""
+    """A stored data key: scope (collection, or "" for the vault), wrapped material, encryption count.
+
+    ``wrapped`` is None once the key is destroyed.
+    """
 
     key_id: int
     scope: str
@@ -480,7 +482,8 @@ class Storage:
             finally:
                 del cursor
 
-        return self._retry_locked(lambda: self._run(go, sql))
+        result: list[tuple[Any, ...]] = self._retry_locked(lambda: self._run(go, sql))
+        return result
 
     def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """Run one statement for many parameter rows (inside a transaction)."""
@@ -675,10 +678,9 @@ class Storage:
         rows = self.query("SELECT rev, epoch FROM vv_collections WHERE name = ?", (name,))
         return (int(rows[0][0]), int(rows[0][1])) if rows else None
 
-    def bump_revision(self, name: str, *, new_epoch: bool = False) -> tuple[int, int]:
+    def bump_revision(self, name: str) -> tuple[int, int]:
         """Advance a collection's revision (inside a write transaction) and return ``(old_rev, new_rev)``."""
-        epoch_sql = ", epoch = epoch + 1" if new_epoch else ""
-        rows = self.query(f"UPDATE vv_collections SET rev = rev + 1{epoch_sql} WHERE name = ? RETURNING rev", (name,))
+        rows = self.query("UPDATE vv_collections SET rev = rev + 1 WHERE name = ? RETURNING rev", (name,))
         if not rows:
             raise StorageError(f"Collection {name!r} disappeared while writing; it was dropped by another process.")
         new_rev = int(rows[0][0])

@@ -212,9 +212,10 @@ class Vault:
                 storage.insert_key(_key_row(kek, vault_id, first))
             return cls(storage, vault_id=vault_id, keyset=keyset, kek=kek, key_provider=provider)
         storage.migrate()
-        vault_id = storage.get_meta("vault_id")
-        if vault_id is None or len(vault_id) != _VAULT_ID_BYTES:
+        stored_id = storage.get_meta("vault_id")
+        if stored_id is None or len(stored_id) != _VAULT_ID_BYTES:
             raise StorageError(f"{storage.location} has no valid vault id; restore it from a backup.")
+        vault_id = stored_id
         kek = crypto.derive_kek(master, vault_id)
         keyset = Keyset(_open_key(kek, vault_id, row) for row in storage.load_keys())
         return cls(storage, vault_id=vault_id, keyset=keyset, kek=kek, key_provider=provider)
@@ -1004,7 +1005,7 @@ class Collection:
 
 
 def _plain_score(metric: str, distance_value: float) -> float:
-    """libSQL's distance as this module's similarity score (see :mod:`vecvault.index`)."""
+    """Turn libSQL's distance into this module's similarity score (see :mod:`vecvault.index`)."""
     if metric == "cosine":
         return 1.0 - distance_value
     return 1.0 / (1.0 + distance_value)
