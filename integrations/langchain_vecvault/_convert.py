@@ -58,10 +58,23 @@ def hits_with_relevance(
     Args:
         hits: the core's hits.
         override: a user's ``distance -> relevance`` function; by default the core's ``Hit.relevance``.
+
+    Raises:
+        ConfigurationError: ``override`` returned a value outside [0, 1].
     """
     if override is None:
         return [(hit_to_document(hit), float(hit.relevance)) for hit in hits]
-    return [(hit_to_document(hit), float(override(hit.distance))) for hit in hits]
+    out: list[tuple[Document, float]] = []
+    for hit in hits:
+        value = float(override(hit.distance))
+        if not 0.0 <= value <= 1.0:
+            # Checked here: LangChain's own out-of-range warning would print the documents' text.
+            raise ConfigurationError(
+                f"relevance_score_fn returned {value} for the distance {hit.distance}; it must return a value "
+                "in [0, 1]."
+            )
+        out.append((hit_to_document(hit), value))
+    return out
 
 
 def relevance_from_distance(metric: str) -> Callable[[float], float]:

@@ -58,6 +58,13 @@ def test_indexing_api_incremental_and_full(store: VecVaultVectorStore) -> None:
     assert [d.page_content for d in store.get_by_ids(store.collection.ids())] == ["a separate note"]
     assert store.similarity_search("chapter two", k=4)[0].page_content == "a separate note"
 
+    index(_docs("v3"), manager, store, cleanup="incremental", **opts)
+    book_only = [d for d in _docs("v4") if d.metadata["source"] == "book.txt"]
+    scoped = index(book_only, manager, store, cleanup="scoped_full", **opts)
+    assert (scoped["num_added"], scoped["num_skipped"], scoped["num_deleted"]) == (1, 1, 1)
+    texts = sorted(d.page_content for d in store.get_by_ids(store.collection.ids()))
+    assert texts == ["a separate note", "chapter one, v4", "chapter two"]
+
 
 async def test_async_indexing_api(store: VecVaultVectorStore) -> None:
     manager = InMemoryRecordManager(namespace="vecvault/langchain-async")

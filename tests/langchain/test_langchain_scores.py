@@ -151,3 +151,13 @@ async def test_async_mmr(make_store: StoreFactory, tmp_path: Path) -> None:
         "near1",
         "other",
     ]
+
+
+def test_relevance_override_out_of_range_raises_without_text(make_store: StoreFactory, tmp_path: Path) -> None:
+    from vecvault import ConfigurationError
+
+    store = make_store(embedding=TableEmbeddings(TABLE), path=tmp_path / "bad.db", relevance_score_fn=lambda d: -d - 1)
+    store.add_texts(["a0", "a180"], ids=["a0", "a180"])
+    with pytest.raises(ConfigurationError, match=r"\[0, 1\]") as info:
+        store.similarity_search_with_relevance_scores("query", k=2)
+    assert "a180" not in str(info.value)
