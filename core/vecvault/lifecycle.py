@@ -387,7 +387,11 @@ def _rekey(storage: Storage, file_key: str) -> None:
 
 
 def _set_journal(storage: Storage, mode: str) -> None:
-    rows = storage.query(f"PRAGMA journal_mode={mode}")
+    sql = f"PRAGMA journal_mode={mode}"
+    try:  # once, without the lock retries of Storage.query: a busy vault fails at once
+        rows = storage._run(lambda: storage._conn.execute(sql).fetchall(), sql)
+    except StorageError:
+        rows = []
     got = str(rows[0][0]).lower() if rows else ""
     if got != mode.lower():
         raise StorageError(
