@@ -176,6 +176,9 @@ class BasePydanticVectorStoreConformance:
     supports_doc_ids: ClassVar[bool] = True
     """``VectorStoreQuery.doc_ids`` restricts results to those source documents."""
     supports_node_ids: ClassVar[bool] = True
+    empty_node_ids_mean_all: ClassVar[bool] = True
+    """``node_ids=[]`` in a query is no restriction (Qdrant, Chroma, Postgres; ``as_retriever`` relies on it
+    for stores with ``stores_text``); False where it means "no node" (``SimpleVectorStore``)."""
     supports_nested_filters: ClassVar[bool] = True
     supports_nested_metadata: ClassVar[bool] = True
     """Metadata values may be nested lists/dicts (``flat_metadata = False``)."""
@@ -304,7 +307,8 @@ class BasePydanticVectorStoreConformance:
         self.require("supports_node_ids")
         await self.filled(store, use_async)
         assert await self.query_ids(store, use_async, node_ids=["n6", "n2", "missing"]) == ["n2", "n6"]
-        assert await self.query_ids(store, use_async, node_ids=[]) == []
+        expected = ALL if self.empty_node_ids_mean_all else set()
+        assert set(await self.query_ids(store, use_async, node_ids=[])) == expected
 
     async def test_query_node_ids_with_filters(self, store: BasePydanticVectorStore, use_async: bool) -> None:
         self.require("supports_node_ids")

@@ -13,6 +13,7 @@ from tests.llama_index_adapter.conformance import BasePydanticVectorStoreConform
 class TestSimpleVectorStoreConformance(BasePydanticVectorStoreConformance):
     supports_get_nodes: ClassVar[bool] = False  # raises NotImplementedError: it does not store nodes
     supports_doc_ids: ClassVar[bool] = False  # query() ignores VectorStoreQuery.doc_ids
+    empty_node_ids_mean_all: ClassVar[bool] = False  # node_ids=[] matches no node
     supports_nested_filters: ClassVar[bool] = False  # build_metadata_filter_fn rejects nested groups
     returns_nodes: ClassVar[bool] = False  # stores_text is False: results carry ids and similarities only
     similarity_range: ClassVar[tuple[float, float] | None] = (-1.0, 1.0)  # raw cosine

@@ -304,7 +304,9 @@ class VecVaultVectorStore(BasePydanticVectorStore):
         Modes: ``DEFAULT`` (exact similarity) and ``MMR`` (``query.mmr_threshold`` or the
         ``mmr_threshold`` kwarg is the relevance/diversity trade-off ``lambda_mult``, 1 = pure relevance;
         ``mmr_prefetch_k`` or ``mmr_prefetch_factor`` (default 4 x top k) size the candidate pool).
-        Similarities are relevance scores in [0, 1]. An empty store gives an empty result.
+        Similarities are relevance scores in [0, 1]. An empty store gives an empty result. Empty
+        ``doc_ids`` / ``node_ids`` lists mean no restriction (``VectorStoreIndex.as_retriever`` passes
+        ``node_ids=[]``).
 
         Raises:
             ConfigurationError: an unsupported mode, a missing query embedding, or bad MMR arguments.
@@ -318,9 +320,8 @@ class VecVaultVectorStore(BasePydanticVectorStore):
             )
         parsed = _query_filter(query)
         k = query.similarity_top_k
-        if parsed is _NOTHING:
-            hits: list[Hit] = []
-        elif mode == VectorStoreQueryMode.MMR:
+        hits: list[Hit]
+        if mode == VectorStoreQueryMode.MMR:
             lambda_mult, fetch_k = _mmr_params(query, kwargs)
             hits = self._collection.search_mmr(
                 query.query_embedding, k=k, fetch_k=fetch_k, lambda_mult=lambda_mult, filter=parsed
@@ -339,9 +340,6 @@ class VecVaultVectorStore(BasePydanticVectorStore):
 
 
 # -- module helpers ------------------------------------------------------------------------------------------
-
-_NOTHING: Final = Compare(NODE_ID_KEY, "in", [])
-"""A filter no record matches (an empty ``node_ids`` or ``doc_ids`` list)."""
 
 
 def _check_node_ids(node_ids: Any) -> None:
@@ -365,11 +363,11 @@ def _query_filter(query: VectorStoreQuery) -> Filter | None:
     if parsed is not None:
         parts.append(parsed)
     for values, key in ((query.doc_ids, REF_DOC_ID_KEY), (query.node_ids, NODE_ID_KEY)):
-        if values is None:
+        # An empty list means "no restriction", as in the Qdrant, Chroma and Postgres stores:
+        # VectorStoreIndex.as_retriever() passes node_ids=[] for every store that keeps its own text.
+        if not values:
             continue
         _check_node_ids(values)
-        if not values:
-            return _NOTHING
         parts.append(Compare(key, "in", list(values)))
     if not parts:
         return None
