@@ -129,7 +129,7 @@ class VecVaultVectorStore(BasePydanticVectorStore):
                 f"vault must be an open vecvault.Vault, not {type(vault).__name__}; "
                 "use VecVaultVectorStore.from_params(path=..., key=...) to open one from a path."
             )
-        super().__init__(collection_name=collection_name, dim=dim, metric=metric, **kwargs)
+        super().__init__(collection_name=collection_name, dim=dim, metric=metric, **kwargs)  # type: ignore[call-arg]
         self._vault = vault
         self._collection = vault.collection(collection_name, dim=dim, metric=metric)
         self._owns_vault = False
