@@ -75,7 +75,8 @@ def test_round_trip_same_key(tmp_path: Path, source: Vault, bundle: Path, key) -
     with Vault.open(tmp_path / "copy.db", key=key, create=False) as copy:
         assert _snapshot(copy) == _snapshot(source)
         assert copy.vault_id != source.vault_id  # a new vault with its own data keys
-        assert copy.verify().ok and copy.file_encrypted
+        assert copy.verify().ok
+        assert copy.file_encrypted
     assert _names(tmp_path) == ["b.vvb", "copy.db"]
 
 
@@ -86,7 +87,8 @@ def test_round_trip_new_key_and_passphrase(tmp_path: Path, source: Vault, bundle
     assert not (tmp_path / "x.db").exists()
     import_bundle(bundle, tmp_path / "new.db", key=new, bundle_key=key, file_encryption=False)
     with Vault.open(tmp_path / "new.db", key=new, create=False) as copy:
-        assert _snapshot(copy) == _snapshot(source) and not copy.file_encrypted
+        assert _snapshot(copy) == _snapshot(source)
+        assert not copy.file_encrypted
     with pytest.raises(WrongKeyError):
         Vault.open(tmp_path / "new.db", key=key, create=False)
     pbundle = tmp_path / "p.vvb"
@@ -170,6 +172,10 @@ def test_tampered_bundle_is_refused_and_nothing_imported(tmp_path: Path, bundle:
 def test_bundle_starts_with_magic_and_hides_content(bundle: Path) -> None:
     data = bundle.read_bytes()
     assert data.startswith(BUNDLE_MAGIC)
-    assert CANARY.encode() not in data and b"nested" not in data and b"tiny" not in data
+    assert CANARY.encode() not in data
+    assert b"nested" not in data
+    assert b"tiny" not in data
     header = read_bundle_header(bundle)
-    assert header["version"] == 1 and header["kdf"] == {"kind": "master"} and "key_check" not in header
+    assert header["version"] == 1
+    assert header["kdf"] == {"kind": "master"}
+    assert "key_check" not in header

@@ -143,9 +143,12 @@ def test_killed_rotation_resumes_and_never_loses_a_record(
         infos = {k.key_id: k for k in vault.key_info() if k.scope == "notes"}
         assert vault.verify().ok
     assert kills >= 5
-    assert infos[first_key].state == "destroyed" and infos[first_key].records == 0
+    assert infos[first_key].state == "destroyed"
+    assert infos[first_key].records == 0
     live = [k for k in infos.values() if k.state != "destroyed"]
-    assert len(live) == 1 and live[0].state == "primary" and live[0].records == N
+    assert len(live) == 1
+    assert live[0].state == "primary"
+    assert live[0].records == N
     assert all(k.records == 0 for k in infos.values() if k.state == "destroyed")
     assert reports[0].primary_key_id == live[0].key_id
     _check_all_readable(path, key, expected)

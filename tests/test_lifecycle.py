@@ -9,9 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vecvault import IntegrityError, Vault, WrongKeyError
-from vecvault import lifecycle
-from vecvault.errors import ConfigurationError
+from vecvault import IntegrityError, Vault, WrongKeyError, lifecycle
+from vecvault.errors import ConfigurationError, StorageError
 from vecvault.keys import KeyFileProvider, StaticKeyProvider
 from vecvault.storage import Storage
 
@@ -63,12 +62,18 @@ def test_data_rotation_reseals_every_record_and_destroys_old_key(vault: Vault) -
     before = {r.id: (r.text, r.metadata, r.vector.tolist()) for r in col.get()}
     calls: list[tuple[int, int]] = []
     reports = vault.rotate_data_keys("notes", batch_size=500, progress=lambda d, t: calls.append((d, t)))
-    assert len(reports) == 1 and reports[0].resealed == 1200 and reports[0].destroyed == (old,)
-    assert calls[0] == (0, 1200) and calls[-1] == (1200, 1200) and len(calls) == 4
+    assert len(reports) == 1
+    assert reports[0].resealed == 1200
+    assert reports[0].destroyed == (old,)
+    assert calls[0] == (0, 1200)
+    assert calls[-1] == (1200, 1200)
+    assert len(calls) == 4
     states = _states(vault, "notes")
-    assert states["destroyed"] == [old] and states["primary"] == [reports[0].primary_key_id]
+    assert states["destroyed"] == [old]
+    assert states["primary"] == [reports[0].primary_key_id]
     infos = {k.key_id: k for k in vault.key_info()}
-    assert infos[reports[0].primary_key_id].records == 1200 and infos[old].records == 0
+    assert infos[reports[0].primary_key_id].records == 1200
+    assert infos[old].records == 0
     assert {r.id: (r.text, r.metadata, r.vector.tolist()) for r in col.get()} == before
     assert col.search([1, 0, 0, 0], k=3)
     assert vault.verify().ok
@@ -95,17 +100,23 @@ def test_rotate_all_scopes_and_resume_after_interrupted_batches(vault: Vault) ->
     old_a = _states(vault, "a")["primary"][0]
     # Start a rotation by hand and stop after one batch, as a crash would.
     primary, old_ids, resumed = lifecycle._start_rotation(vault, "a")
-    assert old_ids == [old_a] and not resumed
+    assert old_ids == [old_a]
+    assert not resumed
     assert lifecycle._reseal_batch(vault, "a", old_ids, 10) == 10
     assert vault.verify().ok
     reports = {r.scope: r for r in vault.rotate_data_keys()}
     assert set(reports) == {"a", "b", ""}
-    assert reports["a"].resumed and reports["a"].primary_key_id == primary and reports["a"].resealed == 20
+    assert reports["a"].resumed
+    assert reports["a"].primary_key_id == primary
+    assert reports["a"].resealed == 20
     assert reports["a"].destroyed == (old_a,)
-    assert not reports["b"].resumed and reports["b"].resealed == 20
+    assert not reports["b"].resumed
+    assert reports["b"].resealed == 20
     for scope in ("a", "b", ""):
         assert "enabled" not in _states(vault, scope)
-    assert vault.verify().ok and a.count() == 30 and b.count() == 20
+    assert vault.verify().ok
+    assert a.count() == 30
+    assert b.count() == 20
 
 
 def test_rotate_unknown_collection_and_bad_batch_size(vault: Vault) -> None:
@@ -148,7 +159,9 @@ def test_master_rotation_rewraps_and_rekeys(tmp_path: Path, file_encryption: boo
         _add(vault.collection("notes", dim=DIM), 40)
         rows_before = vault._storage.query("SELECT id, text FROM vv_records ORDER BY id")
     result = lifecycle.rotate_master_key(path, old, new)
-    assert result.rewrapped == 2 and result.file_rekeyed is file_encryption and not result.already_done
+    assert result.rewrapped == 2
+    assert result.file_rekeyed is file_encryption
+    assert not result.already_done
     assert (tmp_path / "new.key").exists()  # created by the new provider before the vault changed
     with pytest.raises(WrongKeyError):
         Vault.open(path, key=old, create=False)
@@ -158,9 +171,11 @@ def test_master_rotation_rewraps_and_rekeys(tmp_path: Path, file_encryption: boo
         assert vault.file_encrypted is file_encryption
         # No record was rewritten: the sealed blobs are byte for byte the same.
         assert vault._storage.query("SELECT id, text FROM vv_records ORDER BY id") == rows_before
-        assert vault.verify().ok and vault.collection("notes").count() == 40
+        assert vault.verify().ok
+        assert vault.collection("notes").count() == 40
     again = lifecycle.rotate_master_key(path, old, new)
-    assert again.already_done and again.rewrapped == 0
+    assert again.already_done
+    assert again.rewrapped == 0
 
 
 def test_master_rotation_resumes_from_a_half_done_state(tmp_path: Path) -> None:
@@ -189,9 +204,11 @@ def test_master_rotation_resumes_from_a_half_done_state(tmp_path: Path) -> None:
         with pytest.raises(WrongKeyError):
             Vault.open(path, key=provider, create=False)
     result = lifecycle.rotate_master_key(path, old, new)
-    assert result.rewrapped == 0 and result.file_rekeyed
+    assert result.rewrapped == 0
+    assert result.file_rekeyed
     with Vault.open(path, key=new, create=False) as vault:
-        assert vault.verify().ok and vault.collection("notes").count() == 10
+        assert vault.verify().ok
+        assert vault.collection("notes").count() == 10
 
 
 def test_master_rotation_with_a_wrong_old_key_changes_nothing(tmp_path: Path, key) -> None:
@@ -210,7 +227,7 @@ def test_master_rotation_refuses_while_another_connection_is_open(tmp_path: Path
     path = tmp_path / "v.db"
     with Vault.open(path, key=key) as vault:
         _add(vault.collection("notes", dim=DIM), 3)
-        with pytest.raises(Exception, match="another program|locked"):
+        with pytest.raises(StorageError, match="another program"):
             lifecycle.rotate_master_key(path, key, StaticKeyProvider.generate())
     with Vault.open(path, key=key, create=False) as vault:
         assert vault.verify().ok
@@ -227,11 +244,13 @@ def test_file_encryption_off_and_on(tmp_path: Path, key) -> None:
     assert path.read_bytes()[:16] == b"SQLite format 3\x00"
     assert not lifecycle.set_file_encryption(path, key, enabled=False)
     with Vault.open(path, key=key, create=False) as vault:
-        assert not vault.file_encrypted and vault.verify().ok
+        assert not vault.file_encrypted
+        assert vault.verify().ok
     assert lifecycle.set_file_encryption(path, key, enabled=True)
     assert path.read_bytes()[:16] != b"SQLite format 3\x00"
     with Vault.open(path, key=key, create=False) as vault:
-        assert vault.file_encrypted and vault.collection("notes").count() == 20
+        assert vault.file_encrypted
+        assert vault.collection("notes").count() == 20
     with pytest.raises(WrongKeyError):
         lifecycle.set_file_encryption(path, StaticKeyProvider.generate(), enabled=False)
 
@@ -251,7 +270,7 @@ def _files(path: Path) -> bytes:
 def _blobs(vault: Vault, collection: str, ids: list[str]) -> list[bytes]:
     marks = ",".join("?" * len(ids))
     rows = vault._storage.query(
-        f"SELECT text, metadata, vector FROM vv_records WHERE collection = ? AND id IN ({marks})",  # noqa: S608
+        f"SELECT text, metadata, vector FROM vv_records WHERE collection = ? AND id IN ({marks})",
         (collection, *ids),
     )
     return [bytes(b) for row in rows for b in row]
