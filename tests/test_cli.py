@@ -8,14 +8,18 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import keyring
+import keyring.backend
+import keyring.errors
 import numpy as np
 import pytest
 
-from vecvault import Vault, WrongKeyError
+from vecvault import Vault, WrongKeyError, lifecycle
 from vecvault.cli import COMMANDS, build_parser, main
-from vecvault.keys import EnvKeyProvider, KeyFileProvider
+from vecvault.keys import EnvKeyProvider, KeyFileProvider, KeyringKeyProvider
 
 ROOT = Path(__file__).resolve().parents[1]
 CANARY_TEXT = "canary-text-5d1e"
@@ -295,3 +299,63 @@ def test_python_dash_m_entry_point(tmp_path: Path, key_env: str) -> None:
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith("vecvault: error:")
+
+
+class _MemoryKeyring(keyring.backend.KeyringBackend):
+    """A complete in-memory keyring backend (the protocol every OS backend implements)."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entries: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.entries.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.entries[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        if self.entries.pop((service, username), None) is None:
+            raise keyring.errors.PasswordDeleteError(username)
+
+
+@pytest.fixture
+def memory_keyring(monkeypatch: pytest.MonkeyPatch) -> Iterator[_MemoryKeyring]:
+    monkeypatch.delenv("VECVAULT_KEY", raising=False)
+    previous = keyring.get_keyring()
+    backend = _MemoryKeyring()
+    keyring.set_keyring(backend)
+    try:
+        yield backend
+    finally:
+        keyring.set_keyring(previous)
+
+
+def test_rotate_master_in_the_keychain_and_resume(capsys, tmp_path: Path, memory_keyring: _MemoryKeyring) -> None:
+    path = tmp_path / "k.db"
+    code, _, _ = run(capsys, "init", "--keyring", "vecvault/k", str(path))
+    assert code == 0
+    first = memory_keyring.entries[("vecvault", "k")]
+    code, out, _ = run(capsys, "rotate", "--master", "--keyring", "vecvault/k", str(path))
+    assert code == 0
+    assert "re-wrapped" in out
+    second = memory_keyring.entries[("vecvault", "k")]
+    assert second != first
+    assert set(memory_keyring.entries) == {("vecvault", "k")}  # the staging entry is gone
+    # A crash after the vault moved to a staged key but before the main entry was updated: a re-run
+    # finds the staged key and finishes.
+    staged = KeyringKeyProvider("vecvault", "k.rotating")
+    staged.create_key()
+    lifecycle.rotate_master_key(path, KeyringKeyProvider("vecvault", "k"), staged)
+    code, _, err = run(capsys, "info", "--keyring", "vecvault/k", str(path))
+    assert code == 1
+    assert "does not open" in err or "could not be decrypted" in err
+    code, out, _ = run(capsys, "rotate", "--master", "--keyring", "vecvault/k", str(path))
+    assert code == 0
+    assert "resuming" in out
+    assert "already rotated" in out
+    assert set(memory_keyring.entries) == {("vecvault", "k")}
+    code, out, _ = run(capsys, "verify", "--keyring", "vecvault/k", str(path))
+    assert code == 0

@@ -125,6 +125,8 @@ def _provider(args: argparse.Namespace, vault_path: str, prefix: str = "") -> Ke
     if keyring_entry:
         return _parse_keyring(keyring_entry, f"--{prefix}keyring")
     if passphrase:
+        if prefix and passphrase_file is None:
+            raise _UsageError(f"--{prefix}passphrase needs --{prefix}passphrase-file PATH (a new key file)")
         path = passphrase_file or vault_path + PASSPHRASE_SUFFIX
         new_file = not os.path.exists(os.path.expanduser(path))
         label = "New vault passphrase" if prefix else "Vault passphrase"
