@@ -247,8 +247,26 @@ class Vault:
         """Where the master key comes from (never the key)."""
         return self._key_provider.description
 
+    def exposure(self) -> list[str]:
+        """Plain-language lines: what the server (or whoever holds the file) can see without the master key."""
+        from vecvault.exposure import CollectionShape, describe_exposure
+        from vecvault.storage import display_location
+
+        shapes = [CollectionShape(c.name, c.dim, c.metric, c.vectors, c.model, c.count) for c in self.collection_info()]
+        storage = self._storage
+        return describe_exposure(
+            location=display_location(storage.location),
+            remote=storage.remote,
+            replica=storage.replica,
+            file_encrypted=storage.file_encrypted,
+            collections=shapes,
+        )
+
     def __repr__(self) -> str:
-        return f"Vault({self.location!r}, vault_id={self.vault_id!r}, file_encrypted={self.file_encrypted})"
+        from vecvault.storage import display_location
+
+        location = display_location(self.location)
+        return f"Vault({location!r}, vault_id={self.vault_id!r}, file_encrypted={self.file_encrypted})"
 
     # -- collections -------------------------------------------------------------------------------------
 
