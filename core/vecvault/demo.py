@@ -31,7 +31,7 @@ from typing import Any, TextIO
 import numpy as np
 import numpy.typing as npt
 
-from vecvault.errors import VaultKeyError
+from vecvault.errors import ConfigurationError, VaultKeyError
 from vecvault.keys.base import KeyProvider
 from vecvault.progress import terminal_progress
 from vecvault.vault import Vault
@@ -189,7 +189,7 @@ def choose_key_provider() -> KeyChoice:
         env = EnvKeyProvider()
         try:
             env.load_key()
-        except VaultKeyError as exc:
+        except (VaultKeyError, ConfigurationError) as exc:  # unset-but-empty, not base64, wrong length
             return KeyChoice(
                 StaticKeyProvider.generate(),
                 f"random in-memory key (StaticKeyProvider): {DEFAULT_KEY_VARIABLE} is set but unusable "

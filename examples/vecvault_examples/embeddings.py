@@ -82,13 +82,12 @@ def embed(
         batch_size: texts per forward pass.
         show_progress: draw sentence-transformers' progress bar.
     """
-    texts = list(texts)
-    if not all(isinstance(t, str) for t in texts):
+    if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
         raise TypeError("embed() takes a sequence of str; pass [text] for a single string.")
     if not texts:
         return np.zeros((0, DIM), dtype=np.float32)
     vectors = load_model().encode(
-        texts,
+        list(texts),
         batch_size=batch_size,
         normalize_embeddings=True,
         convert_to_numpy=True,
