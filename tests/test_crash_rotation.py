@@ -26,7 +26,7 @@ pytestmark = [pytest.mark.multiprocess]
 
 DIM = 4
 N = 5000
-BATCH = 250
+BATCH = 100
 ROOT = Path(__file__).resolve().parents[1]
 
 ROTATE = """
@@ -128,21 +128,23 @@ def test_killed_rotation_resumes_and_never_loses_a_record(
         assert proc.returncode == 70, err
         kills += 1
         _check_all_readable(path, key, expected)
-    # SIGKILL at random moments.
+    # SIGKILL at random moments. A child that finished before its kill is not counted: the next one
+    # starts a new rotation, so there is always work to interrupt.
     rnd = random.Random(1234)
-    while kills < 10:
-        proc = _child(ROTATE, [str(path), str(BATCH)], env)
-        lines = _kill_after(proc, rnd.uniform(0.0, 0.25))
-        if "done" in lines:
+    for _ in range(60):
+        if kills >= 10:
             break
-        kills += 1
+        proc = _child(ROTATE, [str(path), str(BATCH)], env)
+        lines = _kill_after(proc, rnd.uniform(0.0, 0.2))
+        if "done" not in lines:
+            kills += 1
         counts = _check_all_readable(path, key, expected)
         assert sum(counts.values()) == N
     with Vault.open(path, key=key, create=False) as vault:
         reports = vault.rotate_data_keys("notes", batch_size=BATCH)
         infos = {k.key_id: k for k in vault.key_info() if k.scope == "notes"}
         assert vault.verify().ok
-    assert kills >= 5
+    assert kills >= 10
     assert infos[first_key].state == "destroyed"
     assert infos[first_key].records == 0
     live = [k for k in infos.values() if k.state != "destroyed"]
