@@ -389,3 +389,13 @@ def test_reprs_hold_no_text_or_key(vault: Vault, master_key: bytes) -> None:
     for text in (repr(vault), repr(col), repr(hit), repr(record), str(hit), str(record)):
         assert "canary" not in text
         assert master_key.hex() not in text
+
+
+def test_a_hot_rekey_journal_blocks_opening(tmp_path: Path, master_key: bytes) -> None:
+    path = tmp_path / "v.db"
+    Vault.open(path, key=master_key).close()
+    before = path.read_bytes()
+    (tmp_path / "v.db-journal").write_bytes(b"\x00" * 512)
+    with pytest.raises(StorageError, match="Rerun that same command"):
+        Vault.open(path, key=os.urandom(32))
+    assert path.read_bytes() == before

@@ -166,6 +166,15 @@ class Vault:
                     "page-encrypted by vecvault (sealed fields stay sealed). Pass file_encryption=None."
                 )
         else:
+            journal = location + "-journal"
+            if os.path.exists(journal) and os.path.getsize(journal) > 0:
+                # Only a file re-key runs outside WAL mode; its hot journal is under the *old* file key, and
+                # opening it under another key corrupts the vault, so refuse before libSQL reads anything.
+                raise StorageError(
+                    f"{journal} exists: an interrupted `vecvault rotate --master` or `--file` left a rollback "
+                    "journal. Rerun that same command (it opens with the old key first and finishes); do not "
+                    "open the vault with another key until then."
+                )
             kind = Storage.probe_file(location)
             if kind == "new" and not create:
                 raise ConfigurationError(f"No vault at {location}; pass create=True to create one.")
