@@ -374,8 +374,9 @@ class Storage:
             raise NotAVaultError(
                 f"{self.location} is not a vecvault database (or it is damaged beyond opening): {exc}"
             ) from None
-        pragmas = [] if self.replica else list(_LOCAL_ONLY_PRAGMAS)
-        pragmas += ["PRAGMA foreign_keys=ON", f"PRAGMA busy_timeout={int(busy_timeout * 1000)}"]
+        pragmas = ["PRAGMA foreign_keys=ON"]
+        if not self.replica:
+            pragmas += [*_LOCAL_ONLY_PRAGMAS, f"PRAGMA busy_timeout={int(busy_timeout * 1000)}"]
         for pragma in pragmas:
             self.query(pragma)
 
