@@ -97,7 +97,7 @@ class SqldServer:
             if self._proc.poll() is not None:
                 raise RuntimeError(f"sqld exited with {self._proc.returncode}; see {self.log_path}")
             try:
-                with urllib.request.urlopen(f"{self.url}/health", timeout=1) as response:  # noqa: S310 (loopback)
+                with urllib.request.urlopen(f"{self.url}/health", timeout=1) as response:
                     if response.status == 200:
                         return
             except (urllib.error.URLError, ConnectionError, TimeoutError):
