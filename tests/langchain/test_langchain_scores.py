@@ -161,3 +161,12 @@ def test_relevance_override_out_of_range_raises_without_text(make_store: StoreFa
     with pytest.raises(ConfigurationError, match=r"\[0, 1\]") as info:
         store.similarity_search_with_relevance_scores("query", k=2)
     assert "a180" not in str(info.value)
+
+
+async def test_async_by_vector(metric_store: VecVaultVectorStore) -> None:
+    docs = await metric_store.asimilarity_search_by_vector(TABLE["a100"], k=2, filter={"$not": {"x": 1}})
+    assert [d.id for d in docs] == ["a100", "a60"]
+    scored = await metric_store.asimilarity_search_with_score_by_vector(TABLE["query"], k=2)
+    assert [(d.id, pytest.approx(s)) for d, s in metric_store.similarity_search_with_score("query", k=2)] == [
+        (d.id, s) for d, s in scored
+    ]
