@@ -68,6 +68,8 @@ _CONNECTION_LOST = (
     "broken pipe",
     "error trying to connect",
     "incompletemessage",
+    "error reading a body",
+    "unexpected eof",
     "transaction_timeout",
     "transaction timed out",
 )
@@ -422,10 +424,16 @@ class Storage:
             if self.remote and _is_connection_lost(message):
                 self._broken = True
                 raise _ConnectionLostError(message, not_executed=_was_not_executed(message)) from None
-            if self.remote and ("401" in message or "unauthorized" in message.lower()):
+            if self.remote and ("status=401" in message or "unauthorized" in message.lower()):
                 raise StorageError(
                     f"The libSQL server at {display_location(self.location)} refused the credentials "
                     f"({message}); pass a valid auth_token=... to Vault.open."
+                ) from None
+            if self.remote and ("status=403" in message or "forbidden" in message.lower()):
+                self._broken = True  # the server ends the stream with the refusal
+                raise StorageError(
+                    f"The libSQL server at {display_location(self.location)} does not allow this with the given "
+                    f"auth_token ({message}); use a token with write access (a read-only token can only read)."
                 ) from None
             if "malformed" in message or "not a database" in message:
                 raise StorageError(
@@ -465,7 +473,8 @@ class Storage:
         if self._in_tx:
             return (
                 f"The connection to the libSQL server at {where} was lost during a write ({reason}); nothing of "
-                "it was stored. Retry it; vecvault reconnects on the next call."
+                "it was stored. Retry it; vecvault reconnects on the next call. (A read-only auth_token also "
+                "ends a write this way.)"
             )
         return (
             f"Could not reach the libSQL server at {where} ({reason}); check that it is running and reachable. "
