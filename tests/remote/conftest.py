@@ -191,3 +191,40 @@ def open_remote(remote_url: str) -> Iterator[Callable[..., Vault]]:
     finally:
         for vault in opened:
             vault.close()
+
+
+class JwtIssuer:
+    """An Ed25519 key pair whose public half a sqld trusts; issues the JWTs clients pass as auth_token."""
+
+    def __init__(self, key_file: Path) -> None:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        self._key = Ed25519PrivateKey.generate()
+        public = self._key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        key_file.write_text(_b64(public))
+        self.key_file = key_file
+
+    def token(self, access: str = "rw") -> str:
+        import json
+
+        head = _b64(json.dumps({"alg": "EdDSA", "typ": "JWT"}).encode())
+        body = _b64(json.dumps({"a": access}).encode())
+        return f"{head}.{body}.{_b64(self._key.sign(f'{head}.{body}'.encode()))}"
+
+
+def _b64(data: bytes) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+@pytest.fixture
+def auth_sqld(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SqldServer, JwtIssuer]]:
+    """A private sqld that requires a JWT signed by the returned issuer."""
+    issuer = JwtIssuer(tmp_path_factory.mktemp("jwt") / "jwt.pub")
+    server = _start_server(tmp_path_factory, "auth-sqld", extra_args=("--auth-jwt-key-file", str(issuer.key_file)))
+    try:
+        yield server, issuer
+    finally:
+        server.stop()

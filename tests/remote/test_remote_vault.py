@@ -19,7 +19,7 @@ from vecvault.errors import ConfigurationError, StorageError
 from vecvault.keys import StaticKeyProvider
 from vecvault.storage import Storage
 
-from .conftest import SqldServer
+from .conftest import JwtIssuer, SqldServer
 
 pytestmark = pytest.mark.remote
 
@@ -343,3 +343,25 @@ def test_replica_from_sqld_with_libsql_0_1_9_plus_names_the_fix(
     _fill(open_remote(key=key))
     with pytest.raises(StorageError, match="libsql_experimental"):
         Vault.open(tmp_path / "replica.db", key=key, sync_url=remote_url, file_encryption=False)
+
+
+# -- authentication -------------------------------------------------------------------------------------
+
+
+def test_auth_token(auth_sqld: tuple[SqldServer, JwtIssuer]) -> None:
+    server, issuer = auth_sqld
+    key = os.urandom(32)
+    with pytest.raises(StorageError, match="auth_token"):
+        Vault.open(server.url, key=key)
+    with pytest.raises(StorageError, match="refused the credentials"):
+        Vault.open(server.url, key=key, auth_token="not.a.jwt")
+    token = issuer.token("rw")
+    with Vault.open(server.url, key=key, auth_token=token) as vault:
+        _fill(vault)
+        assert token not in repr(vault)
+    with Vault.open(server.url, key=key, auth_token=issuer.token("ro")) as reader:
+        col = reader.collection("notes")
+        assert [h.id for h in col.search([0.0, 1.0, 0.0, 0.0], k=1)] == ["r3"]
+        with pytest.raises(StorageError, match="read-only auth_token|write access"):
+            col.add(texts=["no"], vectors=[[0.0, 0.0, 0.0, 1.0]])
+        assert col.count() == 5  # the refused write left nothing, and the connection still reads
