@@ -73,7 +73,7 @@ with Vault.open(path, key=key) as vault:
 """
 
 
-def _spawn(path: Path, key: bytes, role: str, name: str, **args: object) -> subprocess.Popen[str]:
+def _spawn(path: Path | str, key: bytes, role: str, name: str, **args: object) -> subprocess.Popen[str]:
     env = {**os.environ, "VV_TEST_KEY": key.hex(), "PYTHONPATH": CORE}
     return subprocess.Popen(
         [sys.executable, "-c", WORKER, str(path), role, name, json.dumps(args)],
@@ -100,7 +100,7 @@ def _finish(procs: list[subprocess.Popen[str]]) -> list[dict[str, object]]:
     return results
 
 
-def _create(path: Path, key: bytes) -> None:
+def _create(path: Path | str, key: bytes) -> None:
     with Vault.open(path, key=key) as vault:
         vault.collection("c", dim=DIM)
 

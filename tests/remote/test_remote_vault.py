@@ -362,6 +362,6 @@ def test_auth_token(auth_sqld: tuple[SqldServer, JwtIssuer]) -> None:
     with Vault.open(server.url, key=key, auth_token=issuer.token("ro")) as reader:
         col = reader.collection("notes")
         assert [h.id for h in col.search([0.0, 1.0, 0.0, 0.0], k=1)] == ["r3"]
-        with pytest.raises(StorageError, match="read-only auth_token|write access"):
+        with pytest.raises(StorageError, match=r"read-only auth_token|write access"):
             col.add(texts=["no"], vectors=[[0.0, 0.0, 0.0, 1.0]])
         assert col.count() == 5  # the refused write left nothing, and the connection still reads
