@@ -118,13 +118,22 @@ class VectorIndex:
         """The indexed vectors (normalised for cosine), rows 0..n-1. A view: do not modify."""
         return self._vectors[: self._n]
 
-    def prepare(self, vectors: Matrix) -> Matrix:
-        """Return vectors as stored for this metric (unit length for cosine)."""
+    def prepare(self, vectors: Matrix, *, in_place: bool = False) -> Matrix:
+        """Return vectors as stored for this metric (unit length for cosine).
+
+        With ``in_place`` a contiguous float32 input is normalised in its own memory (no temporary the
+        size of the input): the load path of every open owns its matrix and uses this.
+        """
         out = np.ascontiguousarray(vectors, dtype=np.float32)
         if self.metric == "cosine":
-            norms = np.linalg.norm(out, axis=1, keepdims=True)
-            out = (out / np.where(norms == 0, 1.0, norms)).astype(np.float32)
+            norms = np.sqrt(np.einsum("ij,ij->i", out, out))[:, None]
+            norms[norms == 0] = 1.0
+            out = np.divide(out, norms, out=out if in_place and out is vectors else None).astype(np.float32, copy=False)
         return out
+
+    def reserve(self, total: int) -> None:
+        """Make room for ``total`` rows at once (before loading a collection of known size)."""
+        self._reserve(max(0, total - self._n))
 
     def _reserve(self, extra: int) -> None:
         need = self._n + extra
@@ -139,12 +148,20 @@ class VectorIndex:
         self._sq_norms = norms
 
     def upsert(
-        self, ids: Sequence[str], vectors: Matrix, metadatas: Sequence[Mapping[str, Any]] | None = None
+        self,
+        ids: Sequence[str],
+        vectors: Matrix,
+        metadatas: Sequence[Mapping[str, Any]] | None = None,
+        *,
+        owned: bool = False,
     ) -> None:
-        """Insert or replace rows; ``metadatas`` are required while a metadata table is attached."""
+        """Insert or replace rows; ``metadatas`` are required while a metadata table is attached.
+
+        ``owned``: the caller hands over ``vectors`` (it may be normalised in place).
+        """
         if len(ids) == 0:
             return
-        prepared = self.prepare(vectors)
+        prepared = self.prepare(vectors, in_place=owned)
         self._reserve(len(ids))
         mirror = self.metadata
         if mirror is not None and metadatas is None:

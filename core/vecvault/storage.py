@@ -786,6 +786,26 @@ class Storage:
         sql = f"SELECT id, {cols} FROM vv_records WHERE collection = ? AND rev > ?"  # noqa: S608
         return self.query(sql, (collection, since_rev))
 
+    def scan_pages(
+        self, collection: str, columns: Sequence[str], *, page: int = 4096
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """Every record's ``(id, *columns)`` in pages of at most ``page`` rows, in id order.
+
+        Keyset pagination on the primary key: a load holds one page of sealed blobs at a time instead of
+        the whole collection (run it inside :meth:`snapshot` for a consistent view).
+        """
+        cols = _checked_columns(columns)
+        sql = f"SELECT id, {cols} FROM vv_records WHERE collection = ? AND id > ? ORDER BY id LIMIT ?"  # noqa: S608
+        after = ""
+        while True:
+            rows = self.query(sql, (collection, after, page))
+            if not rows:
+                return
+            yield rows
+            if len(rows) < page:
+                return
+            after = str(rows[-1][0])
+
     def deletions_since(self, collection: str, rev: int) -> list[str]:
         """Ids deleted after ``rev``."""
         rows = self.query("SELECT id FROM vv_deletions WHERE collection = ? AND rev > ?", (collection, rev))

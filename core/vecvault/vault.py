@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -654,12 +655,14 @@ class Collection:
         storage = self._vault._storage
         state = storage.revision(self.name) or (0, 0)
         columns = self._scan_columns(config, with_metadata)
-        rows = storage.scan(self.name, columns)
         # Plain mode ranks in SQL: its in-memory index holds ids and metadata only (zero-width vectors).
         index = VectorIndex(0 if config.vectors == "plain" else config.dim, config.metric)
         if with_metadata:
             index.metadata = MetadataTable()
-        self._apply_rows(index, rows, config.dim)
+        # Page by page into a matrix sized once: memory stays near the vectors' own size.
+        index.reserve(storage.count(self.name))
+        for rows in storage.scan_pages(self.name, columns):
+            self._apply_rows(index, rows, config.dim)
         self._index = index
         self._known = state
         return index
@@ -678,12 +681,22 @@ class Collection:
         meta_col = 1
         if index.dim:
             meta_col = 2
-            for i, row in enumerate(rows):
-                matrix[i] = sealer.open_vector(ids[i], row[1], dim)
+            if sys.byteorder == "little":
+                # Copy each opened vector's bytes straight into the matrix (no array per row).
+                flat = memoryview(matrix).cast("B")
+                width = dim * 4
+                for i, row in enumerate(rows):
+                    data = sealer.open(ids[i], FIELD_VECTOR, row[1])
+                    if len(data) != width:
+                        decode_vector(data, dim)  # raises the IntegrityError for a wrong length
+                    flat[i * width : (i + 1) * width] = data
+            else:
+                for i, row in enumerate(rows):
+                    matrix[i] = sealer.open_vector(ids[i], row[1], dim)
         metadatas = None
         if index.metadata is not None:
             metadatas = [sealer.open_metadata(ids[i], row[meta_col]) for i, row in enumerate(rows)]
-        index.upsert(ids, matrix, metadatas)
+        index.upsert(ids, matrix, metadatas, owned=True)
 
     # -- writes ------------------------------------------------------------------------------------------
 
