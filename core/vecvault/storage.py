@@ -384,8 +384,15 @@ class Storage:
 
     def sync(self) -> None:
         """Embedded replica: pull the primary's committed changes (a no-op for other connections)."""
-        if self.replica and not self._in_tx:
+        if not self.replica or self._in_tx:
+            return
+        try:
             self._run(lambda: self._conn.sync(), "-- replica sync")
+        except StorageError as exc:
+            raise StorageError(
+                f"Could not pull the primary's changes into the replica {self.location} ({exc}); check that the "
+                "primary (sync_url) runs and is reachable. count(), ids() and get() by id still read the local copy."
+            ) from None
 
     # -- statements -------------------------------------------------------------------------------------
 
