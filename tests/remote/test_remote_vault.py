@@ -365,3 +365,22 @@ def test_auth_token(auth_sqld: tuple[SqldServer, JwtIssuer]) -> None:
         with pytest.raises(StorageError, match=r"read-only auth_token|write access"):
             col.add(texts=["no"], vectors=[[0.0, 0.0, 0.0, 1.0]])
         assert col.count() == 5  # the refused write left nothing, and the connection still reads
+
+
+def test_replica_with_its_primary_down(own_sqld: SqldServer, tmp_path: Path) -> None:
+    pytest.importorskip("libsql_experimental")
+    key = os.urandom(32)
+    with Vault.open(own_sqld.url, key=key) as primary:
+        _fill(primary)
+    replica = Vault.open(tmp_path / "replica.db", key=key, sync_url=own_sqld.url, driver="libsql_experimental")
+    try:
+        col = replica.collection("notes")
+        own_sqld.stop()
+        with pytest.raises(StorageError, match="Could not pull the primary's changes"):
+            col.search([1.0, 0.0, 0.0, 0.0], k=1)  # no silent stale answer
+        assert col.count() == 5  # the local copy still reads
+        assert col.get(["r1"])[0].text == "alpha"
+        own_sqld.start()
+        assert [h.id for h in col.search([1.0, 0.0, 0.0, 0.0], k=1)] == ["r1"]
+    finally:
+        replica.close()
