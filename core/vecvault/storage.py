@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import importlib
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -83,6 +84,12 @@ _NOT_EXECUTED = (
     "connection refused",
 )
 _READ_ONLY_PREFIXES = ("select", "pragma", "begin")
+_REMOTE_ROWS_PER_STATEMENT = 256
+_MAX_BOUND_PARAMETERS = 32_000  # SQLite's limit is 32766 since 3.32
+_INSERT_VALUES = re.compile(r"^(?P<head>INSERT\s.+\sVALUES\s*)\((?P<marks>\?(?:\s*,\s*\?)*)\)\s*$", re.I | re.S)
+_DELETE_WHERE = re.compile(
+    r"^(?P<head>DELETE\s+FROM\s+\S+)\s+WHERE\s+(?P<cond>\S+\s*=\s*\?(?:\s+AND\s+\S+\s*=\s*\?)*)\s*$", re.I
+)
 # Pragmas an embedded replica refuses ("unsupported statement"): its file is written by replication.
 _LOCAL_ONLY_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA secure_delete=ON", "PRAGMA synchronous=NORMAL")
 
@@ -210,6 +217,24 @@ def _is_connection_lost(message: str) -> bool:
 def _was_not_executed(message: str) -> bool:
     text = message.lower()
     return any(marker in text for marker in _NOT_EXECUTED)
+
+
+def _multi_row_statement(sql: str, width: int, count: int) -> str | None:
+    """``sql`` rewritten to apply ``count`` parameter rows at once, or None if it has no such form."""
+    insert = _INSERT_VALUES.match(sql)
+    if insert is not None and insert.group("marks").count("?") == width:
+        row = "(" + ", ".join("?" * width) + ")"
+        return insert.group("head") + ", ".join([row] * count)
+    delete = _DELETE_WHERE.match(sql)
+    if delete is not None:
+        columns = [part.split("=")[0].strip() for part in re.split(r"\s+AND\s+", delete.group("cond"), flags=re.I)]
+        if len(columns) != width:
+            return None
+        if width == 1:
+            return f"{delete.group('head')} WHERE {columns[0]} IN ({', '.join('?' * count)})"
+        row = "(" + ", ".join("?" * width) + ")"
+        return f"{delete.group('head')} WHERE ({', '.join(columns)}) IN (VALUES {', '.join([row] * count)})"
+    return None
 
 
 def display_location(location: str) -> str:
@@ -503,11 +528,30 @@ class Storage:
         return result
 
     def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        """Run one statement for many parameter rows (inside a transaction)."""
+        """Run one statement for many parameter rows (inside a transaction).
+
+        On a server URL the binding's ``executemany`` costs one round trip per row, so a plain
+        ``INSERT ... VALUES (?, ...)`` or ``DELETE ... WHERE a = ? AND b = ?`` is sent as multi-row
+        statements instead (same effect, rows applied in order): ~100x fewer round trips for a bulk add.
+        """
         if not rows:
             return
         batch = [tuple(r) for r in rows]
+        if self.remote and len(batch) > 1:
+            width = len(batch[0])
+            per_statement = max(1, min(_REMOTE_ROWS_PER_STATEMENT, _MAX_BOUND_PARAMETERS // max(1, width)))
+            for start in range(0, len(batch), per_statement):
+                chunk = batch[start : start + per_statement]
+                multi = _multi_row_statement(sql, width, len(chunk))
+                if multi is None:
+                    break
+                self._run_multi(multi, tuple(value for row in chunk for value in row))
+            else:
+                return
         self._run(lambda: self._conn.executemany(sql, batch), sql)
+
+    def _run_multi(self, sql: str, params: tuple[Any, ...]) -> None:
+        self._run(lambda: self._conn.execute(sql, params), sql)
 
     def _retry_locked(self, fn: Callable[[], Any]) -> Any:
         # Only statements outside an explicit transaction are retried here; a transaction retries whole.

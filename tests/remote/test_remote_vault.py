@@ -384,3 +384,50 @@ def test_replica_with_its_primary_down(own_sqld: SqldServer, tmp_path: Path) -> 
         assert [h.id for h in col.search([1.0, 0.0, 0.0, 0.0], k=1)] == ["r1"]
     finally:
         replica.close()
+
+
+# -- bulk statements ------------------------------------------------------------------------------------
+
+
+def test_multi_row_statements() -> None:
+    from vecvault.storage import _multi_row_statement
+
+    assert _multi_row_statement("INSERT INTO t (a, b) VALUES (?, ?)", 2, 3) == (
+        "INSERT INTO t (a, b) VALUES (?, ?), (?, ?), (?, ?)"
+    )
+    assert _multi_row_statement("DELETE FROM t WHERE a = ? AND b = ?", 2, 2) == (
+        "DELETE FROM t WHERE (a, b) IN (VALUES (?, ?), (?, ?))"
+    )
+    assert _multi_row_statement('DELETE FROM "t" WHERE id = ?', 1, 3) == 'DELETE FROM "t" WHERE id IN (?, ?, ?)'
+    assert _multi_row_statement("UPDATE t SET a = ? WHERE b = ?", 2, 2) is None
+    assert _multi_row_statement("INSERT INTO t (a, b) VALUES (?, ?)", 3, 2) is None
+
+
+def test_bulk_add_and_delete_span_several_statements(open_remote: Callable[..., Vault]) -> None:
+    vault = open_remote()
+    col = vault.collection("bulk", dim=4)
+    rng = np.random.default_rng(7)
+    ids = [f"id-{i}" for i in range(700)]  # > 2 statements of 256 rows
+    vectors = rng.standard_normal((700, 4)).astype(np.float32)
+    col.add(texts=[f"t{i}" for i in range(700)], vectors=vectors, metadatas=[{"i": i} for i in range(700)], ids=ids)
+    assert col.count() == 700
+    assert col.delete(ids[100:650]) == 550
+    col.add(texts=["again"], vectors=vectors[200:201], ids=["id-200"])  # re-add one deleted id
+    assert sorted(col.ids()) == sorted([*ids[:100], *ids[650:], "id-200"])
+    other = open_remote().collection("bulk")  # a second client catches up from the deletion log
+    assert sorted(other.vectors()[0]) == sorted(col.ids())
+    assert other.get(["id-699"])[0].metadata == {"i": 699}
+    hit = other.search(vectors[699], k=1)[0]
+    assert hit.id == "id-699"
+    assert hit.text == "t699"
+
+
+def test_plain_vector_mode_on_the_server(open_remote: Callable[..., Vault]) -> None:
+    vault = open_remote()
+    col = vault.collection("plain", dim=4, vectors="plain", allow_plaintext_vectors=True)
+    col.add(texts=TEXTS, vectors=VECS, metadatas=METAS, ids=IDS)
+    assert [h.id for h in col.search([1.0, 0.0, 0.0, 0.0], k=2)] == ["r1", "r2"]
+    assert [h.id for h in col.search([1.0, 0.0, 0.0, 0.0], k=1, filter={"topic": "c"})] in (["r4"], ["r5"])
+    col.delete(["r1"])
+    assert [h.id for h in col.search([1.0, 0.0, 0.0, 0.0], k=1)] == ["r2"]
+    assert "NOT sealed" in "\n".join(vault.exposure())
