@@ -102,16 +102,23 @@ class Section:
 
 def inline(text: str) -> str:
     """Turn reST inline markup into plain text."""
+    literals: list[str] = []  # ``code`` is verbatim (a backslash in it is real): set aside, restored last
+
+    def keep(match: re.Match[str]) -> str:
+        literals.append(match.group(1))
+        return f"\x00{len(literals) - 1}\x00"
+
+    text = _LITERAL.sub(keep, text)
     text = _ROLE_WITH_TARGET.sub(r"\1", text)
     text = _ROLE.sub(lambda m: m.group(1).split(".")[-1] if "`~" in m.group(0) else m.group(1).lstrip("."), text)
     text = _LINK.sub(r"\1", text)
-    text = _LITERAL.sub(r"\1", text)
     text = _REF.sub(r"\1", text)
     text = _STRONG.sub(r"\1", text)
     text = _EMPH.sub(r"\1", text)
     text = _FOOTNOTE.sub("", text)
     text = text.replace("|release|", RELEASE).replace("|version|", "3.11")
-    text = text.replace("\\", "")
+    text = re.sub(r"\\(.)", r"\1", text).replace("\\", "")  # a reST escape (backslash + char) means the char
+    text = re.sub("\x00(\\d+)\x00", lambda m: literals[int(m.group(1))], text)
     return re.sub(r"\s+", " ", text).strip()
 
 
