@@ -319,6 +319,11 @@ class Storage:
         """
         module = _load_driver(driver)
         remote = is_remote_url(location)
+        if location.lower().startswith(("ws://", "wss://")):
+            raise ConfigurationError(
+                "The libSQL Python binding speaks to servers over HTTP, not WebSocket; use the same address "
+                f"with http:// or https:// (or libsql://) instead of {display_location(location)!r}."
+            )
         if sync_url and remote:
             raise ConfigurationError(
                 "sync_url makes a local file an embedded replica; give a local path as the location, "

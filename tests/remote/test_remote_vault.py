@@ -102,6 +102,11 @@ def test_reopen_keeps_everything(open_remote: Callable[..., Vault]) -> None:
     assert col.search([0.0, 1.0, 0.0, 0.0], k=1)[0].text == "beta"
 
 
+def test_a_websocket_url_names_the_fix() -> None:
+    with pytest.raises(ConfigurationError, match="http://"):
+        Vault.open("ws://127.0.0.1:1", key=os.urandom(32))
+
+
 def test_file_encryption_is_refused_for_a_url(remote_url: str) -> None:
     with pytest.raises(ConfigurationError, match="local files only"):
         Vault.open(remote_url, key=os.urandom(32), file_encryption=True)
