@@ -74,7 +74,9 @@ def _probes(path: str, env: dict[str, str], repeats: int) -> tuple[dict[str, flo
     return pick["vault"], pick["floor"]
 
 
-def run(n: int, queries: int, repeats: int, workdir: str) -> tuple[list[list[Any]], dict[str, Any]]:
+def run(
+    n: int, queries: int, repeats: int, workdir: str, add_n: int = 10_000
+) -> tuple[list[list[Any]], dict[str, Any]]:
     """Run every measurement; return the table rows and raw facts."""
     dim = 384
     ds = common.make_dataset(n, dim, queries)
@@ -90,8 +92,17 @@ def run(n: int, queries: int, repeats: int, workdir: str) -> tuple[list[list[Any
     def row(name: str, value: float, ref_name: str, ref: float, target: float | None, unit: str = "ms") -> None:
         ratio = value / ref if ref else float("nan")
         verdict = "" if target is None else ("met" if ratio <= target else "MISSED")
-        rows.append([name, f"{value:.3f} {unit}", ref_name, f"{ref:.3f} {unit}", round(ratio, 2),
-                     "" if target is None else f"<= {target}", verdict])
+        rows.append(
+            [
+                name,
+                f"{value:.3f} {unit}",
+                ref_name,
+                f"{ref:.3f} {unit}",
+                round(ratio, 2),
+                "" if target is None else f"<= {target}",
+                verdict,
+            ]
+        )
 
     with Vault.open(path, key=master) as vault:
         col = vault.collection("bench")
@@ -118,8 +129,13 @@ def run(n: int, queries: int, repeats: int, workdir: str) -> tuple[list[list[Any
         f01 = {"shard": 7}
         col.search(qs[0], k=K, filter=f10)  # loads the metadata table once (not timed)
         plain, t10, t01 = common.time_interleaved(
-            [lambda q: col.search(q, k=K), lambda q: col.search(q, k=K, filter=f10),
-             lambda q: col.search(q, k=K, filter=f01)], qs)
+            [
+                lambda q: col.search(q, k=K),
+                lambda q: col.search(q, k=K, filter=f10),
+                lambda q: col.search(q, k=K, filter=f01),
+            ],
+            qs,
+        )
         vault_ms2, f10_ms, f01_ms = common.median(plain), common.median(t10), common.median(t01)
         row("filtered top-10, 10% eq filter", f10_ms, "unfiltered top-10", vault_ms2, 2.0)
         row("filtered top-10, 0.1% eq filter", f01_ms, "unfiltered top-10", vault_ms2, 3.0)
@@ -134,8 +150,17 @@ def run(n: int, queries: int, repeats: int, workdir: str) -> tuple[list[list[Any
             exact += got == want
         facts["exact_01"] = f"{exact}/{len(qs)}"
         del position
-        rows.append(["0.1% filter: same ids and order as brute force", f"{exact}/{len(qs)} queries", "", "", "",
-                     "all", "met" if exact == len(qs) else "MISSED"])
+        rows.append(
+            [
+                "0.1% filter: same ids and order as brute force",
+                f"{exact}/{len(qs)} queries",
+                "",
+                "",
+                "",
+                "all",
+                "met" if exact == len(qs) else "MISSED",
+            ]
+        )
         # -- MMR
         plain, mmr = common.time_interleaved(
             [lambda q: col.search(q, k=K), lambda q: col.search_mmr(q, k=5, fetch_k=20)], qs
@@ -156,23 +181,37 @@ def run(n: int, queries: int, repeats: int, workdir: str) -> tuple[list[list[Any
         VECVAULT_BENCH_DIM=str(dim),
     )
     opened, floor = _probes(path, env, repeats)
-    row("open + first search, fresh process", opened["seconds"] * 1000, "SELECT + AES-GCM decrypt loop",
-        floor["seconds"] * 1000, 1.5)
+    row(
+        "open + first search, fresh process",
+        opened["seconds"] * 1000,
+        "SELECT + AES-GCM decrypt loop",
+        floor["seconds"] * 1000,
+        1.5,
+    )
     raw_mib = n * dim * 4 / 2**20
     grown = opened["rss_after"] - opened["rss_before"]
-    rows.append(["RSS growth after open (over imports baseline)", f"{grown:.0f} MiB", "raw vector bytes",
-                 f"{raw_mib:.0f} MiB", round(grown / raw_mib, 2), "<= 2", "met" if grown <= 2 * raw_mib else "MISSED"])
+    rows.append(
+        [
+            "RSS growth after open (over imports baseline)",
+            f"{grown:.0f} MiB",
+            "raw vector bytes",
+            f"{raw_mib:.0f} MiB",
+            round(grown / raw_mib, 2),
+            "<= 2",
+            "met" if grown <= 2 * raw_mib else "MISSED",
+        ]
+    )
     facts.update(open=opened, floor=floor, raw_mib=raw_mib)
     # -- add throughput at 10k and reopen
-    small = common.make_dataset(10_000, dim, 10, seed=1)
+    small = common.make_dataset(add_n, dim, 10, seed=1)
     small_path = os.path.join(workdir, "add10k.db")
     rate = build_vault(small_path, small, master)
     t0 = time.perf_counter()
     with Vault.open(small_path, key=master) as vault:
         vault.collection("bench").search(small.queries[0], k=K)
         reopen_s = time.perf_counter() - t0
-    rows.append(["add throughput, 10k x 384-d + 500-byte texts", f"{rate:,.0f} rec/s", "", "", "", "", ""])
-    rows.append(["reopen + first search, 10k (in process)", f"{reopen_s * 1000:.1f} ms", "", "", "", "", ""])
+    rows.append([f"add throughput, {add_n:,} x 384-d + 500-byte texts", f"{rate:,.0f} rec/s", "", "", "", "", ""])
+    rows.append([f"reopen + first search, {add_n:,} (in process)", f"{reopen_s * 1000:.1f} ms", "", "", "", "", ""])
     rows.append([f"add throughput, {n:,} build (batches of {BATCH})", f"{build_rate:,.0f} rec/s", "", "", "", "", ""])
     facts.update(add_rate_10k=rate, reopen_10k_s=reopen_s)
     return rows, facts
@@ -186,13 +225,17 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="fresh-process probes (median taken)")
     parser.add_argument("--out", help="write the Markdown report here")
     parser.add_argument("--workdir", help="where to build vaults (default: a temporary directory)")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, one probe: checks the harness runs (CI)")
     args = parser.parse_args()
+    add_n = 10_000
+    if args.smoke:
+        args.n, args.queries, args.repeats, add_n = 2_000, 20, 1, 500
     workdir = args.workdir or tempfile.mkdtemp(prefix="vecvault-bench-")
     os.makedirs(workdir, exist_ok=True)
     for stale in Path(workdir).glob("*.db*"):
         stale.unlink()
     try:
-        rows, facts = run(args.n, args.queries, args.repeats, workdir)
+        rows, facts = run(args.n, args.queries, args.repeats, workdir, add_n)
     finally:
         if not args.workdir:
             shutil.rmtree(workdir, ignore_errors=True)

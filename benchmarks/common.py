@@ -166,9 +166,7 @@ def make_texts(start: int, count: int, size: int = 500, seed: int = 0) -> list[s
 
 def metadatas(ds: Dataset, start: int, count: int) -> list[dict[str, Any]]:
     """Metadata dicts: ``topic`` (10% per value), ``shard`` (0.1% per value) and the row number."""
-    return [
-        {"topic": f"t{int(ds.topic[i])}", "shard": int(ds.shard[i]), "row": i} for i in range(start, start + count)
-    ]
+    return [{"topic": f"t{int(ds.topic[i])}", "shard": int(ds.shard[i]), "row": i} for i in range(start, start + count)]
 
 
 # -- measuring ---------------------------------------------------------------------------------------------
