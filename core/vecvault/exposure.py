@@ -50,9 +50,7 @@ def describe_exposure(
     """
     lines: list[str] = []
     if remote:
-        lines.append(
-            f"Who: the libSQL server at {location}, its operator, and anyone with its files, backups or logs."
-        )
+        lines.append(f"Who: the libSQL server at {location}, its operator, and anyone with its files, backups or logs.")
     elif replica:
         lines.append(
             f"Who: the primary libSQL server this replica syncs with (its operator, files and backups), and "
@@ -68,9 +66,7 @@ def describe_exposure(
         )
         lines.append("With the file readable (no page encryption, or the key known), the following is visible:")
     elif replica and file_encrypted:
-        lines.append(
-            "This replica file is page-encrypted; the primary server still stores the following in plaintext:"
-        )
+        lines.append("This replica file is page-encrypted; the primary server still stores the following in plaintext:")
     names = ", ".join(
         f"{c.name!r} ({c.count} records, dim {c.dim}, {c.metric}{', model ' + repr(c.model) if c.model else ''})"
         for c in collections
