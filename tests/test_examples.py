@@ -265,3 +265,21 @@ def test_demo_with_the_real_model_answers_from_the_right_pages() -> None:
     titles = [line.lower() for line in answers[0].split("\n") if re.match(r"^   \d\. score", line)]
     assert len(titles) == 3
     assert any("json" in title for title in titles)  # "read and write JSON files" -> a page about json
+
+
+@pytest.mark.keychain
+@pytest.mark.external
+@pytest.mark.skipif(
+    os.environ.get("VECVAULT_SECRET_SERVICE") != "1",
+    reason="needs a real Secret Service: bash scripts/with-secret-service.sh .venv/bin/python -m pytest ...",
+)
+def test_demo_with_a_real_keychain_uses_a_throwaway_entry_and_deletes_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("VECVAULT_KEY", raising=False)
+    default_entry = keyring.get_password("vecvault", "default")
+    code, output = run_demo("--fake-embeddings", "--limit", "20")
+    assert code == 0, output
+    account = re.search(r"service='vecvault-demo' account='(demo-[0-9a-f]+)', a throwaway entry deleted", output)
+    assert account is not None, output
+    assert keyring.get_password("vecvault-demo", account.group(1)) is None
+    assert keyring.get_password("vecvault", "default") == default_entry  # the user's own entry is untouched
+    check_proof(output)
