@@ -102,6 +102,7 @@ class VectorIndex:
         self.ids: list[str] = []
         self._rows: dict[str, int] = {}
         self.metadata: Any = None  # a filters.MetadataTable mirroring the rows, once loaded
+        self.listener: Any = None  # an observer (ann.HnswIndex) told of every upsert, remove and clear
 
     def __len__(self) -> int:
         return self._n
@@ -189,6 +190,8 @@ class VectorIndex:
             for i, row in enumerate(rows.tolist()):  # repeated ids: the last one wins, in order
                 self._vectors[row] = prepared[i]
                 self._sq_norms[row] = sq_norms[i]
+        if self.listener is not None:
+            self.listener.on_upsert(ids)
 
     def remove(self, ids: Sequence[str]) -> int:
         """Remove rows by id (unknown ids ignored); return how many were removed."""
@@ -209,6 +212,8 @@ class VectorIndex:
                 self.metadata.swap_remove(row)
             self._n = last
             removed += 1
+        if removed and self.listener is not None:
+            self.listener.on_remove(ids)
         return removed
 
     def clear(self) -> None:
@@ -220,6 +225,8 @@ class VectorIndex:
         self._rows = {}
         if self.metadata is not None:
             self.metadata.clear()
+        if self.listener is not None:
+            self.listener.on_clear()
 
     # -- search ------------------------------------------------------------------------------------------
 
@@ -232,6 +239,10 @@ class VectorIndex:
         dist = np.sqrt(np.maximum(sq - 2.0 * dots + float(query @ query), 0.0))
         similarity: npt.NDArray[np.float32] = (1.0 / (1.0 + dist)).astype(np.float32)
         return similarity
+
+    def score_rows(self, query: npt.NDArray[np.float32], rows: npt.NDArray[np.intp]) -> npt.NDArray[np.float32]:
+        """Exact scores of some rows against a query already passed through :meth:`prepare_query`."""
+        return self._scores(query, rows)
 
     def prepare_query(self, query: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """Return the query as scored against the stored rows (unit length for cosine)."""

@@ -48,7 +48,7 @@ __all__ = [
     "quote_identifier",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DRIVERS = ("libsql", "libsql_experimental")
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _PAGE = 4096
@@ -98,6 +98,17 @@ _PROCESS_WRITE_LOCK = threading.RLock()
 
 Tracer = Callable[[str], None]
 
+# Sealed HNSW graphs (vecvault.ann_store), chunked; added by schema version 2.
+_ANN_TABLE = """CREATE TABLE IF NOT EXISTS vv_ann (
+    collection TEXT NOT NULL,
+    chunk INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    rev INTEGER NOT NULL,
+    key_id INTEGER NOT NULL,
+    blob BLOB NOT NULL,
+    PRIMARY KEY (collection, chunk)
+)"""
+
 _SCHEMA: tuple[str, ...] = (
     """CREATE TABLE IF NOT EXISTS vv_meta (
         key TEXT PRIMARY KEY,
@@ -142,10 +153,13 @@ _SCHEMA: tuple[str, ...] = (
         PRIMARY KEY (collection, id)
     ) WITHOUT ROWID""",
     "CREATE INDEX IF NOT EXISTS vv_deletions_by_rev ON vv_deletions (collection, rev)",
+    _ANN_TABLE,
 )
 
 # Migrations from version N to N+1, applied in order inside one transaction on open.
-_MIGRATIONS: dict[int, tuple[str, ...]] = {}
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (_ANN_TABLE,),  # 1 -> 2: sealed HNSW graphs (vecvault.ann_store)
+}
 
 
 def quote_identifier(name: str) -> str:
@@ -761,6 +775,7 @@ class Storage:
         """Delete a collection and all its records (inside a write transaction)."""
         self.query("DELETE FROM vv_records WHERE collection = ?", (name,))
         self.query("DELETE FROM vv_deletions WHERE collection = ?", (name,))
+        self.query("DELETE FROM vv_ann WHERE collection = ?", (name,))
         self.query("DELETE FROM vv_collections WHERE name = ?", (name,))
 
     # -- records ----------------------------------------------------------------------------------------
@@ -801,6 +816,8 @@ class Storage:
             "INSERT OR REPLACE INTO vv_deletions (collection, id, rev) VALUES (?, ?, ?)",
             [(collection, i, rev) for i in present],
         )
+        # A stored HNSW graph still holds the deleted vectors (sealed): drop it with them.
+        self.query("DELETE FROM vv_ann WHERE collection = ?", (collection,))
         return len(present)
 
     def clear_records(self, collection: str) -> int:
@@ -808,6 +825,7 @@ class Storage:
         count = int(self.query("SELECT count(*) FROM vv_records WHERE collection = ?", (collection,))[0][0])
         self.query("DELETE FROM vv_records WHERE collection = ?", (collection,))
         self.query("DELETE FROM vv_deletions WHERE collection = ?", (collection,))
+        self.query("DELETE FROM vv_ann WHERE collection = ?", (collection,))
         return count
 
     def prune_deletions(self, collection: str, keep: int) -> bool:
@@ -861,6 +879,26 @@ class Storage:
             if len(rows) < page:
                 return
             after = str(rows[-1][0])
+
+    def changed_ids_since(self, collection: str, rev: int) -> list[str]:
+        """Ids of records written after ``rev``."""
+        rows = self.query("SELECT id FROM vv_records WHERE collection = ? AND rev > ?", (collection, rev))
+        return [str(r[0]) for r in rows]
+
+    def save_ann(self, collection: str, chunks: Sequence[tuple[int, int, int, int, bytes]]) -> None:
+        """Replace a collection's stored graph by ``(chunk, count, rev, key_id, blob)`` rows (in a transaction)."""
+        self.query("DELETE FROM vv_ann WHERE collection = ?", (collection,))
+        self.execute_many(
+            "INSERT INTO vv_ann (collection, chunk, count, rev, key_id, blob) VALUES (?, ?, ?, ?, ?, ?)",
+            [(collection, *c) for c in chunks],
+        )
+
+    def load_ann(self, collection: str) -> list[tuple[int, int, int, int, bytes]]:
+        """A collection's stored graph chunks ``(chunk, count, rev, key_id, blob)`` (empty if none)."""
+        rows = self.query(
+            "SELECT chunk, count, rev, key_id, blob FROM vv_ann WHERE collection = ? ORDER BY chunk", (collection,)
+        )
+        return [(int(r[0]), int(r[1]), int(r[2]), int(r[3]), bytes(r[4])) for r in rows]
 
     def deletions_since(self, collection: str, rev: int) -> list[str]:
         """Ids deleted after ``rev``."""

@@ -23,8 +23,9 @@ import numpy as np
 import numpy.typing as npt
 
 from vecvault import crypto
+from vecvault.ann import HnswIndex
 from vecvault.crypto import DataKey, Keyset, KeyState
-from vecvault.errors import ConfigurationError, KeyNotFoundError, StorageError
+from vecvault.errors import ConfigurationError, IntegrityError, KeyNotFoundError, StorageError
 from vecvault.filters import Filter, MetadataTable, parse_filter
 from vecvault.index import VectorIndex, distance, maximal_marginal_relevance, normalize_metric, relevance
 from vecvault.keys.base import KeyProvider
@@ -55,6 +56,10 @@ __all__ = ["DEFAULT_K", "Collection", "CollectionInfo", "Vault"]
 DEFAULT_K = 4
 DEFAULT_FETCH_K = 20
 VECTOR_MODES = ("sealed", "plain")
+INDEX_MODES = ("exact", "hnsw", "auto")
+# index="auto" builds an HNSW graph from this many records (see benchmarks/RESULTS.md, phase 3).
+AUTO_HNSW_MIN = 100_000
+_ANN_SAVE_MIN = 1_000
 _VAULT_ID_BYTES = 16
 # Past this many logged deletions, the log is dropped and other readers reload the collection instead.
 _DELETION_LOG_LIMIT = 10_000
@@ -291,6 +296,7 @@ class Vault:
         create: bool = True,
         allow_plaintext_vectors: bool = False,
         native_index: bool = False,
+        index: str = "exact",
     ) -> Collection:
         """Return a collection, creating it on first use.
 
@@ -310,6 +316,10 @@ class Vault:
             create: with False, a missing collection raises ConfigurationError.
             allow_plaintext_vectors: accept ``plain`` mode where no file encryption hides the vectors.
             native_index: with ``plain``, build libSQL's DiskANN index (approximate; slow to ingest).
+            index: ``"exact"`` (default): exact search. ``"hnsw"``: an approximate HNSW graph (needs
+                hnswlib), built lazily on the first search and kept sealed in the vault; hits are still
+                scored exactly. ``"auto"``: exact below ``vecvault.vault.AUTO_HNSW_MIN`` records, HNSW
+                above. A per-process choice (not stored); sealed vectors only.
 
         Raises:
             ConfigurationError: the collection exists with another dimension, metric or model.
@@ -326,6 +336,10 @@ class Vault:
             self._check_plain_allowed(name, metric, allow_plaintext_vectors)
         elif native_index:
             raise ConfigurationError("native_index needs vectors='plain' (libSQL indexes only unsealed vectors).")
+        if index not in INDEX_MODES:
+            raise ConfigurationError(f"Unknown index {index!r}. Expected one of {list(INDEX_MODES)}.")
+        if index != "exact" and vectors == "plain":
+            raise ConfigurationError("index='hnsw'/'auto' needs sealed vectors; plain mode ranks inside libSQL.")
         with self._lock:
             row = self._storage.collection(name)
             if row is None and not create:
@@ -341,6 +355,7 @@ class Vault:
                 if row is None:
                     col._pending = (dim, metric, vectors, model)
                     col._native_index = native_index
+            col._index_mode = index
             if row is None and dim is not None:
                 col._create(dim)
             return col
@@ -560,6 +575,9 @@ class Collection:
         self._sealer = RecordSealer(vault._keyset, vault._vault_id, name)
         self._index: VectorIndex | None = None
         self._known: tuple[int, int] | None = None  # (rev, epoch) the index reflects
+        self._index_mode = "exact"
+        self._ann: HnswIndex | None = None
+        self._ann_save_due = False
 
     def __repr__(self) -> str:
         return f"Collection({self.name!r}, dim={self.dim}, metric={self.metric!r})"
@@ -946,8 +964,14 @@ class Collection:
                 if index is None:
                     return []
                 mask = index.metadata.mask(parsed) if parsed is not None else None
-                scored = index.search(query, k, mask)
-                return self._hits(config, [(index.ids[s.row], s.score) for s in scored])
+                ann = self._ann_for(index)
+                if ann is None:
+                    scored = index.search(query, k, mask)
+                    return self._hits(config, [(index.ids[s.row], s.score) for s in scored])
+                rows, scores = ann.candidates(query, k, mask)
+                hits = self._hits(config, [(index.ids[r], float(s)) for r, s in zip(rows, scores, strict=True)])
+            self._save_ann_if_due()
+            return hits
 
     def search_mmr(
         self,
@@ -991,6 +1015,64 @@ class Collection:
                 mask = index.metadata.mask(parsed) if parsed is not None else None
                 scored = index.search_mmr(query, k, fetch_k, float(lambda_mult), mask)
                 return self._hits(config, [(index.ids[s.row], s.score) for s in scored])
+
+    # -- approximate index (index="hnsw" / "auto") -------------------------------------------------------
+
+    def _ann_for(self, index: VectorIndex) -> HnswIndex | None:
+        """The HNSW graph caught up with ``index``, or None for the exact path (inside the snapshot)."""
+        mode = self._index_mode
+        if mode == "exact" or index.dim == 0 or (mode == "auto" and len(index) < AUTO_HNSW_MIN):
+            return None
+        storage = self._vault._storage
+        ann = self._ann
+        if ann is None:
+            ann = self._ann = self._load_ann(index)
+        if ann._source is not index:
+            changed = storage.changed_ids_since(self.name, ann.rev) if ann.rev is not None else ()
+            ann.attach(index, changed)
+        if ann.behind:
+            added = ann.catch_up()
+            if added >= max(_ANN_SAVE_MIN, len(index) // 20):
+                self._ann_save_due = True
+        if self._known is not None:
+            ann.rev = self._known[0]
+        return ann
+
+    def _load_ann(self, index: VectorIndex) -> HnswIndex:
+        """The stored graph if it opens and fits this collection, else an empty one (rebuilt lazily)."""
+        from vecvault import ann_store
+
+        rows = self._vault._storage.load_ann(self.name)
+        if rows:
+            try:
+                chunks = [ann_store.SealedChunk(*r) for r in rows]
+                rev, data = ann_store.open_graph(self._vault._keyset, self._vault._vault_id, self.name, chunks)
+                ann = HnswIndex.from_bytes(data)
+                if ann.rev != rev or ann.dim != index.dim or ann.metric != index.metric:
+                    raise IntegrityError("The stored graph does not match its collection.")
+                return ann
+            except IntegrityError:
+                pass  # a damaged or foreign graph is never trusted: rebuild from the records
+        return HnswIndex(index.dim, index.metric)
+
+    def _save_ann_if_due(self) -> None:
+        """Seal and store the graph after a large catch-up (outside the read snapshot)."""
+        ann = self._ann
+        if not self._ann_save_due or ann is None or ann.rev is None:
+            return
+        self._ann_save_due = False
+        if ann.deleted:
+            return  # it still holds deleted vectors in memory: never write those back to disk
+        from vecvault import ann_store
+
+        data = ann.to_bytes()
+        count = max(1, -(-len(data) // ann_store.CHUNK_BYTES))
+        try:
+            with self._vault._write(self.name, count) as primary:
+                chunks = ann_store.seal_graph(primary, self._vault._vault_id, self.name, ann.rev, data)
+                self._vault._storage.save_ann(self.name, [(c.index, c.count, c.rev, c.key_id, c.blob) for c in chunks])
+        except StorageError:
+            self._ann_save_due = True  # busy: try again after the next search
 
     def _plain_candidates(
         self, config: CollectionRow, query: npt.NDArray[np.float32], k: int, parsed: Filter | None

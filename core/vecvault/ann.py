@@ -1,0 +1,320 @@
+"""Approximate nearest neighbours: an HNSW graph (hnswlib) beside a collection's exact index.
+
+The graph never replaces the exact :class:`~vecvault.index.VectorIndex`: it only proposes rows, which are
+then scored exactly, so scores, relevance and ordering keep their exact-path meaning. It follows the
+exact index as an observer (every upsert, remove and clear is noted) and catches up lazily: ``add``
+commits at full speed and the graph is extended in batches by the first search that needs it.
+
+Search contract (same as ``VectorIndex.candidates``): rows and scores of the best ``k`` rows, best first,
+among rows where ``mask`` is true; never fewer than ``k`` when ``k`` rows match. Filters run inside the
+graph search (hnswlib's ``filter`` callable); very selective filters, and any graph answer short of
+``k``, go to the exact path instead.
+
+Library choice (hnswlib over usearch and faiss HNSW) is measured in ``benchmarks/RESULTS.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from vecvault.errors import ConfigurationError, IntegrityError
+from vecvault.index import Mask, VectorIndex
+
+__all__ = ["DEFAULT_EF", "DEFAULT_EF_CONSTRUCTION", "DEFAULT_M", "EXACT_FILTER_FRACTION", "HnswIndex", "available"]
+
+DEFAULT_M = 16
+DEFAULT_EF_CONSTRUCTION = 128
+DEFAULT_EF = 128
+# A filter matching fewer than this share of rows is answered exactly (gathering the few rows is cheaper
+# than walking a graph where most neighbours are filtered out).
+EXACT_FILTER_FRACTION = 0.05
+_BATCH = 10_000
+_PROGRESS_AT = 50_000
+_FORMAT = b"VVHNSW1\x00"
+_SPACES = {"cosine": "ip", "dot": "ip", "euclidean": "l2"}
+
+
+def available() -> bool:
+    """Whether hnswlib is installed."""
+    try:
+        import hnswlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _hnswlib() -> Any:
+    try:
+        import hnswlib
+    except ImportError:
+        raise ConfigurationError(
+            "index='hnsw' needs hnswlib: pip install 'vecvault[ann]' (or pip install hnswlib)."
+        ) from None
+    return hnswlib
+
+
+class HnswIndex:
+    """An HNSW graph over the rows of one :class:`VectorIndex`, keyed by record id.
+
+    Labels are stable integers per record id (rows of the exact index move on delete; labels do not).
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        metric: str,
+        *,
+        m: int = DEFAULT_M,
+        ef_construction: int = DEFAULT_EF_CONSTRUCTION,
+        ef: int = DEFAULT_EF,
+    ) -> None:
+        self.dim = dim
+        self.metric = metric
+        self.m = m
+        self.ef_construction = ef_construction
+        self.ef = ef
+        self._graph: Any = None
+        self._label_of: dict[str, int] = {}
+        self._id_of: list[str | None] = []
+        self._deleted = 0
+        self._pending: dict[str, None] = {}
+        self._removed: set[str] = set()
+        self._source: VectorIndex | None = None
+        self._row_labels: npt.NDArray[np.int64] | None = None  # exact-index row -> label, rebuilt lazily
+        self.rev: int | None = None  # the collection revision the graph reflects, once caught up
+        self.dirty = False  # changed since it was last saved
+
+    def __len__(self) -> int:
+        return len(self._label_of)
+
+    @property
+    def deleted(self) -> int:
+        """Elements marked deleted in the graph (their vectors still sit in its memory)."""
+        return self._deleted
+
+    # -- following the exact index -----------------------------------------------------------------------
+
+    def on_upsert(self, ids: Sequence[str]) -> None:
+        """Observer hook: these ids were inserted or replaced in the exact index."""
+        for record_id in ids:
+            self._removed.discard(record_id)
+            self._pending[record_id] = None
+        self._row_labels = None
+
+    def on_remove(self, ids: Sequence[str]) -> None:
+        """Observer hook: these ids were removed from the exact index."""
+        for record_id in ids:
+            self._pending.pop(record_id, None)
+            if record_id in self._label_of:
+                self._removed.add(record_id)
+        self._row_labels = None
+
+    def on_clear(self) -> None:
+        """Observer hook: the exact index was emptied."""
+        self._pending.clear()
+        self._removed.update(self._label_of)
+        self._row_labels = None
+
+    def attach(self, source: VectorIndex, changed: Iterable[str] = ()) -> None:
+        """Follow ``source`` from now on, reconciling with it first.
+
+        Ids in ``source`` but not in the graph are queued; ids in the graph but gone from ``source`` are
+        queued for deletion; ``changed`` (ids rewritten since :attr:`rev`) are queued for re-insertion.
+        """
+        if self._source is not None and self._source is not source:
+            self._source.listener = None
+        self._source = source
+        source.listener = self
+        present = set(source.ids)
+        for record_id in self._label_of:
+            if record_id not in present:
+                self._removed.add(record_id)
+        for record_id in source.ids:
+            if record_id not in self._label_of:
+                self._pending[record_id] = None
+        for record_id in changed:
+            if record_id in present:
+                self._pending[record_id] = None
+        self._row_labels = None
+
+    @property
+    def behind(self) -> int:
+        """How many queued changes the graph has not applied yet."""
+        return len(self._pending) + len(self._removed)
+
+    def catch_up(self, *, progress: bool = True) -> int:
+        """Apply queued changes to the graph in batches (a tqdm bar for long builds); return how many."""
+        source = self._source
+        if source is None:
+            raise AssertionError("attach() first")
+        done = 0
+        for record_id in self._removed:
+            label = self._label_of.pop(record_id, None)
+            if label is not None:
+                self._graph.mark_deleted(label)
+                self._id_of[label] = None
+                self._deleted += 1
+                done += 1
+        self._removed.clear()
+        pending = [i for i in self._pending if i in source]
+        self._pending.clear()
+        if pending:
+            self._ensure_graph(len(self._id_of) + len(pending))
+            bar = _progress(len(pending)) if progress and len(pending) >= _PROGRESS_AT else None
+            try:
+                for start in range(0, len(pending), _BATCH):
+                    chunk = pending[start : start + _BATCH]
+                    rows = np.fromiter((source.row_of(i) for i in chunk), dtype=np.intp, count=len(chunk))
+                    labels = np.empty(len(chunk), dtype=np.int64)
+                    for j, record_id in enumerate(chunk):
+                        label = self._label_of.get(record_id)
+                        if label is None:
+                            label = len(self._id_of)
+                            self._id_of.append(record_id)
+                            self._label_of[record_id] = label
+                        labels[j] = label
+                    self._graph.add_items(source.vectors[rows], labels)
+                    if bar is not None:
+                        bar.update(len(chunk))
+            finally:
+                if bar is not None:
+                    bar.close()
+            done += len(pending)
+        if done:
+            self.dirty = True
+            self._row_labels = None
+        return done
+
+    def _ensure_graph(self, needed: int) -> None:
+        hnswlib = _hnswlib()
+        if self._graph is None:
+            self._graph = hnswlib.Index(space=_SPACES[self.metric], dim=self.dim)
+            self._graph.init_index(max_elements=max(needed, 1024), M=self.m, ef_construction=self.ef_construction)
+        elif needed > self._graph.get_max_elements():
+            self._graph.resize_index(max(needed, int(self._graph.get_max_elements() * 1.5)))
+
+    # -- search ------------------------------------------------------------------------------------------
+
+    def candidates(
+        self, query: npt.NDArray[np.float32], k: int, mask: Mask | None = None
+    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
+        """Rows and exact scores of (approximately) the best ``k`` rows of the source, best first."""
+        source = self._source
+        if source is None or self.behind:
+            raise AssertionError("attach() and catch_up() before searching")
+        n = len(source)
+        if n == 0 or k <= 0:
+            return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.float32)
+        matching = n if mask is None else int(np.count_nonzero(mask))
+        if matching == 0:
+            return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.float32)
+        want = min(k, matching)
+        if matching <= max(want * 4, n * EXACT_FILTER_FRACTION) or len(self) < n:
+            return source.candidates(query, k, mask)
+        q = source.prepare_query(query)
+        allowed = None
+        if mask is not None:
+            labels = self._labels_by_row()
+            label_mask = np.zeros(len(self._id_of), dtype=np.bool_)
+            label_mask[labels[mask]] = True
+            allowed = label_mask
+        self._graph.set_ef(max(self.ef, want))
+        try:
+            if allowed is None:
+                found, _ = self._graph.knn_query(q, k=want)
+            else:
+                check = allowed.__getitem__
+                found, _ = self._graph.knn_query(q, k=want, filter=lambda label: bool(check(label)))
+        except RuntimeError:  # hnswlib: fewer than k reachable under the filter
+            return source.candidates(query, k, mask)
+        rows = np.fromiter(
+            (source.row_of(self._id_of[int(label)] or "") for label in found[0]), dtype=np.intp, count=found.shape[1]
+        )
+        if rows.size < want:
+            return source.candidates(query, k, mask)
+        scores = source.score_rows(q, rows)
+        order = np.argsort(-scores, kind="stable")
+        return rows[order], scores[order]
+
+    def _labels_by_row(self) -> npt.NDArray[np.int64]:
+        if self._row_labels is None or self._row_labels.shape[0] != len(self._source or ()):
+            source = self._source
+            assert source is not None
+            self._row_labels = np.fromiter((self._label_of[i] for i in source.ids), dtype=np.int64, count=len(source))
+        return self._row_labels
+
+    # -- serialisation (plaintext bytes: ann_store seals them) -------------------------------------------
+
+    def to_bytes(self) -> bytes:
+        """The graph, its labels and parameters as bytes (no pickle)."""
+        if self._graph is None:
+            raise AssertionError("nothing to serialise")
+        state = dict(self._graph.__getstate__()[0])
+        arrays = {k: v for k, v in state.items() if isinstance(v, np.ndarray)}
+        scalars = {k: v for k, v in state.items() if not isinstance(v, np.ndarray)}
+        layout = []
+        blobs = []
+        for name, arr in arrays.items():
+            data = np.ascontiguousarray(arr).tobytes()
+            layout.append([name, arr.dtype.str, list(arr.shape), len(data)])
+            blobs.append(data)
+        header = {
+            "scalars": scalars,
+            "arrays": layout,
+            "ids": self._id_of,
+            "params": {"dim": self.dim, "metric": self.metric, "m": self.m, "ef_construction": self.ef_construction},
+            "deleted": self._deleted,
+            "rev": self.rev,
+        }
+        head = json.dumps(header, separators=(",", ":")).encode()
+        return b"".join([_FORMAT, struct.pack(">Q", len(head)), head, *blobs])
+
+    @classmethod
+    def from_bytes(cls, data: bytes, *, ef: int = DEFAULT_EF) -> HnswIndex:
+        """Rebuild a graph from :meth:`to_bytes` output (already authenticated by the caller).
+
+        Raises:
+            IntegrityError: the bytes are not a graph this version can read.
+        """
+        try:
+            if data[: len(_FORMAT)] != _FORMAT:
+                raise ValueError("format")
+            (size,) = struct.unpack_from(">Q", data, len(_FORMAT))
+            start = len(_FORMAT) + 8
+            header = json.loads(data[start : start + size])
+            pos = start + size
+            state = dict(header["scalars"])
+            for name, dtype, shape, length in header["arrays"]:
+                state[name] = (
+                    np.frombuffer(data, dtype=np.dtype(dtype), count=length // np.dtype(dtype).itemsize, offset=pos)
+                    .reshape(shape)
+                    .copy()
+                )
+                pos += length
+            params = header["params"]
+            out = cls(params["dim"], params["metric"], m=params["m"], ef_construction=params["ef_construction"], ef=ef)
+            cls_ = _hnswlib().Index
+            graph = cls_.__new__(cls_)  # pybind11 unpickling: __setstate__ constructs the instance
+            graph.__setstate__((state,))
+            out._graph = graph
+            out._id_of = list(header["ids"])
+            out._label_of = {rid: label for label, rid in enumerate(out._id_of) if rid is not None}
+            out._deleted = int(header["deleted"])
+            out.rev = header["rev"]
+        except (ValueError, KeyError, TypeError, IndexError, struct.error, RuntimeError) as exc:
+            raise IntegrityError(f"A stored HNSW graph could not be read ({type(exc).__name__}).") from None
+        return out
+
+
+def _progress(total: int) -> Any:
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, desc="vecvault: building HNSW index", unit="vec", leave=False)

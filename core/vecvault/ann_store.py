@@ -1,0 +1,105 @@
+"""Sealed persistence of a collection's HNSW graph, so a reopen loads it instead of rebuilding it.
+
+The graph holds the collection's vectors, so it is sealed like them: AES-256-GCM under a subkey
+(``"ann-graph"``) of the collection's primary data key, cut into chunks of :data:`CHUNK_BYTES`. Each
+chunk is ``key_id (4, big-endian) ‖ nonce (12) ‖ ciphertext ‖ tag (16)`` and its AAD binds the format,
+the vault id, the collection, the collection revision the graph reflects, the chunk's index and the
+chunk count, so a chunk cannot be moved to another vault, collection, revision or position, and a
+dropped or added chunk is detected. Every failure is an :class:`~vecvault.errors.IntegrityError`; the
+caller then rebuilds the graph from the records, never trusting the stored one.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from vecvault.crypto import NONCE_BYTES, DataKey, Keyset, derive_subkey
+from vecvault.errors import IntegrityError
+
+__all__ = ["CHUNK_BYTES", "SealedChunk", "open_graph", "seal_graph"]
+
+CHUNK_BYTES = 4 * 2**20
+_AAD_TAG = b"vecvault/ann-graph/v1"
+_PURPOSE = "ann-graph"
+_KEY_ID = struct.Struct(">I")
+
+
+@dataclass(frozen=True)
+class SealedChunk:
+    """One stored chunk of a sealed graph."""
+
+    index: int
+    count: int
+    rev: int
+    key_id: int
+    blob: bytes
+
+
+def _aad(vault_id: bytes, collection: str, rev: int, index: int, count: int, key_id: int) -> bytes:
+    parts = (
+        _AAD_TAG,
+        vault_id,
+        collection.encode(),
+        struct.pack(">QII", rev, index, count),
+        _KEY_ID.pack(key_id),
+    )
+    return b"".join(struct.pack(">I", len(p)) + p for p in parts)
+
+
+def _aead(key: DataKey) -> AESGCM:
+    if key.material is None:
+        raise IntegrityError(f"Data key {key.key_id} was destroyed; the stored graph cannot be opened.")
+    return AESGCM(derive_subkey(key.material, _PURPOSE))
+
+
+def seal_graph(key: DataKey, vault_id: bytes, collection: str, rev: int, data: bytes) -> list[SealedChunk]:
+    """Seal graph bytes into chunks under ``key`` (the collection's primary data key)."""
+    aead = _aead(key)
+    count = max(1, -(-len(data) // CHUNK_BYTES))
+    out = []
+    for index in range(count):
+        nonce = os.urandom(NONCE_BYTES)
+        part = data[index * CHUNK_BYTES : (index + 1) * CHUNK_BYTES]
+        sealed = aead.encrypt(nonce, part, _aad(vault_id, collection, rev, index, count, key.key_id))
+        out.append(SealedChunk(index, count, rev, key.key_id, _KEY_ID.pack(key.key_id) + nonce + sealed))
+    key.encryptions += count
+    return out
+
+
+def open_graph(keyset: Keyset, vault_id: bytes, collection: str, chunks: Sequence[SealedChunk]) -> tuple[int, bytes]:
+    """Authenticate and join stored chunks; return ``(rev, graph bytes)``.
+
+    Raises:
+        IntegrityError: a chunk is missing, duplicated, moved, altered, or sealed by an unknown key.
+    """
+    if not chunks:
+        raise IntegrityError("No stored graph.")
+    count, rev = chunks[0].count, chunks[0].rev
+    ordered = sorted(chunks, key=lambda c: c.index)
+    if len(ordered) != count or [c.index for c in ordered] != list(range(count)):
+        raise IntegrityError("The stored graph has missing or extra chunks.")
+    parts = []
+    aeads: dict[int, AESGCM] = {}
+    for chunk in ordered:
+        blob = chunk.blob
+        if not isinstance(blob, bytes) or len(blob) < _KEY_ID.size + NONCE_BYTES + 16:
+            raise IntegrityError("A stored graph chunk is truncated.")
+        (key_id,) = _KEY_ID.unpack_from(blob)
+        if key_id not in aeads:
+            key = keyset.get(key_id)
+            if key is None or key.scope != collection:
+                raise IntegrityError("A stored graph chunk names a data key this collection does not have.")
+            aeads[key_id] = _aead(key)
+        nonce = blob[_KEY_ID.size : _KEY_ID.size + NONCE_BYTES]
+        try:
+            aad = _aad(vault_id, collection, rev, chunk.index, count, key_id)
+            parts.append(aeads[key_id].decrypt(nonce, blob[_KEY_ID.size + NONCE_BYTES :], aad))
+        except (InvalidTag, ValueError):
+            raise IntegrityError("A stored graph chunk failed authentication: altered, moved or stale.") from None
+    return rev, b"".join(parts)

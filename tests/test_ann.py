@@ -1,0 +1,224 @@
+"""The HNSW mode: same answers as the exact path (approximately), filters, sealed persistence, tampering."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("hnswlib")
+
+from vecvault import (
+    ConfigurationError,
+    IntegrityError,
+    Vault,
+    ann_store,
+)
+from vecvault.ann import HnswIndex
+from vecvault.index import VectorIndex
+
+DIM = 8
+N = 1200  # above the size that makes a catch-up save the graph
+
+
+@pytest.fixture
+def data() -> tuple[np.ndarray, list[dict[str, int]]]:
+    rng = np.random.default_rng(7)
+    vectors = rng.standard_normal((N, DIM)).astype(np.float32)
+    metas = [{"topic": i % 10, "rare": int(i % 400 == 0)} for i in range(N)]
+    return vectors, metas
+
+
+@pytest.fixture
+def vault_path(tmp_path: Path) -> Iterator[tuple[Path, bytes]]:
+    path = tmp_path / "ann.db"
+    key = os.urandom(32)
+    try:
+        yield path, key
+    finally:
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+
+
+def _fill(path: Path, key: bytes, vectors: np.ndarray, metas: list[dict[str, int]]) -> None:
+    with Vault.open(path, key=key) as vault:
+        col = vault.collection("c", dim=DIM, index="hnsw")
+        col.add(vectors=vectors, metadatas=metas, ids=[f"r{i}" for i in range(len(vectors))])
+        col.search(vectors[0], k=3)  # builds the graph and stores it
+
+
+def _exact_ids(vault: Vault, q: np.ndarray, k: int, flt: object = None) -> list[str]:
+    col = vault.collection("c", index="exact")
+    try:
+        return [h.id for h in col.search(q, k=k, filter=flt)]
+    finally:
+        vault.collection("c", index="hnsw")
+
+
+def test_hnsw_matches_exact_search(vault_path: tuple[Path, bytes], data: tuple[np.ndarray, list]) -> None:
+    path, key = vault_path
+    vectors, metas = data
+    _fill(path, key, vectors, metas)
+    with Vault.open(path, key=key) as vault:
+        col = vault.collection("c", index="hnsw")
+        queries = np.random.default_rng(1).standard_normal((20, DIM)).astype(np.float32)
+        overlap = []
+        for q in queries:
+            got = col.search(q, k=10)
+            want = _exact_ids(vault, q, 10)
+            overlap.append(len({h.id for h in got} & set(want)) / 10)
+            scores = [h.score for h in got]
+            assert scores == sorted(scores, reverse=True)
+        assert np.mean(overlap) >= 0.95
+        assert col._ann is not None
+
+
+@pytest.mark.parametrize("flt", [{"topic": 3}, {"rare": 1}, {"topic": {"$in": [1, 2, 3, 4, 5]}}])
+def test_filtered_hnsw_returns_k_matching_hits(
+    vault_path: tuple[Path, bytes], data: tuple[np.ndarray, list], flt: dict
+) -> None:
+    path, key = vault_path
+    vectors, metas = data
+    _fill(path, key, vectors, metas)
+    with Vault.open(path, key=key) as vault:
+        col = vault.collection("c", index="hnsw")
+        matching = len(col.get(filter=flt, include_vectors=False))
+        hits = col.search(vectors[5], k=5, filter=flt)
+        assert len(hits) == min(5, matching)
+        from vecvault.filters import evaluate, parse_filter
+
+        parsed = parse_filter(flt)
+        assert all(evaluate(parsed, h.metadata) for h in hits)
+
+
+def test_reopen_loads_the_stored_graph(vault_path: tuple[Path, bytes], data: tuple[np.ndarray, list]) -> None:
+    path, key = vault_path
+    vectors, metas = data
+    _fill(path, key, vectors, metas)
+    with Vault.open(path, key=key) as vault:
+        stored = vault._storage.load_ann("c")
+        assert stored
+        assert stored[0][2] == vault._storage.revision("c")[0]
+        col = vault.collection("c", index="hnsw")
+        col.search(vectors[1], k=3)
+        assert col._ann is not None
+        assert len(col._ann) == N
+        assert vault._storage.load_ann("c") == stored  # loaded, not rebuilt and re-saved
+        # Nothing readable: no chunk contains a vector's raw bytes.
+        assert all(vectors[1].tobytes()[:16] not in row[4] for row in stored)
+
+
+def test_stale_graph_catches_up_from_deltas(vault_path: tuple[Path, bytes], data: tuple[np.ndarray, list]) -> None:
+    path, key = vault_path
+    vectors, metas = data
+    _fill(path, key, vectors, metas)
+    far = np.full((1, DIM), 9.0, dtype=np.float32)
+    with Vault.open(path, key=key) as vault:  # a write after the graph was saved; no search here
+        col = vault.collection("c")
+        col.add(vectors=far, ids=["late"])
+        col.add(vectors=-vectors[:1], ids=["r0"])  # an upsert moves r0
+    with Vault.open(path, key=key) as vault:
+        col = vault.collection("c", index="hnsw")
+        assert col.search(far[0], k=1)[0].id == "late"
+        assert col.search(-vectors[0], k=1)[0].id == "r0"
+
+
+def test_tampered_graph_is_rebuilt_not_trusted(vault_path: tuple[Path, bytes], data: tuple[np.ndarray, list]) -> None:
+    path, key = vault_path
+    vectors, metas = data
+    _fill(path, key, vectors, metas)
+    with Vault.open(path, key=key) as vault:
+        chunk, count, rev, key_id, blob = vault._storage.load_ann("c")[0]
+        flipped = blob[:40] + bytes([blob[40] ^ 1]) + blob[41:]
+        with vault._storage.transaction():
+            vault._storage.save_ann("c", [(chunk, count, rev, key_id, flipped)])
+        with pytest.raises(IntegrityError):
+            ann_store.open_graph(
+                vault._keyset, vault._vault_id, "c", [ann_store.SealedChunk(chunk, count, rev, key_id, flipped)]
+            )
+    with Vault.open(path, key=key) as vault:
+        col = vault.collection("c", index="hnsw")
+        q = vectors[7]
+        assert col.search(q, k=1)[0].id == "r7"
+        assert len(col._ann) == N  # rebuilt from the records
+
+
+def test_chunks_are_bound_to_collection_revision_and_position(vault_path: tuple[Path, bytes]) -> None:
+    path, key = vault_path
+    with Vault.open(path, key=key) as vault:
+        vault.collection("c", dim=DIM).add(vectors=np.ones((1, DIM), dtype=np.float32))
+        primary = vault._keyset.primary("c")
+        data = os.urandom(ann_store.CHUNK_BYTES + 10)
+        chunks = ann_store.seal_graph(primary, vault._vault_id, "c", 5, data)
+        assert len(chunks) == 2
+        assert ann_store.open_graph(vault._keyset, vault._vault_id, "c", chunks) == (5, data)
+        with pytest.raises(IntegrityError):
+            ann_store.open_graph(vault._keyset, vault._vault_id, "c", chunks[:1])  # a dropped chunk
+        swapped = [
+            ann_store.SealedChunk(0, 2, 5, chunks[1].key_id, chunks[1].blob),
+            ann_store.SealedChunk(1, 2, 5, chunks[0].key_id, chunks[0].blob),
+        ]
+        with pytest.raises(IntegrityError):
+            ann_store.open_graph(vault._keyset, vault._vault_id, "c", swapped)
+        stale = [ann_store.SealedChunk(c.index, c.count, 4, c.key_id, c.blob) for c in chunks]
+        with pytest.raises(IntegrityError):
+            ann_store.open_graph(vault._keyset, vault._vault_id, "c", stale)
+        with pytest.raises(IntegrityError):
+            ann_store.open_graph(vault._keyset, vault._vault_id, "other", chunks)
+
+
+def test_delete_drops_the_stored_graph_and_hides_deleted(
+    vault_path: tuple[Path, bytes], data: tuple[np.ndarray, list]
+) -> None:
+    path, key = vault_path
+    vectors, metas = data
+    _fill(path, key, vectors, metas)
+    with Vault.open(path, key=key) as vault:
+        col = vault.collection("c", index="hnsw")
+        assert col.search(vectors[3], k=1)[0].id == "r3"
+        col.delete(["r3"])
+        assert vault._storage.load_ann("c") == []
+        assert "r3" not in {h.id for h in col.search(vectors[3], k=10)}
+        col.search(vectors[4], k=1)
+        assert vault._storage.load_ann("c") == []  # a graph holding deleted vectors is never written
+
+
+def test_graph_bytes_round_trip_and_garbage() -> None:
+    source = VectorIndex(DIM, "cosine")
+    graph = HnswIndex(DIM, "cosine")
+    graph.attach(source)
+    source.upsert([f"r{i}" for i in range(50)], np.random.default_rng(2).standard_normal((50, DIM)).astype(np.float32))
+    assert graph.catch_up(progress=False) == 50
+    graph.rev = 3
+    copy = HnswIndex.from_bytes(graph.to_bytes())
+    copy.attach(source)
+    assert copy.behind == 0
+    assert copy.rev == 3
+    q = source.vectors[9]
+    assert source.ids[int(copy.candidates(q, 1)[0][0])] == "r9"
+    with pytest.raises(IntegrityError):
+        HnswIndex.from_bytes(b"not a graph")
+
+
+def test_index_option_is_checked(tmp_path: Path) -> None:
+    with Vault.open(tmp_path / "o.db", key=os.urandom(32)) as vault:
+        with pytest.raises(ConfigurationError, match="Unknown index"):
+            vault.collection("c", dim=DIM, index="ivf")
+        col = vault.collection("c", dim=DIM, index="auto")
+        col.add(vectors=np.eye(DIM, dtype=np.float32))
+        assert col.search(np.eye(DIM, dtype=np.float32)[2], k=1)[0].score == pytest.approx(1.0)
+        assert col._ann is None  # auto stays exact for small collections
+
+
+def test_schema_migrates_from_version_1(tmp_path: Path) -> None:
+    path, key = tmp_path / "m.db", os.urandom(32)
+    with Vault.open(path, key=key, file_encryption=False) as vault:
+        vault.collection("c", dim=DIM).add(vectors=np.ones((1, DIM), dtype=np.float32))
+        vault._storage.query("DROP TABLE vv_ann")
+        vault._storage.query("UPDATE vv_meta SET value = ? WHERE key = 'schema_version'", (b"1",))
+    with Vault.open(path, key=key) as vault:
+        assert vault._storage.schema_version() == 2
+        assert vault._storage.load_ann("c") == []
