@@ -103,21 +103,15 @@ def _json_eq(a: Any, b: Any) -> bool:
     if isinstance(a, bool) or isinstance(b, bool):
         return isinstance(a, bool) and isinstance(b, bool) and a == b
     if isinstance(a, (int, float)):
-        return isinstance(b, (int, float)) and a == b
+        return isinstance(b, (int, float)) and _plain_number(a) == _plain_number(b)
     if isinstance(a, str):
         return isinstance(b, str) and a == b
     if isinstance(a, (list, tuple)):
         return (
-            isinstance(b, (list, tuple))
-            and len(a) == len(b)
-            and all(_json_eq(x, y) for x, y in zip(a, b, strict=True))
+            isinstance(b, (list, tuple)) and len(a) == len(b) and all(_json_eq(x, y) for x, y in zip(a, b, strict=True))
         )
     if isinstance(a, Mapping):
-        return (
-            isinstance(b, Mapping)
-            and len(a) == len(b)
-            and all(k in b and _json_eq(v, b[k]) for k, v in a.items())
-        )
+        return isinstance(b, Mapping) and len(a) == len(b) and all(k in b and _json_eq(v, b[k]) for k, v in a.items())
     if a is None:
         return b is None
     return False
@@ -160,6 +154,11 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _plain_number(value: int | float) -> int | float:
+    """The builtin int or float behind a subclass (numpy's float64 would overflow against huge ints)."""
+    return float(value) if isinstance(value, float) else int(value)
+
+
 # --------------------------------------------------------------------------------------------------
 # Operators as data: each takes (stored value or None when absent, filter value) and returns a bool.
 
@@ -172,27 +171,33 @@ def _op_ne(stored: Any, value: Any) -> bool:
     return not _op_eq(stored, value)
 
 
-def _ordered(stored: Any, value: Any) -> bool:
-    """Whether ``stored`` and ``value`` are comparable for ordering (number/number or str/str)."""
+def _ordered(stored: Any, value: Any) -> tuple[Any, Any] | None:
+    """The pair to compare when ordering is defined (number/number or str/str), else None."""
     if _is_number(stored):
-        return _is_number(value)
-    return isinstance(stored, str) and isinstance(value, str)
+        return (_plain_number(stored), _plain_number(value)) if _is_number(value) else None
+    if isinstance(stored, str) and isinstance(value, str):
+        return str(stored), str(value)
+    return None
 
 
 def _op_gt(stored: Any, value: Any) -> bool:
-    return _ordered(stored, value) and bool(stored > value)
+    pair = _ordered(stored, value)
+    return pair is not None and bool(pair[0] > pair[1])
 
 
 def _op_gte(stored: Any, value: Any) -> bool:
-    return _ordered(stored, value) and bool(stored >= value)
+    pair = _ordered(stored, value)
+    return pair is not None and bool(pair[0] >= pair[1])
 
 
 def _op_lt(stored: Any, value: Any) -> bool:
-    return _ordered(stored, value) and bool(stored < value)
+    pair = _ordered(stored, value)
+    return pair is not None and bool(pair[0] < pair[1])
 
 
 def _op_lte(stored: Any, value: Any) -> bool:
-    return _ordered(stored, value) and bool(stored <= value)
+    pair = _ordered(stored, value)
+    return pair is not None and bool(pair[0] <= pair[1])
 
 
 def _op_in(stored: Any, values: Any) -> bool:
@@ -247,18 +252,12 @@ def _like_regex(pattern: str, ignore_case: bool) -> re.Pattern[str]:
 
 def _op_like(stored: Any, value: Any) -> bool:
     return (
-        isinstance(stored, str)
-        and isinstance(value, str)
-        and _like_regex(value, False).fullmatch(stored) is not None
+        isinstance(stored, str) and isinstance(value, str) and _like_regex(value, False).fullmatch(stored) is not None
     )
 
 
 def _op_ilike(stored: Any, value: Any) -> bool:
-    return (
-        isinstance(stored, str)
-        and isinstance(value, str)
-        and _like_regex(value, True).fullmatch(stored) is not None
-    )
+    return isinstance(stored, str) and isinstance(value, str) and _like_regex(value, True).fullmatch(stored) is not None
 
 
 def _op_exists(stored: Any, value: Any) -> bool:
@@ -412,13 +411,9 @@ class Compare:
 
     def __post_init__(self) -> None:
         if not isinstance(self.field, str):
-            raise UnsupportedFilterError(
-                f"Filter field names must be strings, got {type(self.field).__name__}."
-            )
+            raise UnsupportedFilterError(f"Filter field names must be strings, got {type(self.field).__name__}.")
         if self.op not in COMPARISON_OPERATORS:
-            raise UnsupportedFilterError(
-                f"Invalid operator: {self.op}. Expected one of {list(COMPARISON_OPERATORS)}"
-            )
+            raise UnsupportedFilterError(f"Invalid operator: {self.op}. Expected one of {list(COMPARISON_OPERATORS)}")
         object.__setattr__(self, "value", _checked_value(self.field, self.op, self.value))
 
 
@@ -585,9 +580,7 @@ def _parse_field_operator(field: str, op: str, value: Any) -> Filter:
         return Not(Compare(field, "contains", value))
     if op == "$between":
         if not isinstance(value, (list, tuple)) or len(value) != 2:
-            raise UnsupportedFilterError(
-                f"Filter on field {field!r}: $between takes [low, high] (both inclusive)."
-            )
+            raise UnsupportedFilterError(f"Filter on field {field!r}: $between takes [low, high] (both inclusive).")
         return And((Compare(field, "gte", value[0]), Compare(field, "lte", value[1])))
     if op in ("$and", "$or"):
         raise UnsupportedFilterError(
@@ -636,15 +629,13 @@ _UNKEYABLE: Final = 1  # code of a value without canonical key (NaN inside, non-
 _FIRST_VALUE_CODE: Final = 2
 _MIN_CAPACITY: Final = 16
 
-_NUMPY_COMPARISONS: Final[Mapping[str, Callable[[npt.NDArray[np.float64], float], BoolArray]]] = (
-    MappingProxyType(
-        {
-            "gt": np.greater,
-            "gte": np.greater_equal,
-            "lt": np.less,
-            "lte": np.less_equal,
-        }
-    )
+_NUMPY_COMPARISONS: Final[Mapping[str, Callable[[npt.NDArray[np.float64], float], BoolArray]]] = MappingProxyType(
+    {
+        "gt": np.greater,
+        "gte": np.greater_equal,
+        "lt": np.less,
+        "lte": np.less_equal,
+    }
 )
 
 
