@@ -230,6 +230,9 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--query-budget", type=float, default=20.0, help="seconds of timed queries per engine")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per engine child process")
+    parser.add_argument(
+        "--blas-threads", type=int, help="OPENBLAS_NUM_THREADS for the engines (1 avoids thread stalls on a busy box)"
+    )
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, light engines, in process (CI)")
     parser.add_argument("--in-process", action="store_true", help="no child processes (peak RSS is shared)")
     parser.add_argument("--workdir")
@@ -238,6 +241,8 @@ def main() -> None:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.blas_threads and not args.child:
+        os.environ["OPENBLAS_NUM_THREADS"] = str(args.blas_threads)  # children inherit it
     if args.child:
         _child(args.child, args.data, args.query_budget)
         return

@@ -39,6 +39,9 @@ class Engine:
         """Ingest everything (timed by the caller)."""
         raise NotImplementedError
 
+    def after_ingest(self) -> None:
+        """Work an engine defers past ingest (a lazily built graph); timed separately by the caller."""
+
     def query(self, q: np.ndarray) -> list[int]:
         """Top-10 row numbers for a unit query vector."""
         raise NotImplementedError
@@ -173,6 +176,25 @@ def _embeddings_base() -> type:
         return Embeddings
     except ImportError:
         return object
+
+
+class VecVaultHnswEngine(VecVaultEngine):
+    name = "vecvault index=hnsw"
+    mode = "hnsw"
+
+    def build(self, vectors: np.ndarray, texts: list[str]) -> None:
+        super().build(vectors, texts)
+        self.col = self.vault.collection("bench", index=self.mode)
+
+    def after_ingest(self) -> None:
+        self.col.search(np.ones(self.col.dim or 1, dtype=np.float32), k=K)  # builds and stores the graph
+
+    def reopen(self) -> None:
+        super().reopen()
+        self.col = self.vault.collection("bench", index=self.mode)
+
+    def extra(self, queries: np.ndarray, budget_s: float) -> list[dict[str, Any]]:
+        return []
 
 
 class _NoEmbeddings(_embeddings_base()):  # type: ignore[misc]
@@ -510,6 +532,7 @@ class LlamaIndexSimpleEngine(Engine):
 ENGINES: dict[str, type[Engine]] = {
     "numpy": NumpyEngine,
     "vecvault": VecVaultEngine,
+    "vecvault-hnsw": VecVaultHnswEngine,
     "faiss-flat": FaissFlatEngine,
     "faiss-hnsw": FaissHNSWEngine,
     "hnswlib": HnswlibEngine,
@@ -547,6 +570,9 @@ def run_engine(
     t0 = time.perf_counter()
     engine.build(vectors, texts)
     ingest_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    engine.after_ingest()
+    deferred_s = time.perf_counter() - t0
     for q in queries[:5]:
         engine.query(q)
     times, recalls = [], []
@@ -568,6 +594,8 @@ def run_engine(
         "queries": len(times),
         "note": cls.note,
     }
+    if deferred_s > 0.05:
+        row["note"] = f"graph built on first search: {deferred_s:.1f}s (ingest excludes it)"
     extra = engine.extra(queries, query_budget_s)
     if engine.persistent():
         t = time.perf_counter()
