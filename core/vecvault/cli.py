@@ -546,7 +546,11 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``vecvault`` command; return its exit status."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        if argv[:1] == ["demo"] and argv[1:2] not in (["-h"], ["--help"]):
+            # The demo parses its own options; argparse.REMAINDER would reject a leading "--option".
+            return _HANDLERS["demo"](argparse.Namespace(command="demo", demo_args=argv[1:]), sys.stdout)
         args = parser.parse_args(argv)
         return _HANDLERS[args.command](args, sys.stdout)
     except SystemExit as exc:  # --help, --version
