@@ -152,7 +152,7 @@ def test_chunks_are_bound_to_collection_revision_and_position(vault_path: tuple[
         vault.collection("c", dim=DIM).add(vectors=np.ones((1, DIM), dtype=np.float32))
         primary = vault._keyset.primary("c")
         data = os.urandom(ann_store.CHUNK_BYTES + 10)
-        chunks = ann_store.seal_graph(primary, vault._vault_id, "c", 5, data)
+        chunks = list(ann_store.seal_graph(primary, vault._vault_id, "c", 5, data))
         assert len(chunks) == 2
         assert ann_store.open_graph(vault._keyset, vault._vault_id, "c", chunks) == (5, data)
         with pytest.raises(IntegrityError):

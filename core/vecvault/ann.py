@@ -259,10 +259,10 @@ class HnswIndex:
         arrays = {k: v for k, v in state.items() if isinstance(v, np.ndarray)}
         scalars = {k: v for k, v in state.items() if not isinstance(v, np.ndarray)}
         layout = []
-        blobs = []
+        blobs: list[memoryview] = []
         for name, arr in arrays.items():
-            data = np.ascontiguousarray(arr).tobytes()
-            layout.append([name, arr.dtype.str, list(arr.shape), len(data)])
+            data = memoryview(np.ascontiguousarray(arr)).cast("B")  # no copy before the final join
+            layout.append([name, arr.dtype.str, list(arr.shape), data.nbytes])
             blobs.append(data)
         header = {
             "scalars": scalars,
@@ -291,11 +291,9 @@ class HnswIndex:
             pos = start + size
             state = dict(header["scalars"])
             for name, dtype, shape, length in header["arrays"]:
-                state[name] = (
-                    np.frombuffer(data, dtype=np.dtype(dtype), count=length // np.dtype(dtype).itemsize, offset=pos)
-                    .reshape(shape)
-                    .copy()
-                )
+                state[name] = np.frombuffer(
+                    data, dtype=np.dtype(dtype), count=length // np.dtype(dtype).itemsize, offset=pos
+                ).reshape(shape)
                 pos += length
             params = header["params"]
             out = cls(params["dim"], params["metric"], m=params["m"], ef_construction=params["ef_construction"], ef=ef)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from vecvault.crypto import NONCE_BYTES, DataKey, Keyset, derive_subkey
 from vecvault.errors import IntegrityError
 
-__all__ = ["CHUNK_BYTES", "SealedChunk", "open_graph", "seal_graph"]
+__all__ = ["CHUNK_BYTES", "SealedChunk", "chunk_count", "open_graph", "seal_graph"]
 
 CHUNK_BYTES = 4 * 2**20
 _AAD_TAG = b"vecvault/ann-graph/v1"
@@ -58,18 +58,26 @@ def _aead(key: DataKey) -> AESGCM:
     return AESGCM(derive_subkey(key.material, _PURPOSE))
 
 
-def seal_graph(key: DataKey, vault_id: bytes, collection: str, rev: int, data: bytes) -> list[SealedChunk]:
-    """Seal graph bytes into chunks under ``key`` (the collection's primary data key)."""
+def chunk_count(size: int) -> int:
+    """How many chunks a graph of ``size`` bytes is sealed into."""
+    return max(1, -(-size // CHUNK_BYTES))
+
+
+def seal_graph(key: DataKey, vault_id: bytes, collection: str, rev: int, data: bytes) -> Iterator[SealedChunk]:
+    """Seal graph bytes chunk by chunk under ``key`` (the collection's primary data key).
+
+    A generator: the caller stores each chunk before the next is sealed, so sealing holds one chunk of
+    ciphertext at a time beside the plaintext.
+    """
     aead = _aead(key)
-    count = max(1, -(-len(data) // CHUNK_BYTES))
-    out = []
+    count = chunk_count(len(data))
+    view = memoryview(data)
     for index in range(count):
         nonce = os.urandom(NONCE_BYTES)
-        part = data[index * CHUNK_BYTES : (index + 1) * CHUNK_BYTES]
+        part = view[index * CHUNK_BYTES : (index + 1) * CHUNK_BYTES]
         sealed = aead.encrypt(nonce, part, _aad(vault_id, collection, rev, index, count, key.key_id))
-        out.append(SealedChunk(index, count, rev, key.key_id, _KEY_ID.pack(key.key_id) + nonce + sealed))
-    key.encryptions += count
-    return out
+        key.encryptions += 1
+        yield SealedChunk(index, count, rev, key.key_id, _KEY_ID.pack(key.key_id) + nonce + sealed)
 
 
 def open_graph(keyset: Keyset, vault_id: bytes, collection: str, chunks: Sequence[SealedChunk]) -> tuple[int, bytes]:

@@ -23,7 +23,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -885,13 +885,17 @@ class Storage:
         rows = self.query("SELECT id FROM vv_records WHERE collection = ? AND rev > ?", (collection, rev))
         return [str(r[0]) for r in rows]
 
-    def save_ann(self, collection: str, chunks: Sequence[tuple[int, int, int, int, bytes]]) -> None:
-        """Replace a collection's stored graph by ``(chunk, count, rev, key_id, blob)`` rows (in a transaction)."""
+    def save_ann(self, collection: str, chunks: Iterable[tuple[int, int, int, int, bytes]]) -> None:
+        """Replace a collection's stored graph by ``(chunk, count, rev, key_id, blob)`` rows (in a transaction).
+
+        Rows are inserted one by one as ``chunks`` yields them, so a large graph is never held twice.
+        """
         self.query("DELETE FROM vv_ann WHERE collection = ?", (collection,))
-        self.execute_many(
-            "INSERT INTO vv_ann (collection, chunk, count, rev, key_id, blob) VALUES (?, ?, ?, ?, ?, ?)",
-            [(collection, *c) for c in chunks],
-        )
+        for chunk in chunks:
+            self.query(
+                "INSERT INTO vv_ann (collection, chunk, count, rev, key_id, blob) VALUES (?, ?, ?, ?, ?, ?)",
+                (collection, *chunk),
+            )
 
     def load_ann(self, collection: str) -> list[tuple[int, int, int, int, bytes]]:
         """A collection's stored graph chunks ``(chunk, count, rev, key_id, blob)`` (empty if none)."""

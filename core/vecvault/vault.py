@@ -1066,11 +1066,10 @@ class Collection:
         from vecvault import ann_store
 
         data = ann.to_bytes()
-        count = max(1, -(-len(data) // ann_store.CHUNK_BYTES))
         try:
-            with self._vault._write(self.name, count) as primary:
+            with self._vault._write(self.name, ann_store.chunk_count(len(data))) as primary:
                 chunks = ann_store.seal_graph(primary, self._vault._vault_id, self.name, ann.rev, data)
-                self._vault._storage.save_ann(self.name, [(c.index, c.count, c.rev, c.key_id, c.blob) for c in chunks])
+                self._vault._storage.save_ann(self.name, ((c.index, c.count, c.rev, c.key_id, c.blob) for c in chunks))
         except StorageError:
             self._ann_save_due = True  # busy: try again after the next search
 
