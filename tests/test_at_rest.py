@@ -87,7 +87,9 @@ def _assert_canaries_detectable(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("file_encryption", [None, False])
-def test_no_plaintext_after_add_and_after_close(tmp_path: Path, master_key: bytes, file_encryption: bool | None) -> None:
+def test_no_plaintext_after_add_and_after_close(
+    tmp_path: Path, master_key: bytes, file_encryption: bool | None
+) -> None:
     _assert_canaries_detectable(tmp_path)
     directory = tmp_path / "vault"
     directory.mkdir()
@@ -142,7 +144,7 @@ def test_crash_mid_batch_keeps_all_or_none_and_leaves_no_plaintext(
     directory.mkdir()
     path = directory / "v.db"
     script = _CRASH_SCRIPT.format(core=str(ROOT / "core"), vector=CANARY_VECTOR, text=CANARY_TEXT, meta=CANARY_META)
-    proc = subprocess.run(  # noqa: S603 - our own interpreter and script
+    proc = subprocess.run(
         [sys.executable, "-c", script, str(path), master_key.hex(), str(crash_at), file_encryption],
         capture_output=True,
         text=True,

@@ -144,6 +144,7 @@ def test_embed_gives_384_d_unit_vectors_that_rank_similar_sentences_higher() -> 
 @pytest.mark.usefixtures("minilm")
 async def test_langchain_wrapper_sync_and_async() -> None:
     from langchain_core.embeddings import Embeddings
+
     from vecvault_examples.embeddings import embed
     from vecvault_examples.langchain_embeddings import MiniLMEmbeddings
 
@@ -162,6 +163,7 @@ async def test_langchain_wrapper_sync_and_async() -> None:
 @pytest.mark.usefixtures("minilm")
 async def test_llama_index_wrapper_sync_and_async() -> None:
     from llama_index.core.base.embeddings.base import BaseEmbedding
+
     from vecvault_examples.embeddings import embed
     from vecvault_examples.llama_index_embeddings import MiniLMEmbedding
 

@@ -17,7 +17,7 @@ def test_import_vecvault_imports_no_framework() -> None:
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('langchain_core', 'langchain', 'llama_index')); "
         "print(bad); sys.exit(1 if bad else 0)"
     )
-    proc = subprocess.run(  # noqa: S603
+    proc = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
         text=True,

@@ -67,7 +67,7 @@ def test_plain_mode_refused_without_file_encryption_unless_opted_in(tmp_path: Pa
         col.add(texts=["secret text"], vectors=[[0.25, 0.5]], ids=["s"])
     con = sqlite3.connect(tmp_path / "v.db")
     tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE name LIKE 'vv_plain_%'")]
-    (blob,) = con.execute(f'SELECT embedding FROM "{tables[0]}"').fetchone()  # noqa: S608
+    (blob,) = con.execute(f'SELECT embedding FROM "{tables[0]}"').fetchone()
     con.close()
     assert np.frombuffer(blob, dtype="<f4").tolist() == [0.25, 0.5]  # the documented leak, exactly
 

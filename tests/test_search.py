@@ -61,7 +61,8 @@ def populated(vault: Vault) -> tuple[Vault, list[str], np.ndarray, list[dict[str
     vectors = nrng.normal(size=(n, 6)).astype(np.float32)
     metadatas = [_random_metadata(rng, i) for i in range(n)]
     ids = [f"r{i}" for i in range(n)]
-    vault.collection("c", dim=6).add(texts=[f"text {i}" for i in range(n)], vectors=vectors, metadatas=metadatas, ids=ids)
+    texts = [f"text {i}" for i in range(n)]
+    vault.collection("c", dim=6).add(texts=texts, vectors=vectors, metadatas=metadatas, ids=ids)
     return vault, ids, vectors, metadatas
 
 
@@ -106,7 +107,7 @@ def test_unknown_operator_and_malformed_filters_raise(populated: Any) -> None:
 
 
 def test_mmr_matches_reference_and_respects_filters(populated: Any) -> None:
-    vault, ids, vectors, metadatas = populated
+    vault, ids, vectors, _metadatas = populated
     col = vault.collection("c")
     q = vectors[3] + 0.01
     hits = col.search_mmr(q, k=5, fetch_k=20, lambda_mult=0.3)
@@ -138,7 +139,7 @@ _WRITER = textwrap.dedent(
 
 
 def _in_other_process(path: Path, key: bytes, action: str) -> None:
-    subprocess.run(  # noqa: S603
+    subprocess.run(
         [sys.executable, "-c", _WRITER.format(core=str(ROOT / "core")), str(path), key.hex(), action],
         check=True,
         timeout=60,

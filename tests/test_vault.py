@@ -123,7 +123,10 @@ def test_empty_batch_is_a_no_op(vault: Vault) -> None:
     metadata=st.dictionaries(
         st.text(max_size=8),
         st.recursive(
-            st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False, allow_infinity=False)
+            st.none()
+            | st.booleans()
+            | st.integers(-(2**63), 2**63 - 1)
+            | st.floats(allow_nan=False, allow_infinity=False)
             | st.text(max_size=20),
             lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
             max_leaves=10,
@@ -300,9 +303,8 @@ def test_a_corrupted_file(tmp_path: Path, master_key: bytes) -> None:
     for i in range(0, len(data), 7):
         data[i] ^= 0x5A
     path.write_bytes(bytes(data))
-    with pytest.raises((StorageError, WrongKeyError, IntegrityError)):
-        with Vault.open(path, key=master_key) as vault:
-            vault.collection("c").search([1.0, 0.0], k=1)
+    with pytest.raises((StorageError, WrongKeyError, IntegrityError)), Vault.open(path, key=master_key) as vault:
+        vault.collection("c").search([1.0, 0.0], k=1)
 
 
 def test_a_tampered_sealed_field_raises_integrity_error(tmp_path: Path, master_key: bytes) -> None:
