@@ -85,17 +85,21 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--out")
+    parser.add_argument("--libraries", default=",".join(LIBRARIES), help=f"comma-separated: {', '.join(LIBRARIES)}")
+    parser.add_argument("--efs", default=",".join(map(str, EFS)), help="comma-separated ef values to sweep")
     args = parser.parse_args()
     ds = common.make_dataset(args.n, 384, args.queries)
     truth = engines.exact_topk(ds.vectors, ds.queries)
     rows = []
-    for name, make in LIBRARIES.items():
+    efs = [int(e) for e in args.efs.split(",")]
+    for name in args.libraries.split(","):
+        make = LIBRARIES[name]
         try:
             build, at = make(ds.vectors)
         except ImportError as exc:
             rows.append([name, "skipped: " + str(exc), "", "", "", ""])
             continue
-        for ef in EFS:
+        for ef in efs:
             fn = at(ef)
             times = common.time_queries(fn, list(ds.queries))
             recall = np.mean(

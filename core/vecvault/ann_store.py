@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
@@ -80,21 +80,29 @@ def seal_graph(key: DataKey, vault_id: bytes, collection: str, rev: int, data: b
         yield SealedChunk(index, count, rev, key.key_id, _KEY_ID.pack(key.key_id) + nonce + sealed)
 
 
-def open_graph(keyset: Keyset, vault_id: bytes, collection: str, chunks: Sequence[SealedChunk]) -> tuple[int, bytes]:
-    """Authenticate and join stored chunks; return ``(rev, graph bytes)``.
+def open_graph(
+    keyset: Keyset, vault_id: bytes, collection: str, chunks: Iterable[SealedChunk]
+) -> tuple[int, bytearray]:
+    """Authenticate stored chunks, in index order, into one buffer; return ``(rev, graph bytes)``.
+
+    ``chunks`` may be a generator reading one chunk at a time from the database: only one sealed chunk
+    is held beside the output buffer.
 
     Raises:
-        IntegrityError: a chunk is missing, duplicated, moved, altered, or sealed by an unknown key.
+        IntegrityError: a chunk is missing, duplicated, out of order, moved, altered, or sealed by an
+            unknown key.
     """
-    if not chunks:
-        raise IntegrityError("No stored graph.")
-    count, rev = chunks[0].count, chunks[0].rev
-    ordered = sorted(chunks, key=lambda c: c.index)
-    if len(ordered) != count or [c.index for c in ordered] != list(range(count)):
-        raise IntegrityError("The stored graph has missing or extra chunks.")
-    parts = []
+    out = bytearray()
+    count = rev = -1
+    expected = 0
     aeads: dict[int, AESGCM] = {}
-    for chunk in ordered:
+    for chunk in chunks:
+        if expected == 0:
+            count, rev = chunk.count, chunk.rev
+            if count < 1:
+                raise IntegrityError("The stored graph has a bad chunk count.")
+        if chunk.index != expected or expected >= count:
+            raise IntegrityError("The stored graph has missing, extra or reordered chunks.")
         blob = chunk.blob
         if not isinstance(blob, bytes) or len(blob) < _KEY_ID.size + NONCE_BYTES + 16:
             raise IntegrityError("A stored graph chunk is truncated.")
@@ -107,7 +115,12 @@ def open_graph(keyset: Keyset, vault_id: bytes, collection: str, chunks: Sequenc
         nonce = blob[_KEY_ID.size : _KEY_ID.size + NONCE_BYTES]
         try:
             aad = _aad(vault_id, collection, rev, chunk.index, count, key_id)
-            parts.append(aeads[key_id].decrypt(nonce, blob[_KEY_ID.size + NONCE_BYTES :], aad))
+            out += aeads[key_id].decrypt(nonce, blob[_KEY_ID.size + NONCE_BYTES :], aad)
         except (InvalidTag, ValueError):
             raise IntegrityError("A stored graph chunk failed authentication: altered, moved or stale.") from None
-    return rev, b"".join(parts)
+        expected += 1
+    if expected == 0:
+        raise IntegrityError("No stored graph.")
+    if expected != count:
+        raise IntegrityError("The stored graph has missing chunks.")
+    return rev, out

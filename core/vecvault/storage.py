@@ -897,6 +897,22 @@ class Storage:
                 (collection, *chunk),
             )
 
+    def has_ann(self, collection: str) -> bool:
+        """Whether a graph is stored for the collection."""
+        return bool(self.query("SELECT 1 FROM vv_ann WHERE collection = ? LIMIT 1", (collection,)))
+
+    def iter_ann(self, collection: str) -> Iterator[tuple[int, int, int, int, bytes]]:
+        """Like :meth:`load_ann`, one chunk per statement, so a large graph is read a chunk at a time."""
+        listed = self.query("SELECT chunk FROM vv_ann WHERE collection = ? ORDER BY chunk", (collection,))
+        for (chunk,) in listed:
+            rows = self.query(
+                "SELECT chunk, count, rev, key_id, blob FROM vv_ann WHERE collection = ? AND chunk = ?",
+                (collection, int(chunk)),
+            )
+            if rows:
+                r = rows[0]
+                yield int(r[0]), int(r[1]), int(r[2]), int(r[3]), bytes(r[4])
+
     def load_ann(self, collection: str) -> list[tuple[int, int, int, int, bytes]]:
         """A collection's stored graph chunks ``(chunk, count, rev, key_id, blob)`` (empty if none)."""
         rows = self.query(

@@ -1042,10 +1042,10 @@ class Collection:
         """The stored graph if it opens and fits this collection, else an empty one (rebuilt lazily)."""
         from vecvault import ann_store
 
-        rows = self._vault._storage.load_ann(self.name)
-        if rows:
+        storage = self._vault._storage
+        if storage.has_ann(self.name):
             try:
-                chunks = [ann_store.SealedChunk(*r) for r in rows]
+                chunks = (ann_store.SealedChunk(*r) for r in storage.iter_ann(self.name))
                 rev, data = ann_store.open_graph(self._vault._keyset, self._vault._vault_id, self.name, chunks)
                 ann = HnswIndex.from_bytes(data)
                 if ann.rev != rev or ann.dim != index.dim or ann.metric != index.metric:
