@@ -222,3 +222,8 @@ def test_schema_migrates_from_version_1(tmp_path: Path) -> None:
     with Vault.open(path, key=key) as vault:
         assert vault._storage.schema_version() == 2
         assert vault._storage.load_ann("c") == []
+
+
+def test_search_ef_grows_with_the_graph_unless_given() -> None:
+    assert HnswIndex(DIM, "cosine").search_ef() == 128
+    assert HnswIndex(DIM, "cosine", ef=40).search_ef() == 40
