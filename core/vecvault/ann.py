@@ -275,7 +275,7 @@ class HnswIndex:
         layout = []
         blobs: list[memoryview] = []
         for name, arr in arrays.items():
-            data = memoryview(np.ascontiguousarray(arr)).cast("B")  # no copy before the final join
+            data = np.ascontiguousarray(arr).data.cast("B")  # no copy before the final join
             layout.append([name, arr.dtype.str, list(arr.shape), data.nbytes])
             blobs.append(data)
         header = {

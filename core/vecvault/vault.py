@@ -701,7 +701,7 @@ class Collection:
             meta_col = 2
             if sys.byteorder == "little":
                 # Copy each opened vector's bytes straight into the matrix (no array per row).
-                flat = memoryview(matrix).cast("B")
+                flat = matrix.data.cast("B")
                 width = dim * 4
                 for i, row in enumerate(rows):
                     data = sealer.open(ids[i], FIELD_VECTOR, row[1])
