@@ -19,6 +19,7 @@ from vecvault import (
 )
 from vecvault.ann import HnswIndex
 from vecvault.index import VectorIndex
+from vecvault.storage import SCHEMA_VERSION
 
 DIM = 8
 N = 1200  # above the size that makes a catch-up save the graph
@@ -220,7 +221,7 @@ def test_schema_migrates_from_version_1(tmp_path: Path) -> None:
         vault._storage.query("DROP TABLE vv_ann")
         vault._storage.query("UPDATE vv_meta SET value = ? WHERE key = 'schema_version'", (b"1",))
     with Vault.open(path, key=key) as vault:
-        assert vault._storage.schema_version() == 2
+        assert vault._storage.schema_version() == SCHEMA_VERSION
         assert vault._storage.load_ann("c") == []
 
 

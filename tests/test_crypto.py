@@ -249,3 +249,10 @@ def test_reprs_hold_no_key_material() -> None:
     for text in (repr(key), repr(keyset), repr(key.aead)):
         assert key.material.hex() not in text
         assert repr(key.material) not in text
+
+
+def test_aad_matches_its_documented_encoding() -> None:
+    header = bytes([FIELD_FORMAT_V1, 0, 0, 0, 9])
+    ctx = FieldContext(VAULT_ID, "notes", "rec-ü", "metadata")
+    parts = [b"vecvault/field/v1", header, VAULT_ID, b"notes", "rec-ü".encode(), b"metadata"]
+    assert encode_aad(header, ctx) == b"".join(len(p).to_bytes(4, "big") + p for p in parts)

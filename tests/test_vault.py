@@ -224,8 +224,13 @@ def test_bad_input_is_refused_and_stores_nothing(vault: Vault, kwargs: dict[str,
 
 @pytest.mark.parametrize(
     ("query", "k", "match"),
-    [([1.0, 2.0, 3.0], 1, "dimension"), ([float("nan"), 0.0], 1, "NaN"), ([1.0, 0.0], 0, "positive"),
-     ([1.0, 0.0], -1, "positive"), ([1.0, 0.0], True, "positive")],
+    [
+        ([1.0, 2.0, 3.0], 1, "dimension"),
+        ([float("nan"), 0.0], 1, "NaN"),
+        ([1.0, 0.0], 0, "positive"),
+        ([1.0, 0.0], -1, "positive"),
+        ([1.0, 0.0], True, "positive"),
+    ],
 )
 def test_bad_queries(vault: Vault, query: list[float], k: Any, match: str) -> None:
     col = vault.collection("c", dim=2)
@@ -401,3 +406,47 @@ def test_a_hot_rekey_journal_blocks_opening(tmp_path: Path, master_key: bytes) -
     with pytest.raises(StorageError, match="Rerun that same command"):
         Vault.open(path, key=os.urandom(32))
     assert path.read_bytes() == before
+
+
+_V1_RECORDS = """CREATE TABLE vv_records (
+    collection TEXT NOT NULL, id TEXT NOT NULL, rev INTEGER NOT NULL, key_id INTEGER NOT NULL,
+    text BLOB NOT NULL, metadata BLOB NOT NULL, vector BLOB NOT NULL, updated_at REAL NOT NULL,
+    PRIMARY KEY (collection, id)) WITHOUT ROWID"""
+
+
+def test_a_version_1_vault_migrates_and_keeps_every_record(tmp_path: Path, master_key: bytes) -> None:
+    path = tmp_path / "v.db"
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(30, 4)).astype(np.float32)
+    with Vault.open(path, key=master_key, file_encryption=False) as vault:
+        vault.collection("c", dim=4).add(
+            texts=[f"t{i}" for i in range(30)],
+            vectors=vectors,
+            metadatas=[{"i": i} for i in range(30)],
+            ids=[str(i) for i in range(30)],
+        )
+    # Rewrite the file into the version-1 layout: records WITHOUT ROWID, no vv_ann table.
+    con = sqlite3.connect(path)
+    con.execute("ALTER TABLE vv_records RENAME TO vv_records_new")
+    con.execute(_V1_RECORDS)
+    con.execute(
+        "INSERT INTO vv_records SELECT collection, id, rev, key_id, text, metadata, vector, updated_at "
+        "FROM vv_records_new"
+    )
+    con.execute("DROP TABLE vv_records_new")
+    con.execute("DROP TABLE IF EXISTS vv_ann")
+    con.execute("UPDATE vv_meta SET value = ? WHERE key = 'schema_version'", (b"1",))
+    con.commit()
+    con.close()
+    with Vault.open(path, key=master_key) as vault:
+        col = vault.collection("c")
+        assert col.count() == 30
+        assert col.search(vectors[4], k=1)[0].id == "4"
+        assert col.get(["29"])[0].metadata == {"i": 29}
+        col.add(texts=["new"], vectors=[[1.0, 0.0, 0.0, 0.0]], ids=["new"])
+    con = sqlite3.connect(path)
+    (sql,) = con.execute("SELECT sql FROM sqlite_master WHERE name = 'vv_records'").fetchone()
+    (version,) = con.execute("SELECT value FROM vv_meta WHERE key = 'schema_version'").fetchone()
+    con.close()
+    assert "WITHOUT ROWID" not in sql
+    assert int(version) == 3
