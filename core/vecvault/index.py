@@ -270,10 +270,7 @@ class VectorIndex:
         else:
             available = scores.shape[0]
         k = min(k, available)
-        if k < scores.shape[0]:
-            top = np.argpartition(-scores, k - 1)[:k]
-        else:
-            top = np.arange(scores.shape[0])
+        top = np.argpartition(-scores, k - 1)[:k] if k < scores.shape[0] else np.arange(scores.shape[0])
         top = top[np.argsort(-scores[top], kind="stable")]
         picked = top if rows is None else rows[top]
         return picked.astype(np.intp), scores[top]

@@ -1004,9 +1004,9 @@ class Collection:
                 if config.vectors == "plain":
                     candidates = self._plain_candidates(config, query, fetch_k, parsed)
                     raw = storage.plain_vectors(self.name, [i for i, _ in candidates])
-                    matrix = np.stack([decode_vector(raw[i], config.dim) for i, _ in candidates]) if candidates else None
-                    if matrix is None:
+                    if not candidates:
                         return []
+                    matrix = np.stack([decode_vector(raw[i], config.dim) for i, _ in candidates])
                     picked = maximal_marginal_relevance(query, matrix, k=k, lambda_mult=float(lambda_mult))
                     return self._hits(config, [candidates[i] for i in picked])
                 index = self._sync(with_metadata=parsed is not None)
