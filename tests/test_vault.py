@@ -450,3 +450,13 @@ def test_a_version_1_vault_migrates_and_keeps_every_record(tmp_path: Path, maste
     con.close()
     assert "WITHOUT ROWID" not in sql
     assert int(version) == 3
+
+
+def test_messages_never_show_url_credentials() -> None:
+    from vecvault.storage import Storage
+
+    storage = Storage(
+        None, location="libsql://db.example.test?authToken=SECRETTOKEN", remote=True, file_encrypted=False
+    )
+    assert "SECRETTOKEN" not in storage.shown_location
+    assert storage.shown_location == "libsql://db.example.test"

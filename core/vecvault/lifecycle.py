@@ -395,7 +395,7 @@ def _set_journal(storage: Storage, mode: str) -> None:
     got = str(rows[0][0]).lower() if rows else ""
     if got != mode.lower():
         raise StorageError(
-            f"Could not switch {storage.location} to journal_mode={mode} (it stayed {got or 'unknown'}): another "
+            f"Could not switch {storage.shown_location} to journal_mode={mode} (it stayed {got or 'unknown'}): another "
             "program has the vault open. Close every other program using it, then run the command again."
         )
 
@@ -527,10 +527,10 @@ def _check_vault_key(storage: Storage, master: bytes) -> None:
     """Refuse to touch the file layer with a master key that does not open the vault's data keys."""
     vault_id = storage.get_meta("vault_id")
     if vault_id is None:
-        raise StorageError(f"{storage.location} has no vault id; it is not a complete vault.")
+        raise StorageError(f"{storage.shown_location} has no vault id; it is not a complete vault.")
     rows = [r for r in storage.load_keys() if r.wrapped is not None]
     if rows and _unwrap_all(crypto.derive_kek(master, vault_id), vault_id, rows) is None:
-        raise WrongKeyError(f"The master key does not open {storage.location}; check the key provider.")
+        raise WrongKeyError(f"The master key does not open {storage.shown_location}; check the key provider.")
 
 
 # -- shredding -------------------------------------------------------------------------------------------

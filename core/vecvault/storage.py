@@ -313,6 +313,11 @@ class Storage:
         self._reconnect = reconnect
         self._broken = False  # remote: the connection died; reopen it before the next statement
 
+    @property
+    def shown_location(self) -> str:
+        """The location as messages show it: a URL without credentials or query string."""
+        return display_location(self.location)
+
     # -- opening ----------------------------------------------------------------------------------------
 
     @staticmethod
@@ -428,12 +433,12 @@ class Storage:
             size = os.path.getsize(self.location) if os.path.exists(self.location) else 0
             if self.file_encrypted and size >= _PAGE and size % _PAGE == 0:
                 raise WrongKeyError(
-                    f"{self.location} could not be decrypted: the master key is not this vault's key, or the "
+                    f"{self.shown_location} could not be decrypted: the master key is not this vault's key, or the "
                     "file is not a vecvault database. Check the key provider (keychain entry, VECVAULT_KEY, "
                     "key file, passphrase)."
                 ) from None
             raise NotAVaultError(
-                f"{self.location} is not a vecvault database (or it is damaged beyond opening): {exc}"
+                f"{self.shown_location} is not a vecvault database (or it is damaged beyond opening): {exc}"
             ) from None
         pragmas = ["PRAGMA foreign_keys=ON"]
         if not self.replica:
@@ -449,7 +454,7 @@ class Storage:
             self._run(lambda: self._conn.sync(), "-- replica sync")
         except StorageError as exc:
             raise StorageError(
-                f"Could not pull the primary's changes into the replica {self.location} ({exc}); check that the "
+                f"Could not pull the primary's changes into the replica {self.shown_location} ({exc}); check that the "
                 "primary (sync_url) runs and is reachable. count(), ids() and get() by id still read the local copy."
             ) from None
 
@@ -672,12 +677,12 @@ class Storage:
         if "vv_meta" not in tables:
             if tables:
                 raise NotAVaultError(
-                    f"{self.location} is an SQLite database but not a vecvault vault (it has no vv_meta table)."
+                    f"{self.shown_location} is an SQLite database but not a vecvault vault (it has no vv_meta table)."
                 )
             return None
         rows = self.query("SELECT value FROM vv_meta WHERE key = 'schema_version'")
         if not rows:
-            raise NotAVaultError(f"{self.location} has no schema version; it is not a complete vecvault vault.")
+            raise NotAVaultError(f"{self.shown_location} has no schema version; it is not a complete vecvault vault.")
         return int(rows[0][0])
 
     def create_schema(self, meta: dict[str, bytes]) -> None:
@@ -692,10 +697,10 @@ class Storage:
         """Bring an existing vault's schema up to :data:`SCHEMA_VERSION`."""
         version = self.schema_version()
         if version is None:
-            raise NotAVaultError(f"{self.location} is empty; it is not a vault.")
+            raise NotAVaultError(f"{self.shown_location} is empty; it is not a vault.")
         if version > SCHEMA_VERSION:
             raise SchemaVersionError(
-                f"{self.location} uses vault schema {version}, newer than this vecvault supports "
+                f"{self.shown_location} uses vault schema {version}, newer than this vecvault supports "
                 f"({SCHEMA_VERSION}); upgrade: pip install -U vecvault"
             )
         with self.transaction():

@@ -216,7 +216,7 @@ class Vault:
         version = storage.schema_version()
         if version is None:
             if not create:
-                raise ConfigurationError(f"No vault at {storage.location}; pass create=True to create one.")
+                raise ConfigurationError(f"No vault at {storage.shown_location}; pass create=True to create one.")
             vault_id = os.urandom(_VAULT_ID_BYTES)
             kek = crypto.derive_kek(master, vault_id)
             keyset = Keyset()
@@ -229,7 +229,7 @@ class Vault:
         storage.migrate()
         stored_id = storage.get_meta("vault_id")
         if stored_id is None or len(stored_id) != _VAULT_ID_BYTES:
-            raise StorageError(f"{storage.location} has no valid vault id; restore it from a backup.")
+            raise StorageError(f"{storage.shown_location} has no valid vault id; restore it from a backup.")
         vault_id = stored_id
         kek = crypto.derive_kek(master, vault_id)
         keyset = Keyset(_open_key(kek, vault_id, row) for row in storage.load_keys())
