@@ -61,6 +61,7 @@ from vecvault.keys.passphrase_provider import (
     Argon2Params,
 )
 from vecvault.progress import ProgressCallback, call_progress
+from vecvault.records import CollectionInfo
 from vecvault.storage import Storage
 
 if TYPE_CHECKING:
@@ -447,20 +448,10 @@ class _FrameReader:
                 return
 
 
-@dataclass
-class _Collection:
-    name: str
-    dim: int
-    metric: str
-    vectors: str
-    model: str | None
-    count: int
-
-
-def _parse_collection(payload: bytes) -> _Collection:
+def _parse_collection(payload: bytes) -> CollectionInfo:
     try:
         doc = json.loads(payload)
-        return _Collection(
+        return CollectionInfo(
             str(doc["name"]),
             int(doc["dim"]),
             str(doc["metric"]),
@@ -494,13 +485,13 @@ def _parse_record(payload: bytes, dim: int) -> tuple[str, str, dict[str, Any], A
         raise IntegrityError("A record entry of the bundle is malformed.") from None
 
 
-Item = tuple[_Collection, list[tuple[str, str, dict[str, Any], Any]]]
+Item = tuple[CollectionInfo, list[tuple[str, str, dict[str, Any], Any]]]
 
 
 def _items(stream: IO[bytes], header: _Header, keys: _Keys, batch: int) -> Iterator[Item]:
     """Yield (collection, records batch) in bundle order; an empty batch announces a collection."""
     reader = _FrameReader(_chunks(stream, header, keys))
-    current: _Collection | None = None
+    current: CollectionInfo | None = None
     seen_records = 0
     in_collection = 0
     collections = 0

@@ -8,21 +8,10 @@ no decrypted values (collection names and counts are plaintext at rest anyway).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-__all__ = ["CollectionShape", "describe_exposure"]
+from vecvault.records import CollectionInfo
 
-
-@dataclass(frozen=True)
-class CollectionShape:
-    """The plaintext facts of one collection, as stored."""
-
-    name: str
-    dim: int
-    metric: str
-    vectors: str
-    model: str | None
-    count: int
+__all__ = ["describe_exposure"]
 
 
 _SEALED = (
@@ -37,7 +26,7 @@ def describe_exposure(
     remote: bool,
     replica: bool,
     file_encrypted: bool,
-    collections: Sequence[CollectionShape],
+    collections: Sequence[CollectionInfo],
 ) -> list[str]:
     """Plain-language lines saying who can see what of this vault without the master key.
 

@@ -21,6 +21,7 @@ from vecvault.crypto import FieldContext, Keyset
 from vecvault.errors import ConfigurationError, IntegrityError
 
 __all__ = [
+    "CollectionInfo",
     "Hit",
     "Record",
     "check_ids",
@@ -48,6 +49,18 @@ class Record:
     text: str = field(repr=False)
     metadata: dict[str, Any] = field(repr=False)
     vector: npt.NDArray[np.float32] | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    """A collection's configuration and size: plaintext facts only (no secrets, no texts)."""
+
+    name: str
+    dim: int
+    metric: str
+    vectors: str
+    model: str | None
+    count: int
 
 
 @dataclass(frozen=True)
@@ -108,9 +121,7 @@ def check_vectors(vectors: Any, *, n: int | None, dim: int | None) -> npt.NDArra
     if matrix.ndim == 1 and matrix.size == 0:
         matrix = matrix.reshape(0, dim or 0)
     if matrix.ndim != 2:
-        raise ConfigurationError(
-            f"vectors must be 2-D (one row per record); got an array of shape {matrix.shape}."
-        )
+        raise ConfigurationError(f"vectors must be 2-D (one row per record); got an array of shape {matrix.shape}.")
     if n is not None and matrix.shape[0] != n:
         raise ConfigurationError(f"Got {matrix.shape[0]} vectors for {n} texts; pass one vector per text.")
     if dim is not None and matrix.shape[1] != dim:

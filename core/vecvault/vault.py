@@ -16,7 +16,6 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -33,6 +32,7 @@ from vecvault.records import (
     FIELD_METADATA,
     FIELD_TEXT,
     FIELD_VECTOR,
+    CollectionInfo,
     Hit,
     Record,
     RecordSealer,
@@ -63,18 +63,6 @@ _ANN_SAVE_MIN = 1_000
 _VAULT_ID_BYTES = 16
 # Past this many logged deletions, the log is dropped and other readers reload the collection instead.
 _DELETION_LOG_LIMIT = 10_000
-
-
-@dataclass(frozen=True)
-class CollectionInfo:
-    """A collection's configuration and size (no secrets, no texts)."""
-
-    name: str
-    dim: int
-    metric: str
-    vectors: str
-    model: str | None
-    count: int
 
 
 def _as_key_provider(key: KeyProvider | bytes | None) -> KeyProvider:
@@ -264,10 +252,10 @@ class Vault:
 
     def exposure(self) -> list[str]:
         """Plain-language lines: what the server (or whoever holds the file) can see without the master key."""
-        from vecvault.exposure import CollectionShape, describe_exposure
+        from vecvault.exposure import describe_exposure
         from vecvault.storage import display_location
 
-        shapes = [CollectionShape(c.name, c.dim, c.metric, c.vectors, c.model, c.count) for c in self.collection_info()]
+        shapes = self.collection_info()
         storage = self._storage
         return describe_exposure(
             location=display_location(storage.location),
