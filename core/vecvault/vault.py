@@ -939,19 +939,17 @@ class Collection:
         k = _check_k(k)
         parsed = parse_filter(filter)
         with self._vault._lock:
-            self._vault._check_open()
-            config = self._refresh_config()
-            if config is None:
+            prepared = self._prepare_query(vector)
+            if prepared is None:
                 return []
-            query = check_query(vector, config.dim)
-            storage = self._vault._storage
-            with storage.snapshot():
+            config, query = prepared
+            with self._vault._storage.snapshot():
                 if config.vectors == "plain":
                     return self._hits(config, self._plain_candidates(config, query, k, parsed))
-                index = self._sync(with_metadata=parsed is not None)
-                if index is None:
+                indexed = self._indexed(parsed)
+                if indexed is None:
                     return []
-                mask = index.metadata.mask(parsed) if parsed is not None else None
+                index, mask = indexed
                 ann = self._ann_for(index)
                 if ann is None:
                     scored = index.search(query, k, mask)
@@ -982,25 +980,24 @@ class Collection:
             raise ConfigurationError(f"lambda_mult must be between 0 and 1, not {lambda_mult!r}.")
         parsed = parse_filter(filter)
         with self._vault._lock:
-            self._vault._check_open()
-            config = self._refresh_config()
-            if config is None:
+            prepared = self._prepare_query(vector)
+            if prepared is None:
                 return []
-            query = check_query(vector, config.dim)
+            config, query = prepared
             storage = self._vault._storage
             with storage.snapshot():
                 if config.vectors == "plain":
                     candidates = self._plain_candidates(config, query, fetch_k, parsed)
-                    raw = storage.plain_vectors(self.name, [i for i, _ in candidates])
                     if not candidates:
                         return []
+                    raw = storage.plain_vectors(self.name, [i for i, _ in candidates])
                     matrix = np.stack([decode_vector(raw[i], config.dim) for i, _ in candidates])
                     picked = maximal_marginal_relevance(query, matrix, k=k, lambda_mult=float(lambda_mult))
                     return self._hits(config, [candidates[i] for i in picked])
-                index = self._sync(with_metadata=parsed is not None)
-                if index is None:
+                indexed = self._indexed(parsed)
+                if indexed is None:
                     return []
-                mask = index.metadata.mask(parsed) if parsed is not None else None
+                index, mask = indexed
                 scored = index.search_mmr(query, k, fetch_k, float(lambda_mult), mask)
                 return self._hits(config, [(index.ids[s.row], s.score) for s in scored])
 
@@ -1060,6 +1057,21 @@ class Collection:
                 self._vault._storage.save_ann(self.name, ((c.index, c.count, c.rev, c.key_id, c.blob) for c in chunks))
         except StorageError:
             self._ann_save_due = True  # busy: try again after the next search
+
+    def _prepare_query(self, vector: Any) -> tuple[CollectionRow, npt.NDArray[np.float32]] | None:
+        """The collection's configuration and the checked query; None while the collection has no records."""
+        self._vault._check_open()
+        config = self._refresh_config()
+        if config is None:
+            return None
+        return config, check_query(vector, config.dim)
+
+    def _indexed(self, parsed: Filter | None) -> tuple[VectorIndex, npt.NDArray[np.bool_] | None] | None:
+        """The up-to-date in-memory index and the filter's row mask (inside the read snapshot)."""
+        index = self._sync(with_metadata=parsed is not None)
+        if index is None:
+            return None
+        return index, (index.metadata.mask(parsed) if parsed is not None else None)
 
     def _plain_candidates(
         self, config: CollectionRow, query: npt.NDArray[np.float32], k: int, parsed: Filter | None
