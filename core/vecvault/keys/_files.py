@@ -87,16 +87,21 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def _write_all(fd: int, data: bytes) -> None:
+    """Write every byte of ``data`` to ``fd`` (os.write may write less than asked) and fsync."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+    os.fsync(fd)
+
+
 def _write_temp(path: Path, data: bytes) -> Path:
     """Write ``data`` to a fresh 0600 temporary file next to ``path``, fsynced; return its path."""
     temp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
     fd = os.open(temp, os.O_CREAT | os.O_EXCL | os.O_WRONLY | _O_BINARY | _O_CLOEXEC, PRIVATE_MODE)
     try:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        os.fsync(fd)
+        _write_all(fd, data)
     except BaseException:
         os.close(fd)
         with contextlib.suppress(OSError):
@@ -144,11 +149,7 @@ def write_new_file(path: Path, data: bytes, *, what: str) -> None:
 def _write_exclusive(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | _O_BINARY | _O_CLOEXEC, PRIVATE_MODE)
     try:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        os.fsync(fd)
+        _write_all(fd, data)
     finally:
         os.close(fd)
 
