@@ -9,7 +9,6 @@ Every library gets M=16 (usearch: connectivity=16) and ef_construction=128 (usea
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -115,9 +114,7 @@ def main() -> None:
         [
             f"### HNSW libraries at {args.n:,} x 384-d (M={M}, ef_construction={EF_CONSTRUCTION}, all cores)",
             "",
-            "Command: `" + " ".join([os.path.relpath(sys.executable), *sys.argv]) + "`",
-            "",
-            f"BLAS: {common.blas_info()}; dropped: {DROPPED or 'nothing'}",
+            *common.report_preamble(DROPPED),
             "",
             common.markdown_table(header, rows),
         ]

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -252,15 +251,10 @@ def main() -> None:
             shutil.rmtree(workdir, ignore_errors=True)
     header = ["measurement", "vecvault", "reference", "reference value", "ratio", "target", "verdict"]
     table = common.markdown_table(header, rows)
-    machine = common.machine_facts()
     lines = [
         f"### Exact core at {args.n:,} x 384-d ({args.queries} queries, medians)",
         "",
-        "Command: `" + " ".join([os.path.relpath(sys.executable), *sys.argv]) + "`",
-        "",
-        "Machine: " + ", ".join(f"{k}={v}" for k, v in machine.items()),
-        "",
-        f"BLAS: {common.blas_info()}; dropped from the benchmark's own environment: {DROPPED or 'nothing'}",
+        *common.report_preamble(DROPPED),
         "",
         table,
         "",

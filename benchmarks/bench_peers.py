@@ -265,16 +265,11 @@ def main() -> None:
     finally:
         if not args.workdir:
             shutil.rmtree(workdir, ignore_errors=True)
-    machine = common.machine_facts()
     report = "\n".join(
         [
             f"### vecvault vs peers, {dim}-d, sizes {', '.join(f'{n:,}' for n in sizes)}",
             "",
-            "Command: `" + " ".join([os.path.relpath(sys.executable), *sys.argv]) + "`",
-            "",
-            "Machine: " + ", ".join(f"{k}={v}" for k, v in machine.items()),
-            "",
-            f"BLAS: {common.blas_info()}; dropped from the benchmark's own environment: {DROPPED or 'nothing'}",
+            *common.report_preamble(DROPPED),
             "",
             table(results),
             "",

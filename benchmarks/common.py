@@ -256,6 +256,18 @@ def run_json(args: Sequence[str], env: dict[str, str] | None = None, timeout: fl
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def report_preamble(dropped: dict[str, str]) -> list[str]:
+    """The lines every report starts with: the exact command, the machine and the BLAS kernel that ran."""
+    machine = machine_facts()
+    return [
+        "Command: `" + " ".join([os.path.relpath(sys.executable), *sys.argv]) + "`",
+        "",
+        "Machine: " + ", ".join(f"{k}={v}" for k, v in machine.items()),
+        "",
+        f"BLAS: {blas_info()}; dropped from the benchmark's own environment: {dropped or 'nothing'}",
+    ]
+
+
 def markdown_table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     """A GitHub Markdown table."""
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
