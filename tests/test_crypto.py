@@ -185,6 +185,45 @@ def test_no_repeated_nonce_over_100k_seals() -> None:
     assert keyset.primary("notes").encryptions == 100_000
 
 
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.text(min_size=1, max_size=30), st.binary(max_size=300)),
+        min_size=1,
+        max_size=12,
+        unique_by=lambda item: item[0],
+    ),
+    st.sampled_from(["text", "metadata", "vector"]),
+)
+def test_batch_sealing_equals_one_by_one_sealing(items: list[tuple[str, bytes]], field_name: str) -> None:
+    keyset = _keyset()
+    key = keyset.primary("notes")
+    ids = [record_id for record_id, _ in items]
+    nonces = os.urandom(12 * len(items))
+    batch = keyset.seal_field_batch(key, VAULT_ID, "notes", ids, field_name, [p for _, p in items], nonces=nonces)
+    for i, (record_id, plaintext) in enumerate(items):
+        ctx = FieldContext(VAULT_ID, "notes", record_id, field_name)
+        assert batch[i] == keyset._seal_from_parts(key, plaintext, ctx, nonces[12 * i : 12 * (i + 1)])
+        assert keyset.open(batch[i], ctx) == plaintext
+
+
+def test_batch_sealing_draws_fresh_nonces_counts_and_checks_its_key() -> None:
+    keyset = _keyset()
+    key = keyset.primary("notes")
+    sealed = keyset.seal_field_batch(key, VAULT_ID, "notes", [f"r{i}" for i in range(5000)], "text", [b"x"] * 5000)
+    assert len({blob[5:17] for blob in sealed}) == 5000
+    assert key.encryptions == 5000
+    with pytest.raises(ConfigurationError, match="one per record"):
+        keyset.seal_field_batch(key, VAULT_ID, "notes", ["a", "b"], "text", [b"x"])
+    with pytest.raises(ConfigurationError, match="another collection"):
+        keyset.seal_field_batch(key, VAULT_ID, "other", ["a"], "text", [b"x"])
+    with pytest.raises(ConfigurationError, match="12 bytes"):
+        keyset.seal_field_batch(key, VAULT_ID, "notes", ["a"], "text", [b"x"], nonces=bytes(11))
+    key.state = KeyState.DISABLED
+    with pytest.raises(ConfigurationError, match="cannot seal"):
+        keyset.seal_field_batch(key, VAULT_ID, "notes", ["a"], "text", [b"x"])
+
+
 def test_destroyed_and_disabled_keys_do_not_open() -> None:
     keyset = _keyset()
     blob = keyset.seal(b"secret", CTX)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,15 @@ def test_generated_ids_are_random_hex(vault: Vault) -> None:
     col = vault.collection("c", dim=2)
     ids = col.add(texts=["x", "y"], vectors=[[1, 0], [0, 1]])
     assert len(set(ids)) == 2 and all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+    many = col.add(vectors=np.ones((2000, 2)))
+    assert len(set(many)) == 2000
+    assert all(uuid.UUID(i).version == 4 and uuid.UUID(i).hex == i for i in many)
+
+
+def test_a_new_vault_file_uses_16_kib_pages(vault: Vault) -> None:
+    # ~2.2 KB sealed records: 4 KiB pages would hold one each and waste the rest.
+    vault.collection("c", dim=2).add(texts=["x"], vectors=[[1, 0]])
+    assert vault._storage.query("PRAGMA page_size") == [(16384,)]
 
 
 def test_upsert_replaces_text_vector_and_metadata(vault: Vault) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-import uuid
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from vecvault.crypto import FieldContext, Keyset
+from vecvault.crypto import DataKey, FieldContext, Keyset
 from vecvault.errors import ConfigurationError, IntegrityError
 
 __all__ = [
@@ -81,7 +81,13 @@ class Hit:
 
 def new_ids(n: int) -> list[str]:
     """Random record ids (UUID4, 32 hex characters): they reveal nothing, unlike user-chosen ids."""
-    return [uuid.uuid4().hex for _ in range(n)]
+    if n <= 0:
+        return []
+    raw = np.frombuffer(os.urandom(16 * n), dtype=np.uint8).reshape(n, 16).copy()
+    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40  # version 4
+    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
+    text = raw.tobytes().hex()
+    return [text[i : i + 32] for i in range(0, 32 * n, 32)]
 
 
 def check_ids(ids: Sequence[Any], n: int) -> list[str]:
@@ -163,7 +169,12 @@ def check_metadata(metadata: Any, path: str = "metadata") -> dict[str, Any]:
     return dict(metadata)
 
 
+_JSON_SCALARS = frozenset({str, int, bool, type(None)})
+
+
 def _check_json_value(value: Any, path: str) -> None:
+    if type(value) is dict and all(type(k) is str and type(v) in _JSON_SCALARS for k, v in value.items()):
+        return  # the common flat metadata dict, checked without a call per value
     if value is None or isinstance(value, (bool, int, str)):
         return
     if isinstance(value, float):
@@ -188,9 +199,12 @@ def _check_json_value(value: Any, path: str) -> None:
     )
 
 
+_METADATA_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def encode_metadata(metadata: Mapping[str, Any]) -> bytes:
     """Compact JSON of checked metadata."""
-    return json.dumps(metadata, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    return _METADATA_ENCODER.encode(metadata).encode()
 
 
 def decode_metadata(data: bytes) -> dict[str, Any]:
@@ -231,6 +245,30 @@ class RecordSealer:
     def seal(self, record_id: str, field_name: str, plaintext: bytes) -> bytes:
         """Seal one field under the primary data key."""
         return self.keyset.seal(plaintext, self.context(record_id, field_name))
+
+    def seal_records(
+        self,
+        key: DataKey,
+        record_ids: Sequence[str],
+        texts: Sequence[bytes],
+        metadatas: Sequence[bytes],
+        vectors: npt.NDArray[np.float32],
+    ) -> tuple[list[bytes], list[bytes], list[bytes]]:
+        """Seal the text, metadata and vector fields of a batch of records under ``key``.
+
+        Returns:
+            The sealed texts, metadatas and vectors, each in ``record_ids`` order.
+        """
+        matrix = np.ascontiguousarray(vectors, dtype=_VECTOR_DTYPE)
+        step = matrix.shape[1] * _VECTOR_DTYPE.itemsize
+        raw = matrix.data.cast("B")
+        rows = [raw[i * step : (i + 1) * step] for i in range(matrix.shape[0])]
+        batch = self.keyset.seal_field_batch
+        return (
+            batch(key, self.vault_id, self.collection, record_ids, FIELD_TEXT, texts),
+            batch(key, self.vault_id, self.collection, record_ids, FIELD_METADATA, metadatas),
+            batch(key, self.vault_id, self.collection, record_ids, FIELD_VECTOR, rows),
+        )
 
     def open(self, record_id: str, field_name: str, blob: Any) -> bytes:
         """Open one field; any failure is an IntegrityError."""

@@ -29,8 +29,6 @@ from vecvault.filters import Filter, MetadataTable, parse_filter
 from vecvault.index import VectorIndex, distance, maximal_marginal_relevance, normalize_metric, relevance
 from vecvault.keys.base import KeyProvider
 from vecvault.records import (
-    FIELD_METADATA,
-    FIELD_TEXT,
     FIELD_VECTOR,
     CollectionInfo,
     Hit,
@@ -527,9 +525,7 @@ def _check_same(row: CollectionRow, *, dim: int | None, metric: str, vectors: st
             f"Collection {row.name!r} uses the {row.metric!r} metric, not {metric!r}; pass metric={row.metric!r}."
         )
     if vectors != row.vectors:
-        raise ConfigurationError(
-            f"Collection {row.name!r} uses vectors={row.vectors!r}; pass vectors={row.vectors!r}."
-        )
+        raise ConfigurationError(f"Collection {row.name!r} uses vectors={row.vectors!r}; pass vectors={row.vectors!r}.")
     if model is not None and row.model is not None and model != row.model:
         raise ConfigurationError(
             f"Collection {row.name!r} was built with the embedding model {row.model!r}, not {model!r}; its "
@@ -745,19 +741,16 @@ class Collection:
             if config is None:
                 config = self._create(int(matrix.shape[1]))
             encoded_meta = [encode_metadata(m) for m in meta_list]
+            encoded_texts = [text.encode() for text in text_list]
             storage = self._vault._storage
-            sealer = self._sealer
             with self._vault._write(self.name, 3 * count) as primary:
                 old_rev, new_rev = storage.bump_revision(self.name)
+                sealed_texts, sealed_meta, sealed_vectors = self._sealer.seal_records(
+                    primary, id_list, encoded_texts, encoded_meta, matrix
+                )
+                key_id = primary.key_id
                 rows = [
-                    RecordRow(
-                        id=record_id,
-                        rev=new_rev,
-                        key_id=primary.key_id,
-                        text=sealer.seal(record_id, FIELD_TEXT, text_list[i].encode()),
-                        metadata=sealer.seal(record_id, FIELD_METADATA, encoded_meta[i]),
-                        vector=sealer.seal(record_id, FIELD_VECTOR, encode_vector(matrix[i])),
-                    )
+                    RecordRow(record_id, new_rev, key_id, sealed_texts[i], sealed_meta[i], sealed_vectors[i])
                     for i, record_id in enumerate(id_list)
                 ]
                 storage.upsert_records(self.name, rows)
@@ -1122,7 +1115,6 @@ class Collection:
             if index is None:
                 return [], np.empty((0, self.dim or 0), dtype=np.float32)
             return list(index.ids), index.vectors.copy()
-
 
 
 def _plain_score(metric: str, distance_value: float) -> float:
