@@ -42,7 +42,6 @@ __all__ = [
     "SCHEMA_VERSION",
     "CollectionRow",
     "KeyRow",
-    "RecordRow",
     "Storage",
     "is_remote_url",
     "quote_identifier",
@@ -224,18 +223,6 @@ class CollectionRow:
     rev: int
     epoch: int
     options: str
-
-
-@dataclass(frozen=True)
-class RecordRow:
-    """One stored record: id, revision, key id and its three sealed fields."""
-
-    id: str
-    rev: int
-    key_id: int
-    text: bytes
-    metadata: bytes
-    vector: bytes
 
 
 def _is_panic(exc: BaseException) -> bool:
@@ -584,7 +571,7 @@ class Storage:
         """
         if not rows:
             return
-        batch = [tuple(r) for r in rows]
+        batch = rows if isinstance(rows, list) and isinstance(rows[0], tuple) else [tuple(r) for r in rows]
         if self.remote and len(batch) > 1:
             width = len(batch[0])
             per_statement = max(1, min(_REMOTE_ROWS_PER_STATEMENT, _MAX_BOUND_PARAMETERS // max(1, width)))
@@ -805,18 +792,30 @@ class Storage:
 
     # -- records ----------------------------------------------------------------------------------------
 
-    def upsert_records(self, collection: str, rows: Sequence[RecordRow]) -> None:
-        """Insert or replace sealed records (inside a write transaction)."""
+    def upsert_records(
+        self,
+        collection: str,
+        rev: int,
+        key_id: int,
+        ids: Sequence[str],
+        texts: Sequence[bytes],
+        metadatas: Sequence[bytes],
+        vectors: Sequence[bytes],
+    ) -> None:
+        """Insert or replace sealed records, given column by column (inside a write transaction)."""
         now = time.time()
         self.execute_many(
             "INSERT OR REPLACE INTO vv_records (collection, id, rev, key_id, text, metadata, vector, updated_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [(collection, r.id, r.rev, r.key_id, r.text, r.metadata, r.vector, now) for r in rows],
+            [
+                (collection, record_id, rev, key_id, text, metadata, vector, now)
+                for record_id, text, metadata, vector in zip(ids, texts, metadatas, vectors, strict=True)
+            ],
         )
         if self.query("SELECT 1 FROM vv_deletions WHERE collection = ? LIMIT 1", (collection,)):
             # A re-added id must leave the deletion log, or readers would drop it again.
             self.execute_many(
-                "DELETE FROM vv_deletions WHERE collection = ? AND id = ?", [(collection, r.id) for r in rows]
+                "DELETE FROM vv_deletions WHERE collection = ? AND id = ?", [(collection, i) for i in ids]
             )
 
     def existing_ids(self, collection: str, ids: Sequence[str]) -> list[str]:

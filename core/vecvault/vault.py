@@ -43,7 +43,7 @@ from vecvault.records import (
     encode_vector,
     new_ids,
 )
-from vecvault.storage import CollectionRow, KeyRow, RecordRow, Storage, Tracer, is_remote_url
+from vecvault.storage import CollectionRow, KeyRow, Storage, Tracer, is_remote_url
 
 if TYPE_CHECKING:
     from vecvault.lifecycle import KeyInfo, RotationReport, VerifyReport
@@ -748,12 +748,9 @@ class Collection:
                 sealed_texts, sealed_meta, sealed_vectors = self._sealer.seal_records(
                     primary, id_list, encoded_texts, encoded_meta, matrix
                 )
-                key_id = primary.key_id
-                rows = [
-                    RecordRow(record_id, new_rev, key_id, sealed_texts[i], sealed_meta[i], sealed_vectors[i])
-                    for i, record_id in enumerate(id_list)
-                ]
-                storage.upsert_records(self.name, rows)
+                storage.upsert_records(
+                    self.name, new_rev, primary.key_id, id_list, sealed_texts, sealed_meta, sealed_vectors
+                )
                 if config.vectors == "plain":
                     storage.upsert_plain(self.name, [(rid, encode_vector(matrix[i])) for i, rid in enumerate(id_list)])
             in_memory = matrix if config.vectors != "plain" else np.empty((count, 0), dtype=np.float32)
