@@ -194,14 +194,42 @@ def test_graph_bytes_round_trip_and_garbage() -> None:
     source.upsert([f"r{i}" for i in range(50)], np.random.default_rng(2).standard_normal((50, DIM)).astype(np.float32))
     assert graph.catch_up(progress=False) == 50
     graph.rev = 3
-    copy = HnswIndex.from_bytes(graph.to_bytes())
+    copy = HnswIndex.from_bytes(graph.to_bytes(), source)
     copy.attach(source)
     assert copy.behind == 0
     assert copy.rev == 3
     q = source.vectors[9]
     assert source.ids[int(copy.candidates(q, 1)[0][0])] == "r9"
     with pytest.raises(IntegrityError):
-        HnswIndex.from_bytes(b"not a graph")
+        HnswIndex.from_bytes(b"not a graph", source)
+
+
+def test_stored_graph_leaves_out_vectors_and_gets_them_back_from_the_records() -> None:
+    rng = np.random.default_rng(5)
+    source = VectorIndex(DIM, "cosine")
+    graph = HnswIndex(DIM, "cosine")
+    graph.attach(source)
+    source.upsert([f"r{i}" for i in range(300)], rng.standard_normal((300, DIM)).astype(np.float32))
+    graph.catch_up(progress=False)
+    data = graph.to_bytes()
+    for row in (0, 150, 299):
+        assert source.vectors[row].tobytes() not in data  # the vectors live sealed in the records only
+    copy = HnswIndex.from_bytes(data, source)
+    copy.attach(source)
+    for q in rng.standard_normal((20, DIM)).astype(np.float32):
+        q /= np.linalg.norm(q)
+        want = graph._graph.knn_query(q, k=5)
+        got = copy._graph.knn_query(q, k=5)
+        assert np.array_equal(want[0], got[0]) and np.allclose(want[1], got[1])
+    labels = np.array([copy._label_of[i] for i in source.ids[:10]])
+    assert np.array_equal(copy._graph.get_items(labels, return_type="numpy"), source.vectors[:10])
+    # A record deleted after the save is absent from the source: its element is marked deleted on attach.
+    source.remove(["r7"])
+    late = HnswIndex.from_bytes(data, source)
+    late.attach(source)
+    late.catch_up(progress=False)
+    assert late.deleted == 1
+    assert "r7" not in {source.ids[int(r)] for r in late.candidates(graph._graph.get_items([7])[0], 5)[0]}
 
 
 def test_index_option_is_checked(tmp_path: Path) -> None:

@@ -40,7 +40,7 @@ _EF_LARGE = 512
 EXACT_FILTER_FRACTION = 0.05
 _BATCH = 10_000
 _PROGRESS_AT = 50_000
-_FORMAT = b"VVHNSW1\x00"
+_FORMAT = b"VVHNSW2\x00"  # v2: level-0 records without their vectors
 _SPACES = {"cosine": "ip", "dot": "ip", "euclidean": "l2"}
 
 
@@ -266,10 +266,28 @@ class HnswIndex:
     # -- serialisation (plaintext bytes: ann_store seals them) -------------------------------------------
 
     def to_bytes(self) -> bytes:
-        """The graph, its labels and parameters as bytes (no pickle)."""
+        """The graph's links, labels and parameters as bytes (no pickle), without its vectors.
+
+        hnswlib keeps each element's vector inside its level-0 record (links ‖ vector ‖ label). The
+        vectors are already sealed in the records and loaded into the exact index, so they are cut out
+        here and put back by :meth:`from_bytes` from that index: the stored graph is ~10x smaller
+        (140 of 1,676 bytes per element at 384-d) and a reopen decrypts the vectors once, not twice.
+        Only a graph without deleted elements is saved (their vectors are in no index to put back).
+        """
         if self._graph is None:
             raise AssertionError("nothing to serialise")
+        if self._deleted:
+            raise AssertionError("a graph holding deleted elements is never saved")
         state = dict(self._graph.__getstate__()[0])
+        level0 = state.pop("data_level0")
+        count = int(state["cur_element_count"])
+        size = int(state["size_data_per_element"])
+        vector_start, vector_end = int(state["offset_data"]), int(state["label_offset"])
+        if vector_end - vector_start != self.dim * 4:
+            raise AssertionError("unexpected hnswlib element layout")
+        records = level0.reshape(count, size)
+        state["data_level0"] = np.concatenate((records[:, :vector_start], records[:, vector_end:]), axis=1)
+        del level0, records
         arrays = {k: v for k, v in state.items() if isinstance(v, np.ndarray)}
         scalars = {k: v for k, v in state.items() if not isinstance(v, np.ndarray)}
         layout = []
@@ -290,11 +308,14 @@ class HnswIndex:
         return b"".join([_FORMAT, struct.pack(">Q", len(head)), head, *blobs])
 
     @classmethod
-    def from_bytes(cls, data: bytes | bytearray, *, ef: int | None = None) -> HnswIndex:
+    def from_bytes(cls, data: bytes | bytearray, source: VectorIndex, *, ef: int | None = None) -> HnswIndex:
         """Rebuild a graph from :meth:`to_bytes` output (already authenticated by the caller).
 
+        Each element's vector is taken from ``source`` (the collection's exact index) by record id; an
+        element whose record is gone gets a zero vector, and :meth:`attach` then marks it deleted.
+
         Raises:
-            IntegrityError: the bytes are not a graph this version can read.
+            IntegrityError: the bytes are not a graph this version can read, or do not fit ``source``.
         """
         try:
             if data[: len(_FORMAT)] != _FORMAT:
@@ -311,17 +332,46 @@ class HnswIndex:
                 pos += length
             params = header["params"]
             out = cls(params["dim"], params["metric"], m=params["m"], ef_construction=params["ef_construction"], ef=ef)
+            if out.dim != source.dim or out.metric != source.metric:
+                raise ValueError("params")
+            out._id_of = list(header["ids"])
+            state["data_level0"] = out._with_vectors(state, source)
             cls_ = _hnswlib().Index
             graph = cls_.__new__(cls_)  # pybind11 unpickling: __setstate__ constructs the instance
             graph.__setstate__((state,))
             out._graph = graph
-            out._id_of = list(header["ids"])
             out._label_of = {rid: label for label, rid in enumerate(out._id_of) if rid is not None}
             out._deleted = int(header["deleted"])
             out.rev = header["rev"]
         except (ValueError, KeyError, TypeError, IndexError, struct.error, RuntimeError) as exc:
             raise IntegrityError(f"A stored HNSW graph could not be read ({type(exc).__name__}).") from None
         return out
+
+    def _with_vectors(self, state: dict[str, Any], source: VectorIndex) -> npt.NDArray[np.int8]:
+        """hnswlib's level-0 records with each element's vector put back from ``source``."""
+        count = int(state["cur_element_count"])
+        size = int(state["size_data_per_element"])
+        vector_start, vector_end = int(state["offset_data"]), int(state["label_offset"])
+        if vector_end - vector_start != self.dim * 4 or size - vector_end != 8:
+            raise ValueError("layout")
+        stripped = state["data_level0"].reshape(count, size - self.dim * 4)
+        level0 = np.empty((count, size), dtype=np.int8)
+        level0[:, :vector_start] = stripped[:, :vector_start]
+        level0[:, vector_end:] = stripped[:, vector_start:]
+        labels = level0[:, vector_end:].copy().view(np.uint64).ravel()
+        rows = np.fromiter(
+            (_row_or_missing(source, self._id_of[int(label)]) for label in labels), dtype=np.intp, count=count
+        )
+        vectors = level0[:, vector_start:vector_end].view(np.float32)  # a strided view into level0
+        present = rows >= 0
+        vectors[present] = source.vectors[rows[present]]
+        vectors[~present] = 0.0
+        return level0.reshape(-1)
+
+
+def _row_or_missing(source: VectorIndex, record_id: str | None) -> int:
+    row = None if record_id is None else source.row_of(record_id)
+    return -1 if row is None else row
 
 
 def _progress(total: int) -> Any:

@@ -1022,7 +1022,7 @@ class Collection:
             try:
                 chunks = (ann_store.SealedChunk(*r) for r in storage.iter_ann(self.name))
                 rev, data = ann_store.open_graph(self._vault._keyset, self._vault._vault_id, self.name, chunks)
-                ann = HnswIndex.from_bytes(data)
+                ann = HnswIndex.from_bytes(data, index)
                 if ann.rev != rev or ann.dim != index.dim or ann.metric != index.metric:
                     raise IntegrityError("The stored graph does not match its collection.")
                 return ann
