@@ -2,7 +2,8 @@
 
 Usage (by bench_core.py; the key material comes in environment variables, never argv)::
 
-    python probe_open.py vault PATH COLLECTION    # Vault.open + collection + first search (loads the index)
+    python probe_open.py vault PATH COLLECTION    # Vault.open + collection + first search (loads the index;
+                                                  # VECVAULT_BENCH_INDEX=hnsw loads the stored graph too)
     python probe_open.py floor PATH COLLECTION    # raw SELECT of the sealed vectors + AES-GCM decrypt loop
 
 Prints one JSON line: seconds, RSS before (after imports) and after, peak RSS (MiB).
@@ -28,7 +29,7 @@ def _vault(path: str, name: str) -> dict[str, float]:
     before = common.rss_mib()
     t0 = time.perf_counter()
     vault = Vault.open(path, key=key)
-    col = vault.collection(name)
+    col = vault.collection(name, index=os.environ.get("VECVAULT_BENCH_INDEX", "exact"))
     col.search(query, k=10)
     seconds = time.perf_counter() - t0
     out = {"seconds": seconds, "rss_before": before, "rss_after": common.rss_mib(), "peak": common.peak_rss_mib()}

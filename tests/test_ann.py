@@ -256,3 +256,47 @@ def test_schema_migrates_from_version_1(tmp_path: Path) -> None:
 def test_search_ef_grows_with_the_graph_unless_given() -> None:
     assert HnswIndex(DIM, "cosine").search_ef() == 128
     assert HnswIndex(DIM, "cosine", ef=40).search_ef() == 40
+
+
+@pytest.mark.parametrize("metric", ["cosine", "dot", "euclidean"])
+def test_a_caught_up_graph_holds_the_only_copy_of_the_vectors(tmp_path: Path, metric: str) -> None:
+    rng = np.random.default_rng(11)
+    vectors = rng.standard_normal((N, DIM)).astype(np.float32)
+    metas = [{"rare": int(i % 400 == 0)} for i in range(N)]
+    ids = [f"r{i}" for i in range(N)]
+    with Vault.open(tmp_path / "m.db", key=os.urandom(32)) as vault:
+        col = vault.collection("c", dim=DIM, metric=metric, index="hnsw")
+        col.add(vectors=vectors, metadatas=metas, ids=ids)
+        exact = VectorIndex(DIM, metric)
+        exact.upsert(ids, vectors.copy())
+        col.search(vectors[0], k=3)
+        index = col._index
+        assert index is not None and index.released
+        # Gathered rows are the indexed rows exactly, so scores keep their exact meaning.
+        got_ids, got = col.vectors()
+        assert np.array_equal(got, exact.vectors[[exact.row_of(i) for i in got_ids]])
+        q = rng.standard_normal(DIM).astype(np.float32)
+        want = {exact.ids[s.row]: s.score for s in exact.search(q, 5)}
+        for hit in col.search(q, k=5):
+            if hit.id in want:
+                assert hit.score == pytest.approx(want[hit.id], abs=1e-5)
+        # A selective filter goes to the exact path over gathered rows: exact answer.
+        rare = [h.id for h in col.search(q, k=3, filter={"rare": 1})]
+        assert rare == [exact.ids[s.row] for s in exact.search(q, 3, np.array([m["rare"] == 1 for m in metas]))]
+        assert len(col.search_mmr(q, k=4, fetch_k=20)) == 4
+        # Deleting while released moves no vectors; adding brings the matrix back, then it is released again.
+        col.search(q, k=1)
+        index = col._index
+        col.delete(["r5", "r6"])
+        assert col._index is index and index.released
+        assert {"r5", "r6"}.isdisjoint(h.id for h in col.search(vectors[5], k=10))
+        fresh = rng.standard_normal((3, DIM)).astype(np.float32)
+        col.add(vectors=fresh, ids=["n0", "n1", "n2"])
+        assert col._index is index and not index.released
+        assert col.search(fresh[1], k=1)[0].id == "n1"
+        assert col._index is index and index.released
+        got_ids, got = col.vectors()
+        exact.remove(["r5", "r6"])
+        exact.upsert(["n0", "n1", "n2"], fresh.copy())
+        assert sorted(got_ids) == sorted(exact.ids)
+        assert np.array_equal(got, exact.vectors[[exact.row_of(i) for i in got_ids]])

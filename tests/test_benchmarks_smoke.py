@@ -49,3 +49,18 @@ def test_core_smoke_checks_every_target(tmp_path: Path) -> None:
         assert f"| {measurement}" in out
     # Exactness is not a timing: the filtered search must agree with brute force on every query.
     assert "| 0.1% filter: same ids and order as brute force | 20/20 queries |" in out
+
+
+def test_ann_scale_smoke_checks_reopen_memory_and_recall(tmp_path: Path) -> None:
+    out = _run("bench_ann_scale.py", "--smoke", "--out", str(tmp_path / "ann.md"))
+    for measurement in (
+        "ingest (seal + commit, graph excluded)",
+        "ANN top-10 p50 (texts opened)",
+        "ANN recall@10 vs exact",
+        "open + first search with the stored graph, fresh process",
+        "RSS after that open (over the imports baseline)",
+    ):
+        assert f"| {measurement}" in out
+    recall = next(line for line in out.splitlines() if line.startswith("| ANN recall@10 vs exact"))
+    assert float(recall.split("|")[2]) >= 0.9  # 3,000 vectors: the graph finds nearly every true neighbour
+    assert (tmp_path / "ann.md").read_text().startswith("### index=hnsw at 3,000")

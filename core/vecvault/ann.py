@@ -183,7 +183,7 @@ class HnswIndex:
                             self._id_of.append(record_id)
                             self._label_of[record_id] = label
                         labels[j] = label
-                    self._graph.add_items(source.vectors[rows], labels)
+                    self._graph.add_items(source.rows_matrix(rows), labels)
                     if bar is not None:
                         bar.update(len(chunk))
             finally:
@@ -245,6 +245,21 @@ class HnswIndex:
         scores = source.score_rows(q, rows)
         order = np.argsort(-scores, kind="stable")
         return rows[order], scores[order]
+
+    def gather(self, rows: npt.NDArray[np.intp]) -> npt.NDArray[np.float32]:
+        """The source's vectors of ``rows``, read from the graph's own copy (exactly the indexed values).
+
+        Lets the source release its matrix (:meth:`VectorIndex.release_vectors`) once the graph holds
+        every row, instead of keeping the vectors twice in memory.
+        """
+        labels = self._labels_by_row()[rows]
+        out: npt.NDArray[np.float32] = np.asarray(self._graph.get_items(labels, return_type="numpy"), dtype=np.float32)
+        return out.reshape(len(labels), self.dim)
+
+    @property
+    def covers_source(self) -> bool:
+        """Whether every row of the source is in the graph, with nothing queued."""
+        return self._source is not None and not self.behind and len(self) == len(self._source)
 
     def search_ef(self) -> int:
         """The ``ef`` used for queries: the one given, else one that grows with the graph (see _EF_BY_SIZE)."""
@@ -348,7 +363,7 @@ class HnswIndex:
         return out
 
     def _with_vectors(self, state: dict[str, Any], source: VectorIndex) -> npt.NDArray[np.int8]:
-        """hnswlib's level-0 records with each element's vector put back from ``source``."""
+        """The level-0 records of hnswlib with each element's vector put back from ``source``."""
         count = int(state["cur_element_count"])
         size = int(state["size_data_per_element"])
         vector_start, vector_end = int(state["offset_data"]), int(state["label_offset"])
@@ -364,7 +379,7 @@ class HnswIndex:
         )
         vectors = level0[:, vector_start:vector_end].view(np.float32)  # a strided view into level0
         present = rows >= 0
-        vectors[present] = source.vectors[rows[present]]
+        vectors[present] = source.rows_matrix(rows[present])
         vectors[~present] = 0.0
         return level0.reshape(-1)
 

@@ -20,7 +20,7 @@ longer vectors are clipped into [0, 1] so the mapping stays monotonic and bounde
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +56,7 @@ _METRIC_ALIASES = {
 # Below this share of matching rows, gather the matching rows instead of scoring them all.
 _GATHER_FRACTION = 0.25
 _MIN_CAPACITY = 64
+_RESTORE_CHUNK = 65_536  # rows gathered per call when a released matrix comes back
 
 
 def normalize_metric(metric: str) -> str:
@@ -103,6 +104,8 @@ class VectorIndex:
         self._rows: dict[str, int] = {}
         self.metadata: Any = None  # a filters.MetadataTable mirroring the rows, once loaded
         self.listener: Any = None  # an observer (ann.HnswIndex) told of every upsert, remove and clear
+        # Set while the matrix is released: reads rows back from the HNSW graph's own copy of the vectors.
+        self._gather: Callable[[npt.NDArray[np.intp]], Matrix] | None = None
 
     def __len__(self) -> int:
         return self._n
@@ -116,8 +119,45 @@ class VectorIndex:
 
     @property
     def vectors(self) -> Matrix:
-        """The indexed vectors (normalised for cosine), rows 0..n-1. A view: do not modify."""
+        """The indexed vectors (normalised for cosine), rows 0..n-1. Do not modify.
+
+        A view of the matrix, or a gathered copy while the matrix is released.
+        """
+        if self._gather is not None:
+            return self.rows_matrix(np.arange(self._n, dtype=np.intp))
         return self._vectors[: self._n]
+
+    def rows_matrix(self, rows: npt.NDArray[np.intp]) -> Matrix:
+        """The vectors of some rows (a copy)."""
+        if self._gather is not None:
+            return self._gather(rows) if rows.size else np.empty((0, self.dim), dtype=np.float32)
+        return self._vectors[rows]
+
+    @property
+    def released(self) -> bool:
+        """Whether the matrix is released (see :meth:`release_vectors`)."""
+        return self._gather is not None
+
+    def release_vectors(self, gather: Callable[[npt.NDArray[np.intp]], Matrix]) -> None:
+        """Drop the in-memory matrix; from now on rows are read through ``gather(rows)``.
+
+        An HNSW graph holds its own copy of every vector; keeping both doubles the memory of a large
+        collection. The caller guarantees ``gather`` returns exactly the stored rows (same float32 values)
+        for every row. Searches then score gathered rows; the first write restores the matrix.
+        """
+        self._gather = gather
+        self._vectors = np.empty((0, self.dim), dtype=np.float32)
+
+    def _restore_vectors(self) -> None:
+        gather = self._gather
+        if gather is None:
+            return
+        matrix = np.empty((max(_MIN_CAPACITY, self._n), self.dim), dtype=np.float32)
+        for start in range(0, self._n, _RESTORE_CHUNK):
+            rows = np.arange(start, min(self._n, start + _RESTORE_CHUNK), dtype=np.intp)
+            matrix[start : start + rows.size] = gather(rows)
+        self._vectors = matrix
+        self._gather = None
 
     def prepare(self, vectors: Matrix, *, in_place: bool = False) -> Matrix:
         """Return vectors as stored for this metric (unit length for cosine).
@@ -137,6 +177,7 @@ class VectorIndex:
         self._reserve(max(0, total - self._n))
 
     def _reserve(self, extra: int) -> None:
+        self._restore_vectors()
         need = self._n + extra
         if need <= self._vectors.shape[0]:
             return
@@ -203,7 +244,8 @@ class VectorIndex:
             last = self._n - 1
             if row != last:
                 moved = self.ids[last]
-                self._vectors[row] = self._vectors[last]
+                if self._gather is None:  # a released matrix is read by id through the graph: nothing moves
+                    self._vectors[row] = self._vectors[last]
                 self._sq_norms[row] = self._sq_norms[last]
                 self.ids[row] = moved
                 self._rows[moved] = row
@@ -219,6 +261,7 @@ class VectorIndex:
     def clear(self) -> None:
         """Drop every row."""
         self._vectors = np.empty((0, self.dim), dtype=np.float32)
+        self._gather = None
         self._sq_norms = np.empty(0, dtype=np.float32)
         self._n = 0
         self.ids = []
@@ -231,7 +274,10 @@ class VectorIndex:
     # -- search ------------------------------------------------------------------------------------------
 
     def _scores(self, query: npt.NDArray[np.float32], rows: npt.NDArray[np.intp] | None) -> npt.NDArray[np.float32]:
-        matrix = self._vectors[: self._n] if rows is None else self._vectors[rows]
+        if self._gather is not None:
+            matrix = self.vectors if rows is None else self.rows_matrix(rows)
+        else:
+            matrix = self._vectors[: self._n] if rows is None else self._vectors[rows]
         dots: npt.NDArray[np.float32] = matrix @ query
         if self.metric != "euclidean":
             return dots
@@ -292,7 +338,8 @@ class VectorIndex:
         rows, scores = self.candidates(query, fetch_k, mask)
         if rows.size == 0:
             return []
-        candidates = self.prepare(self._vectors[rows]) if self.metric != "cosine" else self._vectors[rows]
+        gathered = self.rows_matrix(rows)
+        candidates = self.prepare(gathered) if self.metric != "cosine" else gathered
         q = self.prepare(query.reshape(1, -1))[0]
         picked = maximal_marginal_relevance(q, candidates, k=k, lambda_mult=lambda_mult)
         return [ScoredRow(int(rows[i]), float(scores[i])) for i in picked]

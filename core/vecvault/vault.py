@@ -1011,6 +1011,8 @@ class Collection:
                 self._ann_save_due = True
         if self._known is not None:
             ann.rev = self._known[0]
+        if not index.released and ann.covers_source:
+            index.release_vectors(ann.gather)  # the graph holds every vector: keep one copy, not two
         return ann
 
     def _load_ann(self, index: VectorIndex) -> HnswIndex:
