@@ -183,8 +183,43 @@ def test_delete_drops_the_stored_graph_and_hides_deleted(
         col.delete(["r3"])
         assert vault._storage.load_ann("c") == []
         assert "r3" not in {h.id for h in col.search(vectors[3], k=10)}
-        col.search(vectors[4], k=1)
-        assert vault._storage.load_ann("c") == []  # a graph holding deleted vectors is never written
+        # The next search stores the graph again: without the deleted id, and without any vector.
+        chunks = [ann_store.SealedChunk(*r) for r in vault._storage.load_ann("c")]
+        assert chunks
+        _, plain = ann_store.open_graph(vault._keyset, vault._vault_id, "c", chunks)
+        assert b'"r3"' not in plain and b'"r4"' in plain
+        normalised = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        assert normalised[3].astype(np.float32).tobytes() not in plain
+    with Vault.open(path, key=key) as vault:  # the stored graph is used, its deleted element stays deleted
+        col = vault.collection("c", index="hnsw")
+        assert "r3" not in {h.id for h in col.search(vectors[3], k=10)}
+        assert col._ann is not None and col._ann.deleted == 1 and len(col._ann) == N - 1
+
+
+def test_a_graph_with_many_deleted_elements_is_rebuilt(
+    vault_path: tuple[Path, bytes], data: tuple[np.ndarray, list], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vecvault import ann
+
+    monkeypatch.setattr(ann, "_REBUILD_MIN_DELETED", 10)
+    path, key = vault_path
+    vectors, metas = data
+    _fill(path, key, vectors, metas)
+    with Vault.open(path, key=key) as vault:
+        col = vault.collection("c", index="hnsw")
+        col.search(vectors[0], k=1)
+        first = col._ann
+        col.delete([f"r{i}" for i in range(50)])  # 50 of 1,200: under a tenth, the graph only marks them
+        col.search(vectors[60], k=1)
+        assert col._ann is first and first.deleted == 50
+        col.delete([f"r{i}" for i in range(50, 200)])  # 200 of 1,200: past a tenth, a fresh graph
+        assert col.search(vectors[300], k=1)[0].id == "r300"
+        rebuilt = col._ann
+        assert rebuilt is not first and rebuilt is not None and rebuilt.deleted == 0 and len(rebuilt) == N - 200
+        assert col._index is not None and col._index.released
+        ids, got = col.vectors()
+        normalised = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        assert np.allclose(got, normalised[[int(i[1:]) for i in ids]], atol=1e-6)
 
 
 def test_graph_bytes_round_trip_and_garbage() -> None:

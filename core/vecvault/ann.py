@@ -5,6 +5,11 @@ then scored exactly, so scores, relevance and ordering keep their exact-path mea
 exact index as an observer (every upsert, remove and clear is noted) and catches up lazily: ``add``
 commits at full speed and the graph is extended in batches by the first search that needs it.
 
+Memory: hnswlib keeps every vector inside its own element records. Once the graph covers every row,
+the exact index releases its matrix and reads rows back from the graph (:meth:`HnswIndex.gather`, the
+same float32 values), so a large collection holds its vectors once; the stored graph leaves them out
+(:meth:`HnswIndex.to_bytes`) and gets them back from the records on load.
+
 Search contract (same as ``VectorIndex.candidates``): rows and scores of the best ``k`` rows, best first,
 among rows where ``mask`` is true; never fewer than ``k`` when ``k`` rows match. Filters run inside the
 graph search (hnswlib's ``filter`` callable); very selective filters, and any graph answer short of
@@ -39,6 +44,7 @@ _EF_LARGE = 512
 # than walking a graph where most neighbours are filtered out).
 EXACT_FILTER_FRACTION = 0.05
 _BATCH = 10_000
+_REBUILD_MIN_DELETED = 1_000
 _PROGRESS_AT = 50_000
 _FORMAT = b"VVHNSW2\x00"  # v2: level-0 records without their vectors
 _SPACES = {"cosine": "ip", "dot": "ip", "euclidean": "l2"}
@@ -257,6 +263,15 @@ class HnswIndex:
         return out.reshape(len(labels), self.dim)
 
     @property
+    def needs_rebuild(self) -> bool:
+        """Whether so many elements are deleted that a fresh graph is worth building.
+
+        Deleted elements still route searches (hnswlib marks, it does not unlink); past a tenth of the
+        graph they cost recall and memory, and after a reload they route through zero vectors.
+        """
+        return self._deleted > max(_REBUILD_MIN_DELETED, len(self._id_of) // 10)
+
+    @property
     def covers_source(self) -> bool:
         """Whether every row of the source is in the graph, with nothing queued."""
         return self._source is not None and not self.behind and len(self) == len(self._source)
@@ -287,12 +302,11 @@ class HnswIndex:
         vectors are already sealed in the records and loaded into the exact index, so they are cut out
         here and put back by :meth:`from_bytes` from that index: the stored graph is ~10x smaller
         (140 of 1,676 bytes per element at 384-d) and a reopen decrypts the vectors once, not twice.
-        Only a graph without deleted elements is saved (their vectors are in no index to put back).
+        A deleted element keeps its place and links but neither its id (already None) nor its vector, so
+        nothing of a deleted record is written back; on load it gets a zero vector and stays deleted.
         """
         if self._graph is None:
             raise AssertionError("nothing to serialise")
-        if self._deleted:
-            raise AssertionError("a graph holding deleted elements is never saved")
         state = dict(self._graph.__getstate__()[0])
         level0 = state.pop("data_level0")
         count = int(state["cur_element_count"])
@@ -374,10 +388,16 @@ class HnswIndex:
         level0[:, :vector_start] = stripped[:, :vector_start]
         level0[:, vector_end:] = stripped[:, vector_start:]
         labels = level0[:, vector_end:].copy().view(np.uint64).ravel()
+        vectors = level0[:, vector_start:vector_end].view(np.float32)  # a strided view into level0
+        if count == len(source) and self._id_of == source.ids:
+            # Labels are the source's rows (built and reloaded in the same order): one scatter, no lookups.
+            position = np.empty(count, dtype=np.intp)
+            position[labels.astype(np.intp)] = np.arange(count, dtype=np.intp)
+            vectors[position] = source.vectors
+            return level0.reshape(-1)
         rows = np.fromiter(
             (_row_or_missing(source, self._id_of[int(label)]) for label in labels), dtype=np.intp, count=count
         )
-        vectors = level0[:, vector_start:vector_end].view(np.float32)  # a strided view into level0
         present = rows >= 0
         vectors[present] = source.rows_matrix(rows[present])
         vectors[~present] = 0.0

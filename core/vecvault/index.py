@@ -148,6 +148,10 @@ class VectorIndex:
         self._gather = gather
         self._vectors = np.empty((0, self.dim), dtype=np.float32)
 
+    def restore_vectors(self) -> None:
+        """Bring a released matrix back into memory (a no-op when it is not released)."""
+        self._restore_vectors()
+
     def _restore_vectors(self) -> None:
         gather = self._gather
         if gather is None:

@@ -270,6 +270,22 @@ class RecordSealer:
             batch(key, self.vault_id, self.collection, record_ids, FIELD_VECTOR, rows),
         )
 
+    def open_vectors_into(self, record_ids: Sequence[str], blobs: Sequence[Any], out: npt.NDArray[np.float32]) -> None:
+        """Open the vector fields of many records into the rows of ``out`` (little-endian hosts)."""
+        dim = out.shape[1]
+        width = dim * _VECTOR_DTYPE.itemsize
+        flat = out.data.cast("B")
+        opened = self.keyset.open_field_batch(self.vault_id, self.collection, record_ids, FIELD_VECTOR, blobs)
+        for i, data in enumerate(opened):
+            if len(data) != width:
+                decode_vector(data, dim)  # raises the IntegrityError for a wrong length
+            flat[i * width : (i + 1) * width] = data
+
+    def open_metadatas(self, record_ids: Sequence[str], blobs: Sequence[Any]) -> list[dict[str, Any]]:
+        """Open the metadata fields of many records."""
+        opened = self.keyset.open_field_batch(self.vault_id, self.collection, record_ids, FIELD_METADATA, blobs)
+        return [decode_metadata(data) for data in opened]
+
     def open(self, record_id: str, field_name: str, blob: Any) -> bytes:
         """Open one field; any failure is an IntegrityError."""
         if not isinstance(blob, bytes):

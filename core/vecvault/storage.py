@@ -842,7 +842,7 @@ class Storage:
             "INSERT OR REPLACE INTO vv_deletions (collection, id, rev) VALUES (?, ?, ?)",
             [(collection, i, rev) for i in present],
         )
-        # A stored HNSW graph still holds the deleted vectors (sealed): drop it with them.
+        # A stored HNSW graph names the deleted ids (sealed): drop it; the next search stores one without them.
         self.query("DELETE FROM vv_ann WHERE collection = ?", (collection,))
         return len(present)
 

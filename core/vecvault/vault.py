@@ -29,7 +29,6 @@ from vecvault.filters import Filter, MetadataTable, parse_filter
 from vecvault.index import VectorIndex, distance, maximal_marginal_relevance, normalize_metric, relevance
 from vecvault.keys.base import KeyProvider
 from vecvault.records import (
-    FIELD_VECTOR,
     CollectionInfo,
     Hit,
     Record,
@@ -685,19 +684,13 @@ class Collection:
             meta_col = 2
             if sys.byteorder == "little":
                 # Copy each opened vector's bytes straight into the matrix (no array per row).
-                flat = matrix.data.cast("B")
-                width = dim * 4
-                for i, row in enumerate(rows):
-                    data = sealer.open(ids[i], FIELD_VECTOR, row[1])
-                    if len(data) != width:
-                        decode_vector(data, dim)  # raises the IntegrityError for a wrong length
-                    flat[i * width : (i + 1) * width] = data
+                sealer.open_vectors_into(ids, [r[1] for r in rows], matrix)
             else:
                 for i, row in enumerate(rows):
                     matrix[i] = sealer.open_vector(ids[i], row[1], dim)
         metadatas = None
         if index.metadata is not None:
-            metadatas = [sealer.open_metadata(ids[i], row[meta_col]) for i, row in enumerate(rows)]
+            metadatas = sealer.open_metadatas(ids, [row[meta_col] for row in rows])
         index.upsert(ids, matrix, metadatas, owned=True)
 
     # -- writes ------------------------------------------------------------------------------------------
@@ -1006,9 +999,16 @@ class Collection:
             changed = storage.changed_ids_since(self.name, ann.rev) if ann.rev is not None else ()
             ann.attach(index, changed)
         if ann.behind:
-            added = ann.catch_up()
-            if added >= max(_ANN_SAVE_MIN, len(index) // 20):
+            changed_count = ann.catch_up()
+            # Save after a large change, or when no graph is stored (a delete drops the stored one).
+            if changed_count >= max(_ANN_SAVE_MIN, len(index) // 20) or not storage.has_ann(self.name):
                 self._ann_save_due = True
+        if ann.needs_rebuild:
+            index.restore_vectors()  # the old graph may hold the only copy: take it back before dropping it
+            ann = self._ann = HnswIndex(index.dim, index.metric)
+            ann.attach(index)
+            ann.catch_up()
+            self._ann_save_due = True
         if self._known is not None:
             ann.rev = self._known[0]
         if not index.released and ann.covers_source:
@@ -1038,8 +1038,6 @@ class Collection:
         if not self._ann_save_due or ann is None or ann.rev is None:
             return
         self._ann_save_due = False
-        if ann.deleted:
-            return  # it still holds deleted vectors in memory: never write those back to disk
         from vecvault import ann_store
 
         data = ann.to_bytes()
