@@ -237,10 +237,10 @@ class HnswIndex:
         self._graph.set_ef(max(self.search_ef(), want))
         try:
             if allowed is None:
-                found, _ = self._graph.knn_query(q, k=want)
+                found, dist = self._graph.knn_query(q, k=want)
             else:
                 check = allowed.__getitem__
-                found, _ = self._graph.knn_query(q, k=want, filter=lambda label: bool(check(label)))
+                found, dist = self._graph.knn_query(q, k=want, filter=lambda label: bool(check(label)))
         except RuntimeError:  # hnswlib: fewer than k reachable under the filter
             return source.candidates(query, k, mask)
         rows = np.fromiter(
@@ -248,9 +248,20 @@ class HnswIndex:
         )
         if rows.size < want:
             return source.candidates(query, k, mask)
-        scores = source.score_rows(q, rows)
+        if source.released:
+            # The graph computed these distances on the very vectors it holds: no gather to re-score.
+            scores = self._scores_from_distances(dist[0])
+        else:
+            scores = source.score_rows(q, rows)
         order = np.argsort(-scores, kind="stable")
         return rows[order], scores[order]
+
+    def _scores_from_distances(self, dist: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """The exact path's scores from hnswlib's distances (``1 - dot`` for ip, squared L2 for l2)."""
+        if self.metric == "euclidean":
+            scores: npt.NDArray[np.float32] = (1.0 / (1.0 + np.sqrt(np.maximum(dist, 0.0)))).astype(np.float32)
+            return scores
+        return (1.0 - dist).astype(np.float32)
 
     def gather(self, rows: npt.NDArray[np.intp]) -> npt.NDArray[np.float32]:
         """The source's vectors of ``rows``, read from the graph's own copy (exactly the indexed values).
