@@ -112,6 +112,55 @@ def test_reopen_loads_the_stored_graph(vault_path: tuple[Path, bytes], data: tup
         assert all(vectors[1].tobytes()[:16] not in row[4] for row in stored)
 
 
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_reopen_decrypts_each_vector_once_into_the_stored_graph(
+    tmp_path: Path, metric: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vecvault.vault import Collection
+
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((N, DIM)).astype(np.float32)
+    metas = [{"rare": int(i % 300 == 0), "topic": i % 4} for i in range(N)]
+    path, key = tmp_path / "r.db", os.urandom(32)
+    with Vault.open(path, key=key) as vault:
+        col = vault.collection("c", dim=DIM, metric=metric, index="hnsw")
+        col.add(vectors=vectors, metadatas=metas, ids=[f"r{i}" for i in range(N)])
+        col.search(vectors[0], k=3)  # builds and stores the graph
+    exact = VectorIndex(DIM, metric)
+    exact.upsert([f"r{i}" for i in range(N)], vectors.copy())
+    queries = rng.standard_normal((10, DIM)).astype(np.float32)
+    rare = np.array([m["rare"] == 1 for m in metas])
+
+    def general_path(*args: object) -> None:
+        raise AssertionError("the reopen took the general path (matrix, then graph)")
+
+    monkeypatch.setattr(Collection, "_load_ann", general_path)
+    for with_filter_first in (False, True):
+        with Vault.open(path, key=key) as vault:
+            col = vault.collection("c", metric=metric, index="hnsw")
+            if with_filter_first:  # the first load already needs metadata
+                got = [h.id for h in col.search(queries[0], k=3, filter={"rare": 1})]
+                assert got == [exact.ids[s.row] for s in exact.search(queries[0], 3, rare)]
+            assert col.search(queries[1], k=1)
+            index = col._index
+            # Born released: the rows were decrypted straight into the graph, never into a matrix.
+            assert index is not None and index.released and col._ann is not None and col._ann._source is index
+            ids, held = col.vectors()
+            assert np.allclose(held, exact.vectors[[exact.row_of(i) for i in ids]], atol=1e-6)
+            hits = 0
+            for q in queries:
+                want = [exact.ids[s.row] for s in exact.search(q, 5)]
+                got_hits = col.search(q, k=5)
+                hits += len({h.id for h in got_hits} & set(want))
+                for h in got_hits:
+                    assert h.score == pytest.approx(
+                        exact.score_rows(exact.prepare_query(q), np.array([exact.row_of(h.id)]))[0], abs=1e-5
+                    )
+            assert hits >= 48
+            got = [h.id for h in col.search(queries[2], k=3, filter={"rare": 1})]
+            assert got == [exact.ids[s.row] for s in exact.search(queries[2], 3, rare)]
+
+
 def test_stale_graph_catches_up_from_deltas(vault_path: tuple[Path, bytes], data: tuple[np.ndarray, list]) -> None:
     path, key = vault_path
     vectors, metas = data

@@ -248,11 +248,8 @@ class HnswIndex:
         )
         if rows.size < want:
             return source.candidates(query, k, mask)
-        if source.released:
-            # The graph computed these distances on the very vectors it holds: no gather to re-score.
-            scores = self._scores_from_distances(dist[0])
-        else:
-            scores = source.score_rows(q, rows)
+        # While the source is released, the graph computed these distances on the very vectors it holds.
+        scores = self._scores_from_distances(dist[0]) if source.released else source.score_rows(q, rows)
         order = np.argsort(-scores, kind="stable")
         return rows[order], scores[order]
 
@@ -357,6 +354,32 @@ class HnswIndex:
         Raises:
             IntegrityError: the bytes are not a graph this version can read, or do not fit ``source``.
         """
+        skeleton = cls.skeleton(data, source.dim, source.metric, ef=ef)
+        out = skeleton.graph
+        labels = skeleton.labels
+        vectors = skeleton.vectors
+        if len(labels) == len(source) and out._id_of == source.ids:
+            # Labels are the source's rows (built and reloaded in the same order): one scatter, no lookups.
+            vectors[skeleton.position_of_label(np.arange(len(labels)))] = source.vectors
+        else:
+            rows = np.fromiter(
+                (_row_or_missing(source, out._id_of[int(label)]) for label in labels), dtype=np.intp, count=len(labels)
+            )
+            present = rows >= 0
+            vectors[present] = source.rows_matrix(rows[present])
+            vectors[~present] = 0.0
+        skeleton.install()
+        return out
+
+    @classmethod
+    def skeleton(
+        cls, data: bytes | bytearray, dim: int, metric: str, *, ef: int | None = None
+    ) -> GraphSkeleton:
+        """Parse :meth:`to_bytes` output into a graph whose element vectors are still to be filled in.
+
+        Raises:
+            IntegrityError: the bytes are not a graph this version can read, or not one of ``dim``/``metric``.
+        """
         try:
             if data[: len(_FORMAT)] != _FORMAT:
                 raise ValueError("format")
@@ -372,48 +395,41 @@ class HnswIndex:
                 pos += length
             params = header["params"]
             out = cls(params["dim"], params["metric"], m=params["m"], ef_construction=params["ef_construction"], ef=ef)
-            if out.dim != source.dim or out.metric != source.metric:
+            if out.dim != dim or out.metric != metric:
                 raise ValueError("params")
             out._id_of = list(header["ids"])
-            state["data_level0"] = out._with_vectors(state, source)
-            cls_ = _hnswlib().Index
-            graph = cls_.__new__(cls_)  # pybind11 unpickling: __setstate__ constructs the instance
-            graph.__setstate__((state,))
-            out._graph = graph
-            out._label_of = {rid: label for label, rid in enumerate(out._id_of) if rid is not None}
+            ids: list[Any] = out._id_of
+            if None in ids:
+                out._label_of = {rid: label for label, rid in enumerate(ids) if rid is not None}
+            else:
+                out._label_of = dict(zip(ids, range(len(ids)), strict=True))
             out._deleted = int(header["deleted"])
             out.rev = header["rev"]
-        except (ValueError, KeyError, TypeError, IndexError, struct.error, RuntimeError) as exc:
+            count = int(state["cur_element_count"])
+            record = int(state["size_data_per_element"])
+            vector_start, vector_end = int(state["offset_data"]), int(state["label_offset"])
+            if vector_end - vector_start != dim * 4 or record - vector_end != 8:
+                raise ValueError("layout")
+            stripped = state["data_level0"].reshape(count, record - dim * 4)
+            level0 = np.empty((count, record), dtype=np.int8)
+            level0[:, :vector_start] = stripped[:, :vector_start]
+            level0[:, vector_end:] = stripped[:, vector_start:]
+            labels = level0[:, vector_end:].copy().view(np.uint64).ravel()
+            if count and int(labels.max()) >= len(out._id_of):
+                raise ValueError("labels")
+        except (ValueError, KeyError, TypeError, IndexError, struct.error) as exc:
             raise IntegrityError(f"A stored HNSW graph could not be read ({type(exc).__name__}).") from None
-        return out
+        state["data_level0"] = level0
+        return GraphSkeleton(out, state, level0, labels, level0[:, vector_start:vector_end].view(np.float32))
 
-    def _with_vectors(self, state: dict[str, Any], source: VectorIndex) -> npt.NDArray[np.int8]:
-        """The level-0 records of hnswlib with each element's vector put back from ``source``."""
-        count = int(state["cur_element_count"])
-        size = int(state["size_data_per_element"])
-        vector_start, vector_end = int(state["offset_data"]), int(state["label_offset"])
-        if vector_end - vector_start != self.dim * 4 or size - vector_end != 8:
-            raise ValueError("layout")
-        stripped = state["data_level0"].reshape(count, size - self.dim * 4)
-        level0 = np.empty((count, size), dtype=np.int8)
-        level0[:, :vector_start] = stripped[:, :vector_start]
-        level0[:, vector_end:] = stripped[:, vector_start:]
-        labels = level0[:, vector_end:].copy().view(np.uint64).ravel()
-        vectors = level0[:, vector_start:vector_end].view(np.float32)  # a strided view into level0
-        if count == len(source) and self._id_of == source.ids:
-            # Labels are the source's rows (built and reloaded in the same order): one scatter, no lookups.
-            position = np.empty(count, dtype=np.intp)
-            position[labels.astype(np.intp)] = np.arange(count, dtype=np.intp)
-            vectors[position] = source.vectors
-            return level0.reshape(-1)
-        rows = np.fromiter(
-            (_row_or_missing(source, self._id_of[int(label)]) for label in labels), dtype=np.intp, count=count
-        )
-        present = rows >= 0
-        vectors[present] = source.rows_matrix(rows[present])
-        vectors[~present] = 0.0
-        return level0.reshape(-1)
+    def adopt(self, source: VectorIndex, row_labels: npt.NDArray[np.int64]) -> None:
+        """Follow ``source``, known to hold exactly the graph's live elements; ``row_labels[row]`` is each row's label.
 
+        The fast path of a reopen (:class:`GraphSkeleton` filled from the records): no reconciliation.
+        """
+        self._source = source
+        source.listener = self
+        self._row_labels = row_labels
 
 def _row_or_missing(source: VectorIndex, record_id: str | None) -> int:
     row = None if record_id is None else source.row_of(record_id)
@@ -426,3 +442,45 @@ def _progress(total: int) -> Any:
     except ImportError:
         return None
     return tqdm(total=total, desc="vecvault: building HNSW index", unit="vec", leave=False)
+
+
+class GraphSkeleton:
+    """A stored graph parsed, with its elements' vector slots still to be filled (see :meth:`HnswIndex.skeleton`).
+
+    ``vectors`` is a strided float32 view of those slots, one row per element in the graph's internal order;
+    ``labels[i]`` is element ``i``'s label. :meth:`install` hands the records to hnswlib.
+    """
+
+    def __init__(
+        self,
+        graph: HnswIndex,
+        state: dict[str, Any],
+        level0: npt.NDArray[np.int8],
+        labels: npt.NDArray[np.uint64],
+        vectors: npt.NDArray[np.float32],
+    ) -> None:
+        self.graph = graph
+        self.labels = labels
+        self.vectors = vectors
+        self._state = state
+        self._level0 = level0
+
+    def position_of_label(self, labels: npt.NDArray[Any]) -> npt.NDArray[np.intp]:
+        """The internal position of each element in ``labels`` (a permutation of the graph's own labels)."""
+        position = np.empty(len(self.graph._id_of), dtype=np.intp)
+        position[self.labels.astype(np.intp)] = np.arange(len(self.labels), dtype=np.intp)
+        return position[np.asarray(labels, dtype=np.intp)]
+
+    def install(self) -> None:
+        """Build the hnswlib index from the filled records (it copies them; the skeleton's buffer is freed)."""
+        try:
+            cls_ = _hnswlib().Index
+            graph = cls_.__new__(cls_)  # pybind11 unpickling: __setstate__ constructs the instance
+            self._state["data_level0"] = self._level0.reshape(-1)
+            graph.__setstate__((self._state,))
+        except (ValueError, TypeError, RuntimeError) as exc:
+            raise IntegrityError(f"A stored HNSW graph could not be read ({type(exc).__name__}).") from None
+        self.graph._graph = graph
+        self._state = {}
+        self._level0 = np.empty((0, 0), dtype=np.int8)
+        self.vectors = np.empty((0, self.graph.dim), dtype=np.float32)

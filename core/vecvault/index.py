@@ -148,6 +148,36 @@ class VectorIndex:
         self._gather = gather
         self._vectors = np.empty((0, self.dim), dtype=np.float32)
 
+    def extend_released(
+        self,
+        ids: Sequence[str],
+        sq_norms: npt.NDArray[np.float32],
+        metadatas: Sequence[Mapping[str, Any]] | None = None,
+    ) -> None:
+        """Append new rows whose vectors already live in the released store (a reopen's fast path).
+
+        ``sq_norms`` are the rows' squared norms as stored; ``ids`` must be new and unique.
+        """
+        if self._gather is None:
+            raise AssertionError("release_vectors() first")
+        start, count = self._n, len(ids)
+        need = start + count
+        if need > self._sq_norms.shape[0]:
+            grown = np.empty(max(_MIN_CAPACITY, need, int(self._sq_norms.shape[0] * 1.5)), dtype=np.float32)
+            grown[:start] = self._sq_norms[:start]
+            self._sq_norms = grown
+        self._sq_norms[start:need] = sq_norms
+        self.ids.extend(ids)
+        self._rows.update(zip(ids, range(start, need), strict=True))
+        if len(self._rows) != need:
+            raise AssertionError("extend_released() got an id twice")
+        if self.metadata is not None:
+            if metadatas is None:
+                raise AssertionError("metadata table attached: metadatas required")
+            for metadata in metadatas:
+                self.metadata.append(metadata)
+        self._n = need
+
     def restore_vectors(self) -> None:
         """Bring a released matrix back into memory (a no-op when it is not released)."""
         self._restore_vectors()

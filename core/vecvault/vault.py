@@ -655,6 +655,10 @@ class Collection:
     def _load(self, config: CollectionRow, *, with_metadata: bool) -> VectorIndex:
         storage = self._vault._storage
         state = storage.revision(self.name) or (0, 0)
+        if self._ann is None and self._index_mode != "exact" and config.vectors != "plain":
+            loaded = self._load_with_stored_graph(config, state, with_metadata=with_metadata)
+            if loaded is not None:
+                return loaded
         columns = self._scan_columns(config, with_metadata)
         # Plain mode ranks in SQL: its in-memory index holds ids and metadata only (zero-width vectors).
         index = VectorIndex(0 if config.vectors == "plain" else config.dim, config.metric)
@@ -664,6 +668,71 @@ class Collection:
         index.reserve(storage.count(self.name))
         for rows in storage.scan_pages(self.name, columns):
             self._apply_rows(index, rows, config.dim)
+        self._index = index
+        self._known = state
+        return index
+
+    def _load_with_stored_graph(
+        self, config: CollectionRow, state: tuple[int, int], *, with_metadata: bool
+    ) -> VectorIndex | None:
+        """Reopen fast path: decrypt each vector straight into the stored graph's element records.
+
+        Taken only when a stored graph reflects exactly the current revision and every record is in it;
+        the exact index is then born released (its rows are read from the graph), so a reopen decrypts and
+        holds every vector once. Anything unexpected returns None and the general path runs instead
+        (which also rebuilds a graph that does not open).
+        """
+        from vecvault import ann_store
+
+        storage = self._vault._storage
+        count = storage.count(self.name)
+        if sys.byteorder != "little" or (self._index_mode == "auto" and count < AUTO_HNSW_MIN):
+            return None
+        if not storage.has_ann(self.name):
+            return None
+        try:
+            chunks = (ann_store.SealedChunk(*r) for r in storage.iter_ann(self.name))
+            rev, data = ann_store.open_graph(self._vault._keyset, self._vault._vault_id, self.name, chunks)
+            if rev != state[0]:
+                return None  # records changed since it was stored: the general path catches it up
+            skeleton = HnswIndex.skeleton(data, config.dim, config.metric)
+        except IntegrityError:
+            return None
+        del data
+        graph = skeleton.graph
+        live = len(graph)
+        if graph.rev != rev or live != count:
+            return None
+        label_of = graph._label_of
+        position = skeleton.position_of_label(np.arange(len(graph._id_of)))
+        index = VectorIndex(config.dim, config.metric)
+        if with_metadata:
+            index.metadata = MetadataTable()
+        index.release_vectors(graph.gather)
+        row_labels = np.empty(live, dtype=np.int64)
+        filled = 0
+        for rows in storage.scan_pages(self.name, self._scan_columns(config, with_metadata)):
+            ids = [str(r[0]) for r in rows]
+            found = list(map(label_of.get, ids))
+            if filled + len(ids) > live or None in found:
+                return None  # a record the stored graph does not know
+            labels = np.array(found, dtype=np.int64)
+            page = np.empty((len(ids), config.dim), dtype=np.float32)
+            self._sealer.open_vectors_into(ids, [r[1] for r in rows], page)
+            page = index.prepare(page, in_place=True)
+            skeleton.vectors[position[labels]] = page
+            metadatas = self._sealer.open_metadatas(ids, [r[2] for r in rows]) if with_metadata else None
+            index.extend_released(ids, np.einsum("ij,ij->i", page, page), metadatas)
+            row_labels[filled : filled + len(ids)] = labels
+            filled += len(ids)
+        if filled != live:
+            return None
+        deleted = [label for label, rid in enumerate(graph._id_of) if rid is None]
+        if deleted:
+            skeleton.vectors[position[deleted]] = 0.0
+        skeleton.install()
+        graph.adopt(index, row_labels)
+        self._ann = graph
         self._index = index
         self._known = state
         return index
