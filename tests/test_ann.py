@@ -384,3 +384,19 @@ def test_a_caught_up_graph_holds_the_only_copy_of_the_vectors(tmp_path: Path, me
         exact.upsert(["n0", "n1", "n2"], fresh.copy())
         assert sorted(got_ids) == sorted(exact.ids)
         assert np.array_equal(got, exact.vectors[[exact.row_of(i) for i in got_ids]])
+
+
+def test_links_per_element_are_chosen_by_size_when_the_graph_is_first_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    from vecvault import ann
+
+    rng = np.random.default_rng(8)
+    for large_at, want_m in ((10**9, ann.DEFAULT_M), (100, 32)):
+        monkeypatch.setattr(ann, "LARGE_GRAPH", large_at)
+        source = VectorIndex(DIM, "cosine")
+        graph = HnswIndex(DIM, "cosine")
+        graph.attach(source)
+        source.upsert([f"r{i}" for i in range(300)], rng.standard_normal((300, DIM)).astype(np.float32))
+        graph.catch_up(progress=False)
+        assert graph.m == want_m
+        assert HnswIndex.from_bytes(graph.to_bytes(), source).m == want_m  # kept by the stored graph
+    assert HnswIndex(DIM, "cosine", m=8).m == 8
