@@ -85,16 +85,6 @@ def _build(path: str, ds: common.Dataset, master: bytes) -> dict[str, Any]:
     return facts
 
 
-def _probes(path: str, env: dict[str, str], repeats: int) -> tuple[dict[str, float], dict[str, float]]:
-    script = str(Path(__file__).with_name("probe_open.py"))
-    runs: dict[str, list[dict[str, float]]] = {"vault": [], "floor": []}
-    for i in range(repeats):
-        for mode in ("vault", "floor") if i % 2 == 0 else ("floor", "vault"):
-            runs[mode].append(common.run_json([script, mode, path, "bench"], env))
-    pick = {m: sorted(r, key=lambda x: x["seconds"])[len(r) // 2] for m, r in runs.items()}
-    return pick["vault"], pick["floor"]
-
-
 def run(n: int, queries: int, repeats: int, workdir: str) -> tuple[list[list[Any]], dict[str, Any]]:
     """Build, measure, probe; return the table rows and raw facts."""
     dim = 384
@@ -112,7 +102,7 @@ def run(n: int, queries: int, repeats: int, workdir: str) -> tuple[list[list[Any
         VECVAULT_BENCH_DIM=str(dim),
         VECVAULT_BENCH_INDEX="hnsw",
     )
-    opened, floor = _probes(path, env, repeats)
+    opened, floor = common.open_probes(path, env, repeats)
     facts.update(open=opened, floor=floor)
     vector_mib = n * dim * 4 / 2**20
     graph_mib = facts["graph_bytes"] / 2**20

@@ -62,17 +62,6 @@ def build_vault(path: str, ds: common.Dataset, master: bytes, name: str = "bench
     return n / t_total
 
 
-def _probes(path: str, env: dict[str, str], repeats: int) -> tuple[dict[str, float], dict[str, float]]:
-    """Median (by time) of ``repeats`` fresh-process runs of the vault open and of its floor, alternated."""
-    script = str(Path(__file__).with_name("probe_open.py"))
-    runs: dict[str, list[dict[str, float]]] = {"vault": [], "floor": []}
-    for i in range(repeats):
-        for mode in ("vault", "floor") if i % 2 == 0 else ("floor", "vault"):
-            runs[mode].append(common.run_json([script, mode, path, "bench"], env))
-    pick = {m: sorted(r, key=lambda x: x["seconds"])[len(r) // 2] for m, r in runs.items()}
-    return pick["vault"], pick["floor"]
-
-
 def run(
     n: int, queries: int, repeats: int, workdir: str, add_n: int = 10_000
 ) -> tuple[list[list[Any]], dict[str, Any]]:
@@ -190,7 +179,7 @@ def run(
         VECVAULT_BENCH_VAULT_ID=vault_id,
         VECVAULT_BENCH_DIM=str(dim),
     )
-    opened, floor = _probes(path, env, repeats)
+    opened, floor = common.open_probes(path, env, repeats)
     row(
         "open + first search, fresh process",
         opened["seconds"] * 1000,

@@ -286,3 +286,17 @@ def _fmt(value: Any) -> str:
             return f"{value:.1f}"
         return f"{value:.3g}" if abs(value) < 1 else f"{value:.2f}"
     return str(value)
+
+
+def open_probes(path: str, env: dict[str, str], repeats: int) -> tuple[dict[str, float], dict[str, float]]:
+    """Median (by time) of ``repeats`` fresh-process runs of ``probe_open.py``: the vault open, then its floor.
+
+    The two alternate in order from one repeat to the next, so neither always runs on a warmer cache.
+    """
+    script = str(Path(__file__).with_name("probe_open.py"))
+    runs: dict[str, list[dict[str, Any]]] = {"vault": [], "floor": []}
+    for i in range(repeats):
+        for mode in ("vault", "floor") if i % 2 == 0 else ("floor", "vault"):
+            runs[mode].append(run_json([script, mode, path, "bench"], env))
+    pick = {m: sorted(r, key=lambda x: x["seconds"])[len(r) // 2] for m, r in runs.items()}
+    return pick["vault"], pick["floor"]
