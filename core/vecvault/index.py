@@ -180,9 +180,6 @@ class VectorIndex:
 
     def restore_vectors(self) -> None:
         """Bring a released matrix back into memory (a no-op when it is not released)."""
-        self._restore_vectors()
-
-    def _restore_vectors(self) -> None:
         gather = self._gather
         if gather is None:
             return
@@ -211,7 +208,7 @@ class VectorIndex:
         self._reserve(max(0, total - self._n))
 
     def _reserve(self, extra: int) -> None:
-        self._restore_vectors()
+        self.restore_vectors()
         need = self._n + extra
         if need <= self._vectors.shape[0]:
             return

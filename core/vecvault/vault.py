@@ -686,7 +686,7 @@ class Collection:
 
         storage = self._vault._storage
         count = storage.count(self.name)
-        if sys.byteorder != "little" or (self._index_mode == "auto" and count < AUTO_HNSW_MIN):
+        if sys.byteorder != "little" or not self._wants_graph(config.dim, count):
             return None
         if not storage.has_ann(self.name):
             return None
@@ -1055,10 +1055,14 @@ class Collection:
 
     # -- approximate index (index="hnsw" / "auto") -------------------------------------------------------
 
+    def _wants_graph(self, dim: int, size: int) -> bool:
+        """Whether a collection of ``size`` records searches through the HNSW graph (its index mode)."""
+        mode = self._index_mode
+        return mode != "exact" and dim > 0 and (mode != "auto" or size >= AUTO_HNSW_MIN)
+
     def _ann_for(self, index: VectorIndex) -> HnswIndex | None:
         """The HNSW graph caught up with ``index``, or None for the exact path (inside the snapshot)."""
-        mode = self._index_mode
-        if mode == "exact" or index.dim == 0 or (mode == "auto" and len(index) < AUTO_HNSW_MIN):
+        if not self._wants_graph(index.dim, len(index)):
             return None
         storage = self._vault._storage
         ann = self._ann
