@@ -400,3 +400,34 @@ def test_links_per_element_are_chosen_by_size_when_the_graph_is_first_built(monk
         assert graph.m == want_m
         assert HnswIndex.from_bytes(graph.to_bytes(), source).m == want_m  # kept by the stored graph
     assert HnswIndex(DIM, "cosine", m=8).m == 8
+
+
+def test_mmr_in_hnsw_mode_picks_among_the_graphs_candidates_without_a_full_gather(
+    vault_path: tuple[Path, bytes], data: tuple[np.ndarray, list]
+) -> None:
+    path, key = vault_path
+    vectors, metas = data
+    _fill(path, key, vectors, metas)
+    with Vault.open(path, key=key) as vault:
+        exact_top = _exact_ids(vault, vectors[7], 20)
+        col = vault.collection("c", index="hnsw")
+        col.search(vectors[0], k=1)
+        index = col._index
+        assert index is not None and index.released
+        assert col._ann is not None
+        gathered: list[int] = []
+        real_gather = col._ann.gather
+
+        def counting_gather(rows: np.ndarray) -> np.ndarray:
+            gathered.append(len(rows))
+            return real_gather(rows)
+
+        index.release_vectors(counting_gather)
+        picked = col.search_mmr(vectors[7], k=5, fetch_k=20, lambda_mult=0.5)
+        assert len(picked) == 5 and picked[0].id == "r7"
+        assert {h.id for h in picked} <= set(exact_top)  # the graph finds the exact top 20 here
+        assert gathered and max(gathered) <= 20  # only the candidates' vectors, never the whole collection
+        assert col.search_mmr(vectors[7], k=5, fetch_k=20, lambda_mult=1.0)[0].id == "r7"
+        # Switching the collection to exact search brings the matrix back once, not a gather per query.
+        vault.collection("c", index="exact").search(vectors[3], k=2)
+        assert not index.released

@@ -364,15 +364,20 @@ class VectorIndex:
         fetch_k: int,
         lambda_mult: float,
         mask: Mask | None = None,
+        *,
+        candidates: tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]] | None = None,
     ) -> list[ScoredRow]:
-        """Maximal marginal relevance over the exact top ``fetch_k``; scores are similarity to the query."""
-        rows, scores = self.candidates(query, fetch_k, mask)
+        """Maximal marginal relevance over the top ``fetch_k``; scores are similarity to the query.
+
+        ``candidates``: rows and scores found elsewhere (an HNSW graph's), instead of the exact top ``fetch_k``.
+        """
+        rows, scores = self.candidates(query, fetch_k, mask) if candidates is None else candidates
         if rows.size == 0:
             return []
         gathered = self.rows_matrix(rows)
-        candidates = self.prepare(gathered) if self.metric != "cosine" else gathered
+        pool = self.prepare(gathered) if self.metric != "cosine" else gathered
         q = self.prepare(query.reshape(1, -1))[0]
-        picked = maximal_marginal_relevance(q, candidates, k=k, lambda_mult=lambda_mult)
+        picked = maximal_marginal_relevance(q, pool, k=k, lambda_mult=lambda_mult)
         return [ScoredRow(int(rows[i]), float(scores[i])) for i in picked]
 
 

@@ -1020,7 +1020,10 @@ class Collection:
         *,
         filter: Any = None,
     ) -> list[Hit]:
-        """Maximal marginal relevance: ``k`` hits from the exact top ``fetch_k``, diverse by ``lambda_mult``.
+        """Maximal marginal relevance: ``k`` hits from the top ``fetch_k``, diverse by ``lambda_mult``.
+
+        The top ``fetch_k`` are exact, or the HNSW graph's candidates when the collection searches through
+        its graph (``index="hnsw"``, or ``"auto"`` above its threshold).
 
         ``lambda_mult`` = 1 is pure relevance, 0 is pure diversity.
         """
@@ -1050,8 +1053,13 @@ class Collection:
                 if indexed is None:
                     return []
                 index, mask = indexed
-                scored = index.search_mmr(query, k, fetch_k, float(lambda_mult), mask)
-                return self._hits(config, [(index.ids[s.row], s.score) for s in scored])
+                ann = self._ann_for(index)
+                # With a graph, MMR picks among the graph's fetch_k candidates, as a search would find them.
+                found = ann.candidates(query, fetch_k, mask) if ann is not None else None
+                scored = index.search_mmr(query, k, fetch_k, float(lambda_mult), mask, candidates=found)
+                hits = self._hits(config, [(index.ids[s.row], s.score) for s in scored])
+            self._save_ann_if_due()
+            return hits
 
     # -- approximate index (index="hnsw" / "auto") -------------------------------------------------------
 
@@ -1063,6 +1071,7 @@ class Collection:
     def _ann_for(self, index: VectorIndex) -> HnswIndex | None:
         """The HNSW graph caught up with ``index``, or None for the exact path (inside the snapshot)."""
         if not self._wants_graph(index.dim, len(index)):
+            index.restore_vectors()  # the exact path scans the matrix (after a switch to index="exact")
             return None
         storage = self._vault._storage
         ann = self._ann
