@@ -25,6 +25,7 @@ from vecvault import (
     WrongKeyError,
 )
 from vecvault.keys import EnvKeyProvider, StaticKeyProvider
+from vecvault.storage import SCHEMA_VERSION
 
 
 def _unit(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
@@ -457,9 +458,11 @@ def test_a_version_1_vault_migrates_and_keeps_every_record(tmp_path: Path, maste
     con = sqlite3.connect(path)
     (sql,) = con.execute("SELECT sql FROM sqlite_master WHERE name = 'vv_records'").fetchone()
     (version,) = con.execute("SELECT value FROM vv_meta WHERE key = 'schema_version'").fetchone()
+    indexes = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     con.close()
     assert "WITHOUT ROWID" not in sql
-    assert int(version) == 3
+    assert int(version) == SCHEMA_VERSION == 4
+    assert "vv_records_by_key" not in indexes and "vv_records_by_rev" in indexes  # 3 -> 4 drops the key index
 
 
 def test_messages_never_show_url_credentials() -> None:

@@ -251,9 +251,10 @@ def _finish_rotation(
 ) -> tuple[int, list[int]]:
     resealed = 0
     while True:
+        after = 0  # one pass over the records in rowid order: every row is read once per pass
         while True:
-            moved = _reseal_batch(vault, scope, old_ids, batch_size)
-            if moved == 0:
+            moved, after = _reseal_batch(vault, scope, old_ids, batch_size, after)
+            if after < 0:
                 break
             resealed += moved
             tracker.add(moved)
@@ -264,21 +265,29 @@ def _finish_rotation(
         # go round again.
 
 
-def _reseal_batch(vault: Vault, scope: str, old_ids: list[int], batch_size: int) -> int:
-    """Re-seal up to ``batch_size`` records still on an old key; return how many left the old keys."""
+def _reseal_batch(vault: Vault, scope: str, old_ids: list[int], batch_size: int, after: int) -> tuple[int, int]:
+    """Re-seal up to ``batch_size`` records still on an old key, past rowid ``after``.
+
+    Returns:
+        How many left the old keys, and the rowid to continue after (-1 once the pass is done).
+    """
     if not old_ids:
-        return 0
+        return 0, -1
     storage = vault._storage
+    # The rowid range is the table's own order (no index on key_id: adds would pay for one), and the
+    # unary + keeps SQLite from walking the (collection, id) index instead.
     sql = (
-        "SELECT id, rev, key_id, text, metadata, vector FROM vv_records "  # noqa: S608 (placeholders only)
-        f"WHERE collection = ? AND key_id IN ({_marks(len(old_ids))}) LIMIT ?"
+        "SELECT rowid, id, rev, key_id, text, metadata, vector FROM vv_records "  # noqa: S608 (placeholders only)
+        f"WHERE rowid > ? AND +collection = ? AND key_id IN ({_marks(len(old_ids))}) ORDER BY rowid LIMIT ?"
     )
     with vault._lock:
         vault._check_open()
         with storage.snapshot():
-            rows = storage.query(sql, (scope, *old_ids, batch_size))
-        if not rows:
-            return 0
+            found = storage.query(sql, (after, scope, *old_ids, batch_size))
+        if not found:
+            return 0, -1
+        last = int(found[-1][0])
+        rows = [row[1:] for row in found]
         keyset = vault._keyset
         vault_id = vault._vault_id
         opened = []
@@ -312,7 +321,7 @@ def _reseal_batch(vault: Vault, scope: str, old_ids: list[int], batch_size: int)
         if col is not None:
             # The opened values did not change: a loaded index stays valid at the new revision.
             col._after_write(old_rev, new_rev, lambda _index: None)
-        return len(opened)
+        return len(opened), last
 
 
 def _hook_after_batch() -> None:
