@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import uuid
@@ -25,6 +26,7 @@ from vecvault import (
     WrongKeyError,
 )
 from vecvault.keys import EnvKeyProvider, StaticKeyProvider
+from vecvault.records import check_metadata, encode_metadata
 from vecvault.storage import SCHEMA_VERSION
 
 
@@ -153,6 +155,34 @@ def test_metadata_and_text_round_trip_exactly(vault: Vault, metadata: dict[str, 
     assert record.text == text
     assert record.metadata == metadata
     assert _same_json_types(record.metadata, metadata)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    metadata=st.dictionaries(
+        st.text(max_size=8),
+        st.recursive(
+            st.none()
+            | st.booleans()
+            | st.integers(-(2**70), 2**70)
+            | st.floats(allow_nan=False, allow_infinity=False)
+            | st.text(max_size=20),
+            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+            max_leaves=10,
+        ),
+        max_size=6,
+    )
+)
+def test_metadata_encoding_is_the_json_modules_compact_encoding(metadata: dict[str, Any]) -> None:
+    expected = json.dumps(metadata, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    assert encode_metadata(check_metadata(metadata)) == expected
+
+
+def test_metadata_encoding_refuses_what_json_cannot_store() -> None:
+    with pytest.raises(ValueError, match="JSON compliant"):
+        encode_metadata({"x": [float("nan")]})  # check_metadata refuses it first; the encoder fails closed too
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        encode_metadata({"x": {1, 2}})
 
 
 def _same_json_types(a: Any, b: Any) -> bool:
@@ -473,3 +503,31 @@ def test_messages_never_show_url_credentials() -> None:
     )
     assert "SECRETTOKEN" not in storage.shown_location
     assert storage.shown_location == "libsql://db.example.test"
+
+
+@pytest.mark.parametrize("count", [1, 31, 32, 33, 64, 70])
+def test_bulk_adds_of_every_size_store_every_field(open_vault: Callable[..., Vault], count: int) -> None:
+    # Local bulk adds go to libSQL in multi-row statements of 32 records, the rest one by one; both must store
+    # each record's own fields, and a second add of the same ids must replace them.
+    vault = open_vault()
+    col = vault.collection("bulk", dim=3)
+    rng = np.random.default_rng(count)
+    first = rng.standard_normal((count, 3)).astype(np.float32)
+    ids = [f"id-{i}" for i in range(count)]
+    col.add(texts=[f"old {i}" for i in range(count)], vectors=first, metadatas=[{"v": 0}] * count, ids=ids)
+    second = rng.standard_normal((count + 5, 3)).astype(np.float32)
+    more_ids = [*ids, *(f"new-{i}" for i in range(5))]
+    col.add(
+        texts=[f"text {i}" for i in range(count + 5)],
+        vectors=second,
+        metadatas=[{"i": i, "id": record_id} for i, record_id in enumerate(more_ids)],
+        ids=more_ids,
+    )
+    vault.close()
+    reopened = open_vault().collection("bulk")
+    assert reopened.count() == count + 5
+    got = {r.id: r for r in reopened.get(more_ids, include_vectors=True)}
+    for i, record_id in enumerate(more_ids):
+        assert got[record_id].text == f"text {i}"
+        assert got[record_id].metadata == {"i": i, "id": record_id}
+        np.testing.assert_array_equal(got[record_id].vector, second[i])

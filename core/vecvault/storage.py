@@ -17,8 +17,10 @@ Traps of the binding that this module absorbs (measured on ``libsql`` 0.1.x and 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import importlib
+import itertools
 import os
 import re
 import threading
@@ -85,6 +87,7 @@ _NOT_EXECUTED = (
 )
 _READ_ONLY_PREFIXES = ("select", "pragma", "begin")
 _REMOTE_ROWS_PER_STATEMENT = 256
+_LOCAL_ROWS_PER_INSERT = 32  # measured on a 10k bulk add: 16 to 48 rows per statement alike, 1 row 8% slower end to end
 _MAX_BOUND_PARAMETERS = 32_000  # SQLite's limit is 32766 since 3.32
 _INSERT_VALUES = re.compile(r"^(?P<head>INSERT\s.+\sVALUES\s*)\((?P<marks>\?(?:\s*,\s*\?)*)\)\s*$", re.I | re.S)
 _DELETE_WHERE = re.compile(
@@ -130,9 +133,7 @@ _RECORDS_TABLE = """CREATE TABLE IF NOT EXISTS {name} (
         updated_at REAL NOT NULL,
         UNIQUE (collection, id)
     )"""
-_RECORDS_INDEXES = (
-    "CREATE INDEX IF NOT EXISTS vv_records_by_rev ON vv_records (collection, rev)",
-)
+_RECORDS_INDEXES = ("CREATE INDEX IF NOT EXISTS vv_records_by_rev ON vv_records (collection, rev)",)
 
 _SCHEMA: tuple[str, ...] = (
     """CREATE TABLE IF NOT EXISTS vv_meta (
@@ -245,6 +246,18 @@ def _is_connection_lost(message: str) -> bool:
 def _was_not_executed(message: str) -> bool:
     text = message.lower()
     return any(marker in text for marker in _NOT_EXECUTED)
+
+
+@functools.lru_cache(maxsize=4)
+def _records_insert_group(count: int) -> str:
+    """An insert of ``count`` records that binds the shared values once.
+
+    ``?1`` to ``?4`` are the collection, rev, key id and time; then each record binds its id, text,
+    metadata and vector. Only placeholders are built into the text, never a value.
+    """
+    rows = ", ".join(f"(?1, ?{5 + 4 * i}, ?2, ?3, ?{6 + 4 * i}, ?{7 + 4 * i}, ?{8 + 4 * i}, ?4)" for i in range(count))
+    head = "INSERT OR REPLACE INTO vv_records (collection, id, rev, key_id, text, metadata, vector, updated_at)"
+    return f"{head} VALUES {rows}"
 
 
 def _multi_row_statement(sql: str, width: int, count: int) -> str | None:
@@ -807,14 +820,37 @@ class Storage:
     ) -> None:
         """Insert or replace sealed records, given column by column (inside a write transaction)."""
         now = time.time()
-        self.execute_many(
-            "INSERT OR REPLACE INTO vv_records (collection, id, rev, key_id, text, metadata, vector, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (collection, record_id, rev, key_id, text, metadata, vector, now)
-                for record_id, text, metadata, vector in zip(ids, texts, metadatas, vectors, strict=True)
-            ],
-        )
+        if not len(ids) == len(texts) == len(metadatas) == len(vectors):
+            raise ConfigurationError("upsert_records needs one text, metadata and vector per id.")
+        start = 0
+        if not self.remote and len(ids) >= _LOCAL_ROWS_PER_INSERT:
+            # Whole groups as multi-row statements that bind the four shared values once per group: the
+            # binding's per-parameter cost is a sixth of a local bulk add.
+            sql = _records_insert_group(_LOCAL_ROWS_PER_INSERT)
+            shared = (collection, rev, key_id, now)
+            while start + _LOCAL_ROWS_PER_INSERT <= len(ids):
+                end = start + _LOCAL_ROWS_PER_INSERT
+                self._run_multi(
+                    sql,
+                    shared
+                    + tuple(
+                        itertools.chain.from_iterable(
+                            zip(ids[start:end], texts[start:end], metadatas[start:end], vectors[start:end], strict=True)
+                        )
+                    ),
+                )
+                start = end
+        if start < len(ids):
+            self.execute_many(
+                "INSERT OR REPLACE INTO vv_records (collection, id, rev, key_id, text, metadata, vector, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (collection, record_id, rev, key_id, text, metadata, vector, now)
+                    for record_id, text, metadata, vector in zip(
+                        ids[start:], texts[start:], metadatas[start:], vectors[start:], strict=True
+                    )
+                ],
+            )
         if self.query("SELECT 1 FROM vv_deletions WHERE collection = ? LIMIT 1", (collection,)):
             # A re-added id must leave the deletion log, or readers would drop it again.
             self.execute_many(
