@@ -26,7 +26,7 @@ from vecvault import (
     WrongKeyError,
 )
 from vecvault.keys import EnvKeyProvider, StaticKeyProvider
-from vecvault.records import check_metadata, encode_metadata
+from vecvault.records import check_metadata, check_metadatas, encode_metadata
 from vecvault.storage import SCHEMA_VERSION
 
 
@@ -176,6 +176,20 @@ def test_metadata_and_text_round_trip_exactly(vault: Vault, metadata: dict[str, 
 def test_metadata_encoding_is_the_json_modules_compact_encoding(metadata: dict[str, Any]) -> None:
     expected = json.dumps(metadata, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
     assert encode_metadata(check_metadata(metadata)) == expected
+
+
+def test_batch_metadata_check_matches_the_one_by_one_check() -> None:
+    flat = {"topic": "t1", "n": 3, "ok": True, "none": None}
+    batch = [flat, {"f": 1.5}, {"nested": {"a": [1, 2]}}, None]
+    checked = check_metadatas(batch)
+    assert checked == [check_metadata(m) for m in batch]
+    assert checked[0] is not flat  # a copy: later changes by the caller do not reach the index
+    with pytest.raises(ConfigurationError, match=r"metadatas\[1\]\['x'\] is nan"):
+        check_metadatas([flat, {"x": float("nan")}])
+    with pytest.raises(ConfigurationError, match=r"metadatas\[0\] has the key 1"):
+        check_metadatas([{1: "a"}])
+    with pytest.raises(ConfigurationError, match=r"metadatas\[1\] must be a dict"):
+        check_metadatas([flat, ["a"]])
 
 
 def test_metadata_encoding_refuses_what_json_cannot_store() -> None:

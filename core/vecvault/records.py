@@ -171,6 +171,27 @@ def check_metadata(metadata: Any, path: str = "metadata") -> dict[str, Any]:
 
 
 _JSON_SCALARS = frozenset({str, int, bool, type(None)})
+_STRING_TYPE = frozenset({str})
+
+
+def check_metadatas(metadatas: Sequence[Any], name: str = "metadatas") -> list[dict[str, Any]]:
+    """Run :func:`check_metadata` on each item of a batch.
+
+    A flat dict of strings, ints, bools and None is checked by its types alone: the common case of a bulk
+    add, with no call and no error path built per record.
+    """
+    out: list[dict[str, Any]] = []
+    append = out.append
+    for i, metadata in enumerate(metadatas):
+        if (
+            type(metadata) is dict
+            and _STRING_TYPE.issuperset(map(type, metadata))
+            and _JSON_SCALARS.issuperset(map(type, metadata.values()))
+        ):
+            append(metadata.copy())
+        else:
+            append(check_metadata(metadata, f"{name}[{i}]"))
+    return out
 
 
 def _check_json_value(value: Any, path: str) -> None:

@@ -34,7 +34,7 @@ from vecvault.records import (
     Record,
     RecordSealer,
     check_ids,
-    check_metadata,
+    check_metadatas,
     check_query,
     check_vectors,
     decode_vector,
@@ -840,7 +840,7 @@ class Collection:
         out = list(metadatas)
         if len(out) != count:
             raise ConfigurationError(f"Got {len(out)} metadatas for {count} records; pass one per record.")
-        return [check_metadata(m, f"metadatas[{i}]") for i, m in enumerate(out)]
+        return check_metadatas(out)
 
     def _after_write(self, old_rev: int, new_rev: int, apply: Any) -> None:
         """Apply our own committed write to the loaded index, if it was current before the write."""
