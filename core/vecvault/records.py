@@ -313,6 +313,17 @@ class RecordSealer:
                 decode_vector(data, dim)  # raises the IntegrityError for a wrong length
             flat[i * width : (i + 1) * width] = data
 
+    def open_texts(self, record_ids: Sequence[str], blobs: Sequence[Any]) -> list[str]:
+        """Open the text fields of many records."""
+        opened = self.keyset.open_field_batch(self.vault_id, self.collection, record_ids, FIELD_TEXT, blobs)
+        texts: list[str] = []
+        for record_id, data in zip(record_ids, opened, strict=True):
+            try:
+                texts.append(data.decode())
+            except UnicodeDecodeError:
+                raise IntegrityError(f"The text of record {record_id!r} is not UTF-8; the vault is damaged.") from None
+        return texts
+
     def open_metadatas(self, record_ids: Sequence[str], blobs: Sequence[Any]) -> list[dict[str, Any]]:
         """Open the metadata fields of many records."""
         opened = self.keyset.open_field_batch(self.vault_id, self.collection, record_ids, FIELD_METADATA, blobs)

@@ -97,11 +97,16 @@ _DELETE_WHERE = re.compile(
 # The page size applies only when the file is created (it must precede the switch to WAL). A sealed record
 # is ~2.2 KB at 384 dimensions: a 4 KiB page holds one and wastes the rest, a 16 KiB page holds seven, which
 # halves the file and doubles insert and scan speed (measured: 35k -> 65k rows/s, 4.1 -> 2.4 KB per record).
+# A 32 MiB page cache (SQLite's default is 2 MiB) keeps the pages of records read by searches and gets
+# (still sealed: page decryption only undoes the file layer): measured at 10k, the exact search p50 went
+# from 0.40 to 0.31 ms, and bulk adds were no slower. SQLite fills it only as pages are read.
+_PAGE_CACHE_KIB = 32 * 1024
 _LOCAL_ONLY_PRAGMAS = (
     f"PRAGMA page_size={_NEW_FILE_PAGE_SIZE}",
     "PRAGMA journal_mode=WAL",
     "PRAGMA secure_delete=ON",
     "PRAGMA synchronous=NORMAL",
+    f"PRAGMA cache_size=-{_PAGE_CACHE_KIB}",
 )
 
 # One lock for every write transaction in this process (see the module docstring).

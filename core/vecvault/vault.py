@@ -1166,24 +1166,22 @@ class Collection:
     def _hits(self, config: CollectionRow, scored: list[tuple[str, float]]) -> list[Hit]:
         if not scored:
             return []
-        ids = [record_id for record_id, _ in scored]
-        found = self._vault._storage.fetch(self.name, ids, ["text", "metadata"])
-        hits: list[Hit] = []
-        for record_id, (_, score) in zip(ids, scored, strict=True):
-            row = found.get(record_id)
-            if row is None:
-                continue
-            hits.append(
-                Hit(
-                    id=record_id,
-                    text=self._sealer.open_text(record_id, row[0]),
-                    metadata=self._sealer.open_metadata(record_id, row[1]),
-                    score=score,
-                    relevance=relevance(config.metric, score),
-                    distance=distance(config.metric, score),
-                )
+        found = self._vault._storage.fetch(self.name, [record_id for record_id, _ in scored], ["text", "metadata"])
+        present = [(record_id, score) for record_id, score in scored if record_id in found]
+        ids = [record_id for record_id, _ in present]
+        texts = self._sealer.open_texts(ids, [found[record_id][0] for record_id in ids])
+        metadatas = self._sealer.open_metadatas(ids, [found[record_id][1] for record_id in ids])
+        return [
+            Hit(
+                id=record_id,
+                text=text,
+                metadata=metadata,
+                score=score,
+                relevance=relevance(config.metric, score),
+                distance=distance(config.metric, score),
             )
-        return hits
+            for (record_id, score), text, metadata in zip(present, texts, metadatas, strict=True)
+        ]
 
     def vectors(self) -> tuple[list[str], npt.NDArray[np.float32]]:
         """Every id and its indexed vector (unit length for cosine), as held in memory."""
