@@ -131,21 +131,21 @@ def test_empty_batch_is_a_no_op(vault: Vault) -> None:
     assert col.count() == 0
 
 
+def _json_metadata(integers: st.SearchStrategy[int]) -> st.SearchStrategy[dict[str, Any]]:
+    """Metadata dicts of every JSON type, nested, with ``integers`` for the ints."""
+    finite_floats = st.floats(allow_nan=False, allow_infinity=False)
+    scalars = st.none() | st.booleans() | integers | finite_floats | st.text(max_size=20)
+    values = st.recursive(
+        scalars,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+        max_leaves=10,
+    )
+    return st.dictionaries(st.text(max_size=8), values, max_size=6)
+
+
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    metadata=st.dictionaries(
-        st.text(max_size=8),
-        st.recursive(
-            st.none()
-            | st.booleans()
-            | st.integers(-(2**63), 2**63 - 1)
-            | st.floats(allow_nan=False, allow_infinity=False)
-            | st.text(max_size=20),
-            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
-            max_leaves=10,
-        ),
-        max_size=6,
-    ),
+    metadata=_json_metadata(st.integers(-(2**63), 2**63 - 1)),
     text=st.text(max_size=200),
 )
 def test_metadata_and_text_round_trip_exactly(vault: Vault, metadata: dict[str, Any], text: str) -> None:
@@ -158,21 +158,7 @@ def test_metadata_and_text_round_trip_exactly(vault: Vault, metadata: dict[str, 
 
 
 @settings(max_examples=200, deadline=None)
-@given(
-    metadata=st.dictionaries(
-        st.text(max_size=8),
-        st.recursive(
-            st.none()
-            | st.booleans()
-            | st.integers(-(2**70), 2**70)
-            | st.floats(allow_nan=False, allow_infinity=False)
-            | st.text(max_size=20),
-            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
-            max_leaves=10,
-        ),
-        max_size=6,
-    )
-)
+@given(metadata=_json_metadata(st.integers(-(2**70), 2**70)))
 def test_metadata_encoding_is_the_json_modules_compact_encoding(metadata: dict[str, Any]) -> None:
     expected = json.dumps(metadata, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
     assert encode_metadata(check_metadata(metadata)) == expected
