@@ -6,7 +6,10 @@ similarity, and is asked for the top 10. An engine whose package is missing repo
 
 from __future__ import annotations
 
+import gc
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -658,10 +661,6 @@ def _trial_ingests(
     cls: type[Engine], vectors: np.ndarray, texts: list[str], workdir: str, budget_s: float, runs: int
 ) -> list[float]:
     """Seconds taken by up to ``runs`` ingests into new empty stores, discarded after each run."""
-    import gc
-    import shutil
-    import tempfile
-
     times: list[float] = []
     spent = 0.0
     while len(times) < runs and spent < budget_s:

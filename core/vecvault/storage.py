@@ -256,6 +256,9 @@ def _was_not_executed(message: str) -> bool:
     return any(marker in text for marker in _NOT_EXECUTED)
 
 
+_RECORDS_INSERT = "INSERT OR REPLACE INTO vv_records (collection, id, rev, key_id, text, metadata, vector, updated_at)"
+
+
 @functools.lru_cache(maxsize=4)
 def _records_insert_group(count: int) -> str:
     """An insert of ``count`` records that binds the shared values once.
@@ -264,8 +267,7 @@ def _records_insert_group(count: int) -> str:
     metadata and vector. Only placeholders are built into the text, never a value.
     """
     rows = ", ".join(f"(?1, ?{5 + 4 * i}, ?2, ?3, ?{6 + 4 * i}, ?{7 + 4 * i}, ?{8 + 4 * i}, ?4)" for i in range(count))
-    head = "INSERT OR REPLACE INTO vv_records (collection, id, rev, key_id, text, metadata, vector, updated_at)"
-    return f"{head} VALUES {rows}"
+    return f"{_RECORDS_INSERT} VALUES {rows}"
 
 
 def _multi_row_statement(sql: str, width: int, count: int) -> str | None:
@@ -850,8 +852,7 @@ class Storage:
                 start = end
         if start < len(ids):
             self.execute_many(
-                "INSERT OR REPLACE INTO vv_records (collection, id, rev, key_id, text, metadata, vector, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                f"{_RECORDS_INSERT} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (collection, record_id, rev, key_id, text, metadata, vector, now)
                     for record_id, text, metadata, vector in zip(
