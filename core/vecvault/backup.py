@@ -52,6 +52,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from vecvault import file_layer
 from vecvault.errors import ConfigurationError, IntegrityError, KeyNotFoundError, StorageError, WrongKeyError
 from vecvault.keys.base import KeyProvider
 from vecvault.keys.passphrase_provider import (
@@ -62,7 +63,6 @@ from vecvault.keys.passphrase_provider import (
 )
 from vecvault.progress import ProgressCallback, call_progress
 from vecvault.records import CollectionInfo
-from vecvault.storage import Storage
 
 if TYPE_CHECKING:
     from vecvault.vault import Vault
@@ -580,8 +580,9 @@ def import_bundle(
 
     path = Path(bundle)
     target = os.fspath(location)
-    if Storage.probe_file(target) != "new" or os.path.exists(target):
+    if os.path.exists(target):
         raise ConfigurationError(f"{target} exists; import writes a new vault. Choose another path.")
+    file_layer.check_no_orphan_sidecars(target)
     provider = _as_key_provider(key)
     source: KeyProvider | bytes = provider if bundle_key is None else bundle_key
     # Pass 1: authenticate everything before anything is written.

@@ -18,10 +18,11 @@ the same operation again after a crash finishes it.
 - **Verification** (:func:`verify`): open every sealed field of every record; report what fails.
 
 A crash in the middle of a file re-key leaves a rollback journal (``<vault>-journal``) written under the
-*old* file key. The vault must then be opened with the old key first (which rolls the journal back), never
-with the new one: opening a hot journal under another key corrupts the file (measured on libsql 0.1.x).
-:func:`rotate_master_key` and :func:`set_file_encryption` always open with the old setting first, so the
-rule for users is simply: after an interrupted rotation, run the same command again before anything else.
+*old* file key, while page 1 of the file may already be under the new one. Opening a hot journal under
+another key corrupts the vault (measured on libsql 0.1.x), so every open first reads the journal's copy of
+page 1 (:mod:`vecvault.file_layer`) and plays it back only under the key whose fingerprint it carries:
+:meth:`Vault.open` does so by itself when it holds that key, and rerunning the interrupted command
+(:func:`rotate_master_key`, :func:`set_file_encryption`) rolls back and finishes.
 """
 
 from __future__ import annotations
@@ -33,14 +34,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from vecvault import crypto
+from vecvault import crypto, file_layer
 from vecvault.crypto import FieldContext, KeyState
 from vecvault.errors import (
     ConfigurationError,
     IntegrityError,
     KeyNotFoundError,
     StorageError,
-    VecVaultError,
     WrongKeyError,
 )
 from vecvault.keys.base import KeyProvider
@@ -373,18 +373,35 @@ def _provider_key(new: KeyProvider) -> bytes:
         return new.create_key()
 
 
-def _open_storage(location: str, candidates: Sequence[tuple[str, str | None]]) -> tuple[Storage, str]:
-    """Open with the first file key that works, trying them in the given order (old key first!)."""
-    last: VecVaultError | None = None
-    for name, file_key in candidates:
-        try:
-            return Storage.open(location, file_key=file_key), name
-        except (WrongKeyError, StorageError) as exc:
-            last = exc
+def _roll_back_interrupted_rekey(location: str, candidates: Sequence[str | None]) -> None:
+    """Play back the journal of an interrupted re-key under the key that wrote it; nothing if there is none.
+
+    Raises:
+        WrongKeyError: none of ``candidates`` wrote the journal (it is left untouched).
+        StorageError: the journal is still there after the rollback.
+    """
+    state = file_layer.file_state(location)
+    if not state.hot_journal:
+        return
+    key = file_layer.rollback_key(location, state, candidates, Storage.page_key_fingerprint)
+    Storage.open(location, file_key=key).close()  # the first read plays the journal back
+    if file_layer.file_state(location).hot_journal:
+        raise StorageError(
+            f"The rollback journal of {location} could not be played back (another program may hold the vault "
+            "open); close every other program using it and run the command again."
+        )
+
+
+def _key_under(location: str, named: Sequence[tuple[str, str]]) -> tuple[str, str]:
+    """Which of the named page keys the (encrypted, journal-free) file is under, by its fingerprint."""
+    state = file_layer.file_state(location)
+    for name, file_key in named:
+        if Storage.page_key_fingerprint(file_key) == state.fingerprint:
+            return name, file_key
     raise WrongKeyError(
         f"Neither the old nor the new master key opens {location}. Check both key providers; a vault "
         "whose rotation was interrupted opens only with the old or the new key."
-    ) from last
+    )
 
 
 def _rekey(storage: Storage, file_key: str) -> None:
@@ -415,7 +432,7 @@ def _check_local(location: str) -> None:
             "Master-key rotation and file-encryption changes work on local vault files; for a libSQL server "
             "export the vault (vecvault export) and import it under the new key."
         )
-    if Storage.probe_file(location) == "new":
+    if file_layer.file_state(location).kind == "new":
         raise ConfigurationError(f"No vault at {location}; check the path.")
 
 
@@ -425,8 +442,9 @@ def rotate_master_key(
     """Move a vault from the old master key to a new one; resumable after a crash.
 
     Order (crash-safe): (1) the new master is loaded from ``new``, or created and stored there if it holds
-    none, before the vault changes; (2) the file is opened with the old key first (a crash mid re-key
-    left a journal only the old key can roll back); (3) in one transaction the data keys are re-wrapped
+    none, before the vault changes; (2) a journal left by an interrupted re-key is played back under the
+    key that wrote it, and the file's current page key is told by its fingerprint
+    (:mod:`vecvault.file_layer`), so no key is ever tried on a file it does not belong to; (3) in one transaction the data keys are re-wrapped
     under the new key-encryption key and the file is re-keyed (``PRAGMA rekey``, which libSQL runs only
     in ``journal_mode=DELETE``; WAL is restored afterwards); (4) the vault is opened with ``new`` to prove
     it. Only after this returns may the old key be deleted. Close every other connection first.
@@ -445,11 +463,13 @@ def rotate_master_key(
     old_master = old.load_key()
     new_master = _provider_key(new)
     same = hmac.compare_digest(old_master, new_master)
-    encrypted = Storage.probe_file(location) == "encrypted"
-    old_fk = crypto.derive_file_key(old_master) if encrypted else None
-    new_fk = crypto.derive_file_key(new_master) if encrypted else None
-    candidates = [("old", old_fk)] if same else [("old", old_fk), ("new", new_fk)]
-    storage, file_under = _open_storage(location, candidates if encrypted else [("plain", None)])
+    old_fk, new_fk = crypto.derive_file_key(old_master), crypto.derive_file_key(new_master)
+    _roll_back_interrupted_rekey(location, [old_fk, new_fk])
+    encrypted = file_layer.file_state(location).kind == "encrypted"
+    file_under, file_key = "plain", None
+    if encrypted:
+        file_under, file_key = _key_under(location, [("old", old_fk)] if same else [("old", old_fk), ("new", new_fk)])
+    storage = Storage.open(location, file_key=file_key)
     try:
         vault_id = storage.get_meta("vault_id")
         if vault_id is None:
@@ -474,7 +494,7 @@ def rotate_master_key(
                 for row, material in zip(rows, materials, strict=True):
                     wrapped = crypto.wrap_data_key(new_kek, vault_id, row.key_id, material)
                     storage.update_key(KeyRow(row.key_id, row.scope, row.state, wrapped, row.encryptions))
-            if need_rekey and new_fk is not None:
+            if need_rekey:
                 _rekey(storage, new_fk)
     finally:
         # Closed without a checkpoint: after a re-key this connection may no longer read the file. The
@@ -513,11 +533,12 @@ def set_file_encryption(location: str | os.PathLike[str], key: KeyProvider, *, e
     location = os.fspath(location)
     _check_local(location)
     master = key.load_key()
-    encrypted = Storage.probe_file(location) == "encrypted"
+    file_key = crypto.derive_file_key(master)
+    _roll_back_interrupted_rekey(location, [file_key])
+    encrypted = file_layer.file_state(location).kind == "encrypted"
     if encrypted == enabled:
         _prove_opens(location, key)
         return False
-    file_key = crypto.derive_file_key(master)
     storage = Storage.open(location, file_key=file_key if encrypted else None)
     try:
         _check_vault_key(storage, master)

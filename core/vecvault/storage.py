@@ -23,11 +23,11 @@ import importlib
 import itertools
 import os
 import re
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -39,6 +39,7 @@ from vecvault.errors import (
     VecVaultError,
     WrongKeyError,
 )
+from vecvault.file_layer import FINGERPRINT_BYTES
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -343,16 +344,29 @@ class Storage:
     # -- opening ----------------------------------------------------------------------------------------
 
     @staticmethod
-    def probe_file(path: str) -> str:
-        """Classify a local path: ``"new"``, ``"plain"`` (unencrypted SQLite) or ``"encrypted"``."""
-        p = Path(path)
-        if not p.exists() or p.stat().st_size == 0:
-            return "new"
-        if p.is_dir():
-            raise ConfigurationError(f"{path} is a directory; give the path of a vault file, e.g. {path}/vault.db")
-        with p.open("rb") as f:
-            head = f.read(len(_SQLITE_MAGIC))
-        return "plain" if head == _SQLITE_MAGIC else "encrypted"
+    def page_key_fingerprint(file_key: str, driver: str = "libsql") -> bytes:
+        """The first bytes every file encrypted under ``file_key`` starts with (see :mod:`vecvault.file_layer`).
+
+        Measured, not derived: a throwaway database is created under the key in a private temporary
+        directory and its first bytes are read back, so the answer follows the binding's cipher.
+        """
+        if len(file_key) != 32:  # "" would silently disable libSQL's encryption
+            raise AssertionError("file key must be 32 characters")
+        module = _load_driver(driver)
+        with tempfile.TemporaryDirectory(prefix="vecvault-fp-") as folder:
+            path = os.path.join(folder, "probe.db")
+            try:
+                conn = module.connect(path, encryption_key=file_key, isolation_level=None)
+                try:
+                    conn.execute("CREATE TABLE probe (x)").fetchall()
+                finally:
+                    conn.close()
+            except BaseException as exc:
+                if not isinstance(exc, Exception) and not _is_panic(exc):
+                    raise
+                raise StorageError(f"libSQL could not create an encrypted probe file: {exc}") from None
+            with open(path, "rb") as handle:
+                return handle.read(FINGERPRINT_BYTES)
 
     @classmethod
     def open(

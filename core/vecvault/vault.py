@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from vecvault import crypto
+from vecvault import crypto, file_layer
 from vecvault.ann import HnswIndex
 from vecvault.crypto import DataKey, Keyset, KeyState
 from vecvault.errors import ConfigurationError, IntegrityError, KeyNotFoundError, StorageError
@@ -149,6 +149,7 @@ class Vault:
         provider = _as_key_provider(key)
         remote = is_remote_url(location)
         memory = location == ":memory:"
+        state: file_layer.FileState | None = None
         if remote or memory:
             kind = "unknown"
             if file_encryption:
@@ -157,18 +158,12 @@ class Vault:
                     "page-encrypted by vecvault (sealed fields stay sealed). Pass file_encryption=None."
                 )
         else:
-            journal = location + "-journal"
-            if os.path.exists(journal) and os.path.getsize(journal) > 0:
-                # Only a file re-key runs outside WAL mode; its hot journal is under the *old* file key, and
-                # opening it under another key corrupts the vault, so refuse before libSQL reads anything.
-                raise StorageError(
-                    f"{journal} exists: an interrupted `vecvault rotate --master` or `--file` left a rollback "
-                    "journal. Rerun that same command (it opens with the old key first and finishes); do not "
-                    "open the vault with another key until then."
-                )
-            kind = Storage.probe_file(location)
-            if kind == "new" and not create:
-                raise ConfigurationError(f"No vault at {location}; pass create=True to create one.")
+            state = file_layer.file_state(location)
+            kind = state.kind
+            if kind == "new":
+                if not create:
+                    raise ConfigurationError(f"No vault at {location}; pass create=True to create one.")
+                file_layer.check_no_orphan_sidecars(location)
             if kind == "plain" and file_encryption:
                 raise ConfigurationError(
                     f"{location} was created without file encryption; open it with file_encryption=None, "
@@ -188,6 +183,10 @@ class Vault:
             master = provider.load_key()
         encrypt_file = (kind == "new" and file_encryption is not False) or kind == "encrypted"
         file_key = crypto.derive_file_key(master) if encrypt_file else None
+        if state is not None and state.hot_journal:
+            # An interrupted re-key: the open plays its journal back, which must happen under the key the
+            # journal was written with (the file's previous key), never another: that would corrupt it.
+            file_key = file_layer.rollback_key(location, state, [file_key], Storage.page_key_fingerprint)
         storage = Storage.open(location, file_key=file_key, driver=driver, auth_token=auth_token, sync_url=sync_url)
         storage.tracer = tracer
         try:
