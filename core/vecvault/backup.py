@@ -36,6 +36,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
 import struct
 import time
@@ -580,10 +581,15 @@ def import_bundle(
 
     path = Path(bundle)
     target = os.fspath(location)
+    provider = _as_key_provider(key)
+    if _finish_interrupted_publish(target):
+        # The earlier run was killed after publishing the vault, before removing its staging name: done.
+        with Vault.open(target, key=provider, create=False) as vault:
+            infos = vault.collection_info()
+        return BundleReport(len(infos), sum(i.count for i in infos), path.stat().st_size)
     if os.path.exists(target):
         raise ConfigurationError(f"{target} exists; import writes a new vault. Choose another path.")
     file_layer.check_no_orphan_sidecars(target)
-    provider = _as_key_provider(key)
     source: KeyProvider | bytes = provider if bundle_key is None else bundle_key
     # Pass 1: authenticate everything before anything is written.
     stream, header, keys = _open_bundle(path, source if passphrase is None else None, passphrase)
@@ -591,7 +597,8 @@ def import_bundle(
         total = 0
         for _, records in _items(stream, header, keys, batch_size):
             total += len(records)
-    tmp = f"{target}.importing-{secrets.token_hex(4)}"
+    _remove_stale_staging(target)
+    tmp = f"{target}{_STAGING}{secrets.token_hex(4)}"
     done = 0
     collections = 0
     try:
@@ -621,6 +628,43 @@ def import_bundle(
                 os.unlink(name)
         raise
     return BundleReport(collections, done, path.stat().st_size)
+
+
+_STAGING = ".importing-"
+_STAGING_NAME = re.compile(r"\.importing-[0-9a-f]{8}(-wal|-shm|-journal)?")
+
+
+def _staging_entries(target: str) -> list[tuple[str, str]]:
+    """``(path, suffix)`` of every staging file an import into ``target`` may have left."""
+    folder, name = os.path.split(os.path.abspath(target))
+    found = []
+    for entry in os.listdir(folder):
+        match = _STAGING_NAME.fullmatch(entry[len(name) :]) if entry.startswith(name) else None
+        if match is not None:
+            found.append((os.path.join(folder, entry), match.group(1) or ""))
+    return found
+
+
+def _finish_interrupted_publish(target: str) -> bool:
+    """Whether an import into ``target`` was killed after publishing it (the staging name is a second link)."""
+    if not os.path.exists(target):
+        return False
+    for staged, suffix in _staging_entries(target):
+        if not suffix and os.path.samefile(staged, target):
+            os.unlink(staged)
+            return True
+    return False
+
+
+def _remove_stale_staging(target: str) -> None:
+    """Delete what an import into ``target`` that was killed left behind (its staging vault and sidecars).
+
+    They hold only sealed copies of the bundle's records; the import that wrote them never reached the
+    target, so rerunning it starts afresh.
+    """
+    for staged, _ in _staging_entries(target):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(staged)
 
 
 def _remove_sidecars(location: str) -> None:

@@ -444,10 +444,11 @@ def rotate_master_key(
     Order (crash-safe): (1) the new master is loaded from ``new``, or created and stored there if it holds
     none, before the vault changes; (2) a journal left by an interrupted re-key is played back under the
     key that wrote it, and the file's current page key is told by its fingerprint
-    (:mod:`vecvault.file_layer`), so no key is ever tried on a file it does not belong to; (3) in one transaction the data keys are re-wrapped
-    under the new key-encryption key and the file is re-keyed (``PRAGMA rekey``, which libSQL runs only
-    in ``journal_mode=DELETE``; WAL is restored afterwards); (4) the vault is opened with ``new`` to prove
-    it. Only after this returns may the old key be deleted. Close every other connection first.
+    (:mod:`vecvault.file_layer`), so no key is ever tried on a file it does not belong to; (3) in one
+    transaction the data keys are re-wrapped under the new key-encryption key and the file is re-keyed
+    (``PRAGMA rekey``, which libSQL runs only in ``journal_mode=DELETE``; WAL is restored afterwards);
+    (4) the vault is opened with ``new`` to prove it. Only after this returns may the old key be
+    deleted. Close every other connection first.
 
     Args:
         location: the local vault file.
