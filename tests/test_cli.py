@@ -343,12 +343,17 @@ def test_rotate_master_in_the_keychain_and_resume(capsys, tmp_path: Path, memory
     assert "re-wrapped" in out
     second = memory_keyring.entries[("vecvault", "k")]
     assert second != first
-    assert set(memory_keyring.entries) == {("vecvault", "k")}  # the staging entry is gone
+    backups = {a for s_, a in memory_keyring.entries if a.startswith("k.previous-")}
+    assert len(backups) == 1  # the old key is kept until the user deletes it
+    (backup,) = backups
+    assert memory_keyring.entries[("vecvault", backup)] == first
+    assert f"vecvault/{backup}" in out
+    assert set(memory_keyring.entries) == {("vecvault", "k"), ("vecvault", "k.vaults"), ("vecvault", backup)}
     # A crash after the vault moved to a staged key but before the main entry was updated: a re-run
     # finds the staged key and finishes.
     staged = KeyringKeyProvider("vecvault", "k.rotating")
     staged.create_key()
-    lifecycle.rotate_master_key(path, KeyringKeyProvider("vecvault", "k"), staged)
+    lifecycle.rotate_master_key(path, KeyringKeyProvider("vecvault", "k"), staged, move_registration=False)
     code, _, err = run(capsys, "info", "--keyring", "vecvault/k", str(path))
     assert code == 1
     assert "does not open" in err or "could not be decrypted" in err
@@ -356,6 +361,54 @@ def test_rotate_master_in_the_keychain_and_resume(capsys, tmp_path: Path, memory
     assert code == 0
     assert "resuming" in out
     assert "already rotated" in out
-    assert set(memory_keyring.entries) == {("vecvault", "k")}
+    assert ("vecvault", "k.rotating") not in memory_keyring.entries
+    assert second in {v for (_, a), v in memory_keyring.entries.items() if a.startswith("k.previous-")}
     code, out, _ = run(capsys, "verify", "--keyring", "vecvault/k", str(path))
     assert code == 0
+
+
+def test_rotating_a_shared_keychain_entry_in_place_is_refused(
+    capsys, tmp_path: Path, memory_keyring: _MemoryKeyring
+) -> None:
+    a, b = tmp_path / "a.db", tmp_path / "b.db"
+    assert run(capsys, "init", str(a))[0] == 0  # both on the default entry vecvault/default
+    assert run(capsys, "init", str(b))[0] == 0
+    shared = memory_keyring.entries[("vecvault", "default")]
+    code, _, err = run(capsys, "rotate", "--master", str(a))
+    assert code == 1
+    assert "--new-keyring" in err
+    assert "1 other vault uses it" in err
+    assert memory_keyring.entries[("vecvault", "default")] == shared  # nothing changed
+    assert run(capsys, "verify", str(b))[0] == 0
+    # Moving a to an entry of its own leaves b and the shared entry alone.
+    code, _, _ = run(capsys, "rotate", "--master", str(a), "--new-keyring", "vecvault/a")
+    assert code == 0
+    assert memory_keyring.entries[("vecvault", "default")] == shared
+    assert run(capsys, "verify", str(b))[0] == 0
+    assert run(capsys, "verify", "--keyring", "vecvault/a", str(a))[0] == 0
+    with Vault.open(a, key=KeyringKeyProvider("vecvault", "a"), create=False) as vault:
+        a_id = vault.vault_id
+    with Vault.open(b, key=KeyringKeyProvider(), create=False) as vault:
+        b_id = vault.vault_id
+    assert KeyringKeyProvider("vecvault", "a").registered_vaults() == {a_id}
+    assert KeyringKeyProvider().registered_vaults() == {b_id}
+    # Now each entry belongs to one vault: both rotate in place.
+    assert run(capsys, "rotate", "--master", "--keyring", "vecvault/a", str(a))[0] == 0
+    assert run(capsys, "rotate", "--master", str(b))[0] == 0
+    assert run(capsys, "verify", "--keyring", "vecvault/a", str(a))[0] == 0
+    assert run(capsys, "verify", str(b))[0] == 0
+
+
+def test_an_entry_from_before_the_vault_list_is_not_rotated_in_place(
+    capsys, tmp_path: Path, memory_keyring: _MemoryKeyring
+) -> None:
+    path = tmp_path / "old.db"
+    assert run(capsys, "init", "--keyring", "vecvault/legacy", str(path))[0] == 0
+    del memory_keyring.entries[("vecvault", "legacy.vaults")]  # as an earlier vecvault left it
+    before = dict(memory_keyring.entries)
+    code, _, err = run(capsys, "rotate", "--master", "--keyring", "vecvault/legacy", str(path))
+    assert code == 1
+    assert "other vaults may use it" in err
+    assert "--new-keyring" in err
+    assert memory_keyring.entries == before
+    assert run(capsys, "verify", "--keyring", "vecvault/legacy", str(path))[0] == 0

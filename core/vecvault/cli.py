@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import hashlib
+import hmac
 import importlib
 import importlib.util
 import json
@@ -41,6 +43,7 @@ NEW_PASSPHRASE_ENV = "VECVAULT_NEW_PASSPHRASE"  # noqa: S105
 BUNDLE_PASSPHRASE_ENV = "VECVAULT_BUNDLE_PASSPHRASE"  # noqa: S105
 PASSPHRASE_SUFFIX = ".vvkey"  # noqa: S105 (a file suffix)
 STAGING_SUFFIX = ".rotating"
+BACKUP_SUFFIX = ".previous"
 
 COMMANDS = ("init", "info", "verify", "rotate", "passwd", "shred", "export", "import", "demo")
 
@@ -299,23 +302,99 @@ def _rotate_master(args: argparse.Namespace, new: KeyProvider | None, out: TextI
             "--new-keyring SERVICE/ACCOUNT. Only a keychain key is rotated in place."
         )
     # In place in the keychain: the new key is staged in a second entry first, so at every instant the key
-    # that opens the vault is stored somewhere; a re-run after a crash resumes from the staged entry.
+    # that opens the vault is stored somewhere; a re-run after a crash resumes from the staged entry. The
+    # old key is kept in a backup entry, and the entry is rotated only if no other vault uses it.
     staging = KeyringKeyProvider(old.service, old.account + STAGING_SUFFIX)
-    try:
-        staging.load_key()
+    resuming = _holds_key(staging)
+    vault_id = _vault_id_with(args.path, [old, staging] if resuming else [old])
+    if not resuming:
+        _check_entry_is_this_vaults(old, vault_id)
+    current = old.load_key()
+    # A run killed after the swap below leaves the entry already holding the staged key: its backup exists.
+    swapped = resuming and hmac.compare_digest(staging.load_key(), current)
+    backup = None if swapped else _backup_entry(old, current)
+    if resuming:
         print(f"resuming an interrupted rotation (staged key in account {staging.account!r})", file=out)
-    except KeyNotFoundError:
+    else:
         staging.create_key()
-    result = lifecycle.rotate_master_key(args.path, old, staging)
+    result = lifecycle.rotate_master_key(args.path, old, staging, move_registration=False)
     old.store_key(staging.load_key(), overwrite=True)
     staging.delete_key()
     _print_master(result, out)
+    kept = (
+        f"{backup.service}/{backup.account}"
+        if backup is not None
+        else f"the entry {old.service}/{old.account}{BACKUP_SUFFIX}-* that the interrupted run made"
+    )
     print(
-        f"The keychain entry {old.service}/{old.account} now holds the new key; the old one is gone from it. "
-        "Backups made before this rotation open only with the old key.",
+        f"The keychain entry {old.service}/{old.account} now holds the new key. The old key is kept in {kept} "
+        "for backups made before this rotation: delete that entry (`keyring del SERVICE ACCOUNT`) once you no "
+        "longer need them.",
         file=out,
     )
     return 0
+
+
+def _holds_key(provider: KeyringKeyProvider) -> bool:
+    try:
+        provider.load_key()
+    except KeyNotFoundError:
+        return False
+    return True
+
+
+def _vault_id_with(path: str, providers: Sequence[KeyProvider]) -> str:
+    """The vault's id, read with the first provider whose key opens it (the old key, or a staged one)."""
+    from vecvault.errors import WrongKeyError
+    from vecvault.vault import Vault
+
+    error: WrongKeyError | None = None
+    for provider in providers:
+        try:
+            with Vault.open(path, key=provider, create=False) as vault:
+                return vault.vault_id
+        except WrongKeyError as exc:
+            error = exc
+    assert error is not None
+    raise error
+
+
+def _check_entry_is_this_vaults(entry: KeyringKeyProvider, vault_id: str) -> None:
+    """Refuse an in-place rotation of an entry whose key other vaults use (or may use)."""
+    users = entry.registered_vaults()
+    if users == frozenset({vault_id}):
+        return
+    if users is None:
+        why = "it was created before vecvault kept a list of the vaults using each key, so other vaults may use it"
+    else:
+        others = len(users - {vault_id})
+        why = f"{others} other vault{'s' if others != 1 else ''} use{'s' if others == 1 else ''} it"
+    raise ConfigurationError(
+        f"Not rotating the keychain entry {entry.service}/{entry.account} in place: {why}, and they would no "
+        "longer open. Move this vault to a key of its own instead: vecvault rotate --master PATH --new-keyring "
+        f"{entry.service}/NEW-ACCOUNT (the entry {entry.account!r} and the other vaults stay as they are)."
+    )
+
+
+def _backup_entry(old: KeyringKeyProvider, key: bytes) -> KeyringKeyProvider:
+    """The entry that keeps ``key`` after an in-place rotation: ``<account>.previous-<tag of the key>``.
+
+    Named after the key it holds (a short hash: the keychain already guards the key itself), so each
+    rotation's backup has its own entry and a resumed rotation finds the one it made.
+    """
+    tag = hashlib.sha256(b"vecvault/keychain-backup-name\0" + key).hexdigest()[:8]
+    backup = KeyringKeyProvider(old.service, f"{old.account}{BACKUP_SUFFIX}-{tag}")
+    try:
+        held = backup.load_key()
+    except KeyNotFoundError:
+        backup.store_key(key)
+        return backup
+    if not hmac.compare_digest(held, key):
+        raise ConfigurationError(
+            f"The keychain entry {backup.service}/{backup.account} holds another key; rename or delete it, then "
+            "run the command again."
+        )
+    return backup
 
 
 def _print_master(result: Any, out: TextIO) -> None:

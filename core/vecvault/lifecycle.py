@@ -43,7 +43,7 @@ from vecvault.errors import (
     StorageError,
     WrongKeyError,
 )
-from vecvault.keys.base import KeyProvider
+from vecvault.keys.base import KeyProvider, VaultRegistry
 from vecvault.progress import ProgressCallback, call_progress
 from vecvault.records import FIELD_METADATA, FIELD_TEXT, FIELD_VECTOR, decode_metadata, decode_vector
 from vecvault.storage import KeyRow, Storage, is_remote_url
@@ -437,7 +437,7 @@ def _check_local(location: str) -> None:
 
 
 def rotate_master_key(
-    location: str | os.PathLike[str], old: KeyProvider, new: KeyProvider
+    location: str | os.PathLike[str], old: KeyProvider, new: KeyProvider, *, move_registration: bool = True
 ) -> MasterRotation:
     """Move a vault from the old master key to a new one; resumable after a crash.
 
@@ -454,6 +454,8 @@ def rotate_master_key(
         location: the local vault file.
         old: the provider holding the current master key.
         new: the provider for the new master key (created there if absent).
+        move_registration: record in providers that list their vaults (the OS keychain) that the vault
+            moved from ``old`` to ``new``; off for a staged in-place rotation, whose entry stays the same.
 
     Raises:
         WrongKeyError: neither key opens the vault.
@@ -485,24 +487,35 @@ def rotate_master_key(
                     f"The old master key does not open the data keys of {location}; check the old key provider."
                 )
         need_rekey = encrypted and file_under == "old" and not same
-        if not need_wrap and not need_rekey:
-            return MasterRotation(rewrapped=0, file_rekeyed=False, already_done=True)
-        new_kek = crypto.derive_kek(new_master, vault_id)
-        if need_rekey:
-            _set_journal(storage, "DELETE")
-        with storage.transaction():
-            if need_wrap:
-                for row, material in zip(rows, materials, strict=True):
-                    wrapped = crypto.wrap_data_key(new_kek, vault_id, row.key_id, material)
-                    storage.update_key(KeyRow(row.key_id, row.scope, row.state, wrapped, row.encryptions))
+        result = MasterRotation(rewrapped=0, file_rekeyed=False, already_done=True)
+        if need_wrap or need_rekey:
+            new_kek = crypto.derive_kek(new_master, vault_id)
             if need_rekey:
-                _rekey(storage, new_fk)
+                _set_journal(storage, "DELETE")
+            with storage.transaction():
+                if need_wrap:
+                    for row, material in zip(rows, materials, strict=True):
+                        wrapped = crypto.wrap_data_key(new_kek, vault_id, row.key_id, material)
+                        storage.update_key(KeyRow(row.key_id, row.scope, row.state, wrapped, row.encryptions))
+                if need_rekey:
+                    _rekey(storage, new_fk)
+            result = MasterRotation(len(rows) if need_wrap else 0, file_rekeyed=need_rekey, already_done=False)
     finally:
         # Closed without a checkpoint: after a re-key this connection may no longer read the file. The
         # next open (below) turns WAL back on.
         storage._close_quietly()
     _prove_opens(location, new)
-    return MasterRotation(rewrapped=len(rows) if need_wrap else 0, file_rekeyed=need_rekey, already_done=False)
+    if move_registration:
+        _move_registration(vault_id.hex(), old, new)
+    return result
+
+
+def _move_registration(vault_id: str, old: KeyProvider, new: KeyProvider) -> None:
+    """Record in the providers that keep such lists that the vault now uses the new key, not the old one."""
+    if isinstance(new, VaultRegistry):
+        new.register_vault(vault_id)
+    if isinstance(old, VaultRegistry) and old.description != new.description:
+        old.unregister_vault(vault_id)
 
 
 def _unwrap_all(kek: bytes, vault_id: bytes, rows: Sequence[KeyRow]) -> list[bytes] | None:

@@ -27,7 +27,7 @@ from vecvault.crypto import DataKey, Keyset, KeyState
 from vecvault.errors import ConfigurationError, IntegrityError, KeyNotFoundError, StorageError
 from vecvault.filters import Filter, MetadataTable, parse_filter
 from vecvault.index import VectorIndex, distance, maximal_marginal_relevance, normalize_metric, relevance
-from vecvault.keys.base import KeyProvider
+from vecvault.keys.base import KeyProvider, VaultRegistry
 from vecvault.records import (
     CollectionInfo,
     Hit,
@@ -202,6 +202,10 @@ class Vault:
             if not create:
                 raise ConfigurationError(f"No vault at {storage.shown_location}; pass create=True to create one.")
             vault_id = os.urandom(_VAULT_ID_BYTES)
+            if isinstance(provider, VaultRegistry):
+                # Before the vault exists: a crash in between leaves a listed vault that is not there, which
+                # only ever makes an in-place key rotation more careful, never less.
+                provider.register_vault(vault_id.hex())
             kek = crypto.derive_kek(master, vault_id)
             keyset = Keyset()
             first = DataKey.generate(keyset.new_key_id(), scope="")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from vecvault.keys.base import MASTER_KEY_BYTES, KeyProvider
+from vecvault.keys.base import MASTER_KEY_BYTES, KeyProvider, VaultRegistry
 from vecvault.keys.env_provider import DEFAULT_KEY_VARIABLE, EnvKeyProvider
 from vecvault.keys.file_provider import KeyFileProvider
 from vecvault.keys.keyring_provider import KeyringKeyProvider
@@ -33,6 +33,7 @@ __all__ = [
     "KeyringKeyProvider",
     "PassphraseKeyProvider",
     "StaticKeyProvider",
+    "VaultRegistry",
     "default_key_provider",
 ]
 

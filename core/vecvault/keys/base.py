@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-__all__ = ["MASTER_KEY_BYTES", "KeyProvider"]
+__all__ = ["MASTER_KEY_BYTES", "KeyProvider", "VaultRegistry"]
 
 MASTER_KEY_BYTES = 32
 
@@ -39,4 +39,26 @@ class KeyProvider(Protocol):
         Raises:
             KeyUnavailableError: the key could not be stored, or one already exists.
         """
+        ...
+
+
+@runtime_checkable
+class VaultRegistry(Protocol):
+    """A key provider that records which vaults use its key, so a key operation can tell who else depends on it.
+
+    The OS keychain provider keeps the list beside the key, in the keychain (never beside the data). A
+    vault registers itself when it is created under the provider's key; in-place master-key rotation is
+    allowed only when the list is known and names that one vault.
+    """
+
+    def registered_vaults(self) -> frozenset[str] | None:
+        """The vault ids (hex) known to use this key; None when unknown (the key predates the list)."""
+        ...
+
+    def register_vault(self, vault_id: str) -> None:
+        """Record that the vault ``vault_id`` (hex) uses this key; a no-op where the list is unknown."""
+        ...
+
+    def unregister_vault(self, vault_id: str) -> None:
+        """Record that the vault ``vault_id`` (hex) no longer uses this key."""
         ...

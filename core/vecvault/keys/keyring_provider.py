@@ -9,6 +9,7 @@ holds the standard base64 of the 32-byte master key. A keychain that is missing,
 from __future__ import annotations
 
 import hmac
+import json
 
 import keyring
 import keyring.backend
@@ -21,10 +22,12 @@ from vecvault.errors import ConfigurationError, KeyNotFoundError, KeyUnavailable
 from vecvault.keys._codec import decode_key, encode_key, generate_key, redact
 from vecvault.keys.base import MASTER_KEY_BYTES
 
-__all__ = ["DEFAULT_ACCOUNT", "DEFAULT_SERVICE", "KeyringKeyProvider"]
+__all__ = ["DEFAULT_ACCOUNT", "DEFAULT_SERVICE", "REGISTRY_SUFFIX", "KeyringKeyProvider"]
 
 DEFAULT_SERVICE = "vecvault"
 DEFAULT_ACCOUNT = "default"
+# The entry beside a key that lists the vaults using it: account "<account>.vaults", a JSON object.
+REGISTRY_SUFFIX = ".vaults"
 
 ALTERNATIVES = (
     "Use another key provider instead: EnvKeyProvider (set VECVAULT_KEY to a base64 32-byte key), "
@@ -197,11 +200,63 @@ class KeyringKeyProvider:
     def create_key(self) -> bytes:
         """Generate a random master key, store it in the keychain and return it.
 
+        The key starts an empty list of the vaults using it (:meth:`registered_vaults`); the vault being
+        created registers itself next.
+
         Raises:
             KeyUnavailableError: an entry already exists (it is never overwritten), or the keychain cannot
                 store the key.
         """
-        return self.store_key(generate_key(), overwrite=False)
+        key = self.store_key(generate_key(), overwrite=False)
+        self._write_registry(set())
+        return key
+
+    # ------------------------------------------------------------------ which vaults use this key
+
+    @property
+    def _registry_account(self) -> str:
+        return self._account + REGISTRY_SUFFIX
+
+    def registered_vaults(self) -> frozenset[str] | None:
+        """The ids (hex) of the vaults created under this entry's key; None when unknown.
+
+        Unknown means the key was stored by an earlier vecvault, or by hand, before the list existed: any
+        number of vaults may use it.
+        """
+        backend = self._get_backend()
+        try:
+            stored = backend.get_password(self._service, self._registry_account)
+        except Exception as exc:
+            raise self._unavailable(exc, "read the list of vaults using the master key") from exc
+        if stored is None:
+            return None
+        try:
+            value = json.loads(stored)
+            vaults = value["vaults"]
+        except (ValueError, TypeError, KeyError):
+            return None  # a damaged list is treated as unknown: every caller then errs on the safe side
+        if not isinstance(vaults, list) or not all(isinstance(v, str) for v in vaults):
+            return None
+        return frozenset(vaults)
+
+    def register_vault(self, vault_id: str) -> None:
+        """Add a vault to this key's list (kept unknown if it is unknown)."""
+        known = self.registered_vaults()
+        if known is not None and vault_id not in known:
+            self._write_registry({*known, vault_id})
+
+    def unregister_vault(self, vault_id: str) -> None:
+        """Remove a vault from this key's list (after it moved to another key)."""
+        known = self.registered_vaults()
+        if known is not None and vault_id in known:
+            self._write_registry(set(known) - {vault_id})
+
+    def _write_registry(self, vaults: set[str]) -> None:
+        backend = self._get_backend()
+        try:
+            backend.set_password(self._service, self._registry_account, json.dumps({"vaults": sorted(vaults)}))
+        except Exception as exc:
+            raise self._unavailable(exc, "record which vaults use the master key") from exc
 
     def store_key(self, key: bytes, *, overwrite: bool = False) -> bytes:
         """Store ``key`` in the keychain, then read it back to prove the keychain kept it.
@@ -253,5 +308,7 @@ class KeyringKeyProvider:
             raise KeyNotFoundError(f"No master key in the OS keychain for {self._entry}; nothing to delete.")
         try:
             backend.delete_password(self._service, self._account)
+            if backend.get_password(self._service, self._registry_account) is not None:
+                backend.delete_password(self._service, self._registry_account)
         except Exception as exc:
             raise self._unavailable(exc, "delete the master key") from exc
