@@ -45,6 +45,7 @@ __all__ = [
     "FieldContext",
     "KeyState",
     "Keyset",
+    "check_master_key",
     "derive_file_key",
     "derive_kek",
     "derive_subkey",
@@ -125,6 +126,25 @@ def _hkdf(secret: bytes, *, salt: bytes | None, info: bytes, length: int = KEY_B
 def _check_key(key: bytes, what: str) -> None:
     if not isinstance(key, bytes) or len(key) != KEY_BYTES:
         raise ConfigurationError(f"{what} must be exactly {KEY_BYTES} bytes; generate one with os.urandom(32).")
+
+
+_MIN_DISTINCT_KEY_BYTES = 8  # a random 32-byte key has ~30; fewer than 8 happens with odds below 1e-36
+
+
+def check_master_key(master_key: bytes) -> None:
+    """Refuse a master key that is not random: all zeros, one repeated byte, a short repeated pattern.
+
+    Raises:
+        ConfigurationError: the key is not 32 bytes, or has fewer than 8 distinct byte values.
+    """
+    _check_key(master_key, "The master key")
+    if len(set(master_key)) < _MIN_DISTINCT_KEY_BYTES:
+        raise ConfigurationError(
+            "The master key is not a random key (all zeros, or a byte or short pattern repeated); anyone could "
+            "guess it. Use 32 random bytes: os.urandom(32), or `python -c \"import os,base64;"
+            "print(base64.b64encode(os.urandom(32)).decode())\"` for VECVAULT_KEY. A vault already sealed "
+            "under such a key: move it to a random one with `vecvault rotate --master PATH --new-key-file NEW`."
+        )
 
 
 def derive_kek(master_key: bytes, vault_id: bytes) -> bytes:

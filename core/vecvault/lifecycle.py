@@ -463,8 +463,9 @@ def rotate_master_key(
     """
     location = os.fspath(location)
     _check_local(location)
-    old_master = old.load_key()
+    old_master = old.load_key()  # may be a weak key: moving away from it is what this is for
     new_master = _provider_key(new)
+    crypto.check_master_key(new_master)
     same = hmac.compare_digest(old_master, new_master)
     old_fk, new_fk = crypto.derive_file_key(old_master), crypto.derive_file_key(new_master)
     _roll_back_interrupted_rekey(location, [old_fk, new_fk])

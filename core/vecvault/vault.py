@@ -181,6 +181,7 @@ class Vault:
                 master = provider.create_key()
         else:
             master = provider.load_key()
+        crypto.check_master_key(master)
         encrypt_file = (kind == "new" and file_encryption is not False) or kind == "encrypted"
         file_key = crypto.derive_file_key(master) if encrypt_file else None
         if state is not None and state.hot_journal:
