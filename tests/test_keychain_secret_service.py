@@ -13,6 +13,7 @@ also needs its password in ``VECVAULT_SECRET_SERVICE_PASSWORD`` (the script sets
 from __future__ import annotations
 
 import base64
+import json
 import gc
 import os
 import secrets
@@ -109,9 +110,10 @@ def test_create_load_delete(
     fresh = KeyringKeyProvider(service, "a", keyring_backend=keyring.backends.SecretService.Keyring())
     assert fresh.load_key() == key
 
-    (item,) = items(ss, connection, service)
-    assert item.get_attributes()["username"] == "a"
-    assert item.get_secret() == base64.b64encode(key)
+    stored = {i.get_attributes()["username"]: i for i in items(ss, connection, service)}
+    assert set(stored) == {"a", "a.vaults"}  # the key, and the list of the vaults that use it
+    assert stored["a"].get_secret() == base64.b64encode(key)
+    assert json.loads(stored["a.vaults"].get_secret()) == {"vaults": []}
 
     provider.delete_key()
     assert items(ss, connection, service) == []
@@ -221,7 +223,7 @@ def test_locked_collection_is_key_unavailable(ss: Any, connection: Any, own_coll
 
     master_unlock(ss, connection, path, password)
     assert provider.load_key() == key, "the key survived, and no new key replaced it"
-    assert len(list(collection.get_all_items())) == 1
+    assert sorted(i.get_attributes()["username"] for i in collection.get_all_items()) == ["locked", "locked.vaults"]
 
 
 @LEAKED_SOCKET
@@ -253,4 +255,5 @@ def test_locked_default_collection_is_key_unavailable(
             master_unlock(ss, conn, collection.collection_path, os.environ["VECVAULT_SECRET_SERVICE_PASSWORD"])
         assert not collection.is_locked()
     assert provider.load_key() == key
-    assert len(items(ss, connection, service)) == 1, "no entry was created while locked"
+    names = sorted(i.get_attributes()["username"] for i in items(ss, connection, service))
+    assert names == ["a", "a.vaults"], "no entry was created while locked"
