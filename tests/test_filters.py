@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import re
+import sqlite3
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from decimal import Decimal
 from fractions import Fraction
@@ -341,6 +343,72 @@ def test_like_against_reference(text: str, pattern: str) -> None:
     md = {"a": text}
     assert evaluate(Compare("a", "like", pattern), md) == _like_reference(text, pattern, fold=False)
     assert evaluate(Compare("a", "ilike", pattern), md) == _like_reference(text, pattern, fold=True)
+
+
+def _like_by_regex(text: str, pattern: str, *, fold: bool) -> bool:
+    """LIKE as the direct regex translation (``%`` -> ``.*``, ``_`` -> ``.``): the old matcher, exponential."""
+    out: list[str] = []
+    chars = iter(pattern)
+    for ch in chars:
+        if ch == "\\":
+            out.append(re.escape(next(chars, "\\")))
+        else:
+            out.append({"%": ".*", "_": "."}.get(ch, re.escape(ch)))
+    return re.fullmatch("".join(out), text, re.DOTALL | (re.IGNORECASE if fold else 0)) is not None
+
+
+# Letters whose case rules differ between str.lower() and re.IGNORECASE (dotted and dotless i, long s,
+# Kelvin sign, sharp s, titlecase digraphs): ilike must keep re's one-character-at-a-time folding.
+FOLDING = "iI\u0130\u0131sS\u017fkK\u212a\u00df\u1e9e\u01c4\u01c5\u01c6"
+# Patterns built from tokens, so that each one is also a valid SQLite LIKE pattern with ESCAPE '\\'.
+LIKE_TOKENS = st.sampled_from(["a", "b", "A", "\n", "%", "%", "_", "\\%", "\\_", "\\\\", "\\a"])
+LIKE_PATTERNS = st.lists(LIKE_TOKENS, max_size=10).map("".join)
+LIKE_TEXTS = st.text(alphabet="abAB%_\\\n", max_size=14)
+
+
+@PROPERTY
+@given(
+    text=LIKE_TEXTS | st.text(alphabet="a%_" + FOLDING, max_size=8),
+    pattern=LIKE_PATTERNS | st.text(alphabet="ab%_\\", max_size=8) | st.text(alphabet="a%_\\" + FOLDING, max_size=6),
+)
+def test_like_against_regex_translation(text: str, pattern: str) -> None:
+    md = {"a": text}
+    assert evaluate(Compare("a", "like", pattern), md) == _like_by_regex(text, pattern, fold=False)
+    assert evaluate(Compare("a", "ilike", pattern), md) == _like_by_regex(text, pattern, fold=True)
+
+
+@pytest.fixture(scope="module")
+def sqlite_like() -> Iterator[sqlite3.Connection]:
+    con = sqlite3.connect(":memory:")
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+@PROPERTY
+@given(texts=st.lists(LIKE_TEXTS, min_size=1, max_size=8), pattern=LIKE_PATTERNS)
+def test_like_against_sqlite(sqlite_like: sqlite3.Connection, texts: list[str], pattern: str) -> None:
+    """SQLite's own LIKE with ESCAPE '\\': case-insensitive for ASCII, case-sensitive under the pragma."""
+    table = MetadataTable([{"a": t} for t in texts])
+    for op, case_sensitive in (("ilike", "OFF"), ("like", "ON")):
+        sqlite_like.execute(f"PRAGMA case_sensitive_like = {case_sensitive}")
+        query = "SELECT ? LIKE ? ESCAPE '\\'"
+        want = [bool(sqlite_like.execute(query, (t, pattern)).fetchone()[0]) for t in texts]
+        assert [evaluate(Compare("a", op, pattern), {"a": t}) for t in texts] == want
+        assert table.mask(Compare("a", op, pattern)).tolist() == want
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("size", [64, 10_000])
+@pytest.mark.parametrize("op", ["like", "ilike"])
+def test_like_is_not_exponential(op: str, size: int) -> None:
+    """The report: ``'%a' * 8 + '%b'`` against 64 characters took 89 s under the vault lock."""
+    rows = [{"t": "a" * size}, {"t": "a" * (size - 1) + "b"}, {"t": "A" * (size - 1) + "B"}]
+    for pattern in ("%a" * 8 + "%b", "%_a" * 8 + "%_b", "%a%" * 8 + "b"):
+        want = [False, True, op == "ilike"]
+        assert [evaluate(Compare("t", op, pattern), md) for md in rows] == want
+        assert MetadataTable(rows).mask(Compare("t", op, pattern)).tolist() == want
 
 
 @PROPERTY

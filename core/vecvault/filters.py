@@ -50,7 +50,9 @@ Semantics (the rules ``evaluate`` implements and ``MetadataTable.mask`` reproduc
 - **``like`` / ``ilike``** are SQL ``LIKE`` patterns matched against the whole string: ``%`` is any
   run of characters (newlines included), ``_`` is one character, and a backslash escapes the next
   character (PostgreSQL's default). ``like`` is case-sensitive; ``ilike`` ignores case
-  (``re.IGNORECASE``). Both are false on non-strings.
+  (``re.IGNORECASE``, one character at a time). Both are false on non-strings. A match costs at most
+  O(len(value) * len(pattern)) whatever the pattern, so a filter from untrusted input cannot stall the
+  vault (no regex backtracking over the ways ``%`` could split the value).
 - **``Not``** is plain negation, so ``Not(Compare("a", "gt", 3))`` matches records without ``a``.
 
 LlamaIndex mapping: each of its 14 ``FilterOperator`` values is the AST op of the same name (``==`` ->
@@ -232,32 +234,65 @@ def _op_text_match_insensitive(stored: Any, value: Any) -> bool:
     return isinstance(stored, str) and isinstance(value, str) and value.lower() in stored.lower()
 
 
+# A LIKE pattern, compiled: the regexes of its segments between unescaped ``%`` and their lengths.
+_LikeSegments: TypeAlias = tuple[tuple[re.Pattern[str], int], ...]
+
+
 @lru_cache(maxsize=512)
-def _like_regex(pattern: str, ignore_case: bool) -> re.Pattern[str]:
-    """Compile a SQL LIKE pattern (``%``, ``_``, backslash escape) into an anchored regex."""
-    out: list[str] = []
+def _like_segments(pattern: str, ignore_case: bool) -> _LikeSegments:
+    """Split a SQL LIKE pattern (``%``, ``_``, backslash escape) at its unescaped ``%``, one regex per segment.
+
+    A segment holds only literals and ``_`` (``.``), so its regex has no repetition and matches exactly
+    as many characters as it has tokens (``re.IGNORECASE`` folds one character to one character).
+    """
+    flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0)
+    segments: list[tuple[re.Pattern[str], int]] = []
+    tokens: list[str] = []
     chars = iter(pattern)
     for ch in chars:
-        if ch == "\\":
-            out.append(re.escape(next(chars, "\\")))
-        elif ch == "%":
-            out.append(".*")
+        if ch == "%":
+            segments.append((re.compile("".join(tokens), flags), len(tokens)))
+            tokens = []
+        elif ch == "\\":
+            tokens.append(re.escape(next(chars, "\\")))
         elif ch == "_":
-            out.append(".")
+            tokens.append(".")
         else:
-            out.append(re.escape(ch))
-    flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0)
-    return re.compile("".join(out), flags)
+            tokens.append(re.escape(ch))
+    segments.append((re.compile("".join(tokens), flags), len(tokens)))
+    return tuple(segments)
+
+
+def _like_match(segments: _LikeSegments, text: str) -> bool:
+    """Whether all of ``text`` matches the segments of a LIKE pattern, in O(len(text) * len(pattern)).
+
+    The first segment must match at the start and the last one at the end; every segment in between goes
+    at its leftmost match after the one before. Leftmost is always right, because segments have fixed
+    lengths: an earlier place leaves at least as much text for the rest. Each segment is searched once,
+    so no pattern backtracks, where one regex with ``.*`` for each ``%`` tries every way to split the
+    text (``'%a' * 8 + '%b'`` took 89 s on 64 characters that way).
+    """
+    if len(segments) == 1:
+        return segments[0][0].fullmatch(text) is not None
+    (first, start), *middle, (last, last_length) = segments
+    end = len(text) - last_length
+    if end < start or first.match(text) is None or last.fullmatch(text, end) is None:
+        return False
+    for regex, length in middle:
+        if length:
+            found = regex.search(text, start, end)
+            if found is None:
+                return False
+            start = found.end()
+    return True
 
 
 def _op_like(stored: Any, value: Any) -> bool:
-    return (
-        isinstance(stored, str) and isinstance(value, str) and _like_regex(value, False).fullmatch(stored) is not None
-    )
+    return isinstance(stored, str) and isinstance(value, str) and _like_match(_like_segments(value, False), stored)
 
 
 def _op_ilike(stored: Any, value: Any) -> bool:
-    return isinstance(stored, str) and isinstance(value, str) and _like_regex(value, True).fullmatch(stored) is not None
+    return isinstance(stored, str) and isinstance(value, str) and _like_match(_like_segments(value, True), stored)
 
 
 def _op_exists(stored: Any, value: Any) -> bool:
