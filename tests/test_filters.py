@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import re
+import sqlite3
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from decimal import Decimal
 from fractions import Fraction
@@ -18,6 +20,7 @@ from vecvault.errors import UnsupportedFilterError
 from vecvault.filters import (
     COMPARISON_OPERATORS,
     DICT_OPERATORS,
+    MAX_FILTER_DEPTH,
     And,
     Compare,
     Filter,
@@ -27,6 +30,7 @@ from vecvault.filters import (
     evaluate,
     parse_filter,
 )
+from vecvault.records import MAX_METADATA_DEPTH
 
 PROPERTY = settings(deadline=None, max_examples=150, suppress_health_check=[HealthCheck.too_slow])
 FIELDS = ["a", "b", "c", "d.e"]
@@ -343,6 +347,72 @@ def test_like_against_reference(text: str, pattern: str) -> None:
     assert evaluate(Compare("a", "ilike", pattern), md) == _like_reference(text, pattern, fold=True)
 
 
+def _like_by_regex(text: str, pattern: str, *, fold: bool) -> bool:
+    """LIKE as the direct regex translation (``%`` -> ``.*``, ``_`` -> ``.``): the old matcher, exponential."""
+    out: list[str] = []
+    chars = iter(pattern)
+    for ch in chars:
+        if ch == "\\":
+            out.append(re.escape(next(chars, "\\")))
+        else:
+            out.append({"%": ".*", "_": "."}.get(ch, re.escape(ch)))
+    return re.fullmatch("".join(out), text, re.DOTALL | (re.IGNORECASE if fold else 0)) is not None
+
+
+# Letters whose case rules differ between str.lower() and re.IGNORECASE (dotted and dotless i, long s,
+# Kelvin sign, sharp s, titlecase digraphs): ilike must keep re's one-character-at-a-time folding.
+FOLDING = "iI\u0130\u0131sS\u017fkK\u212a\u00df\u1e9e\u01c4\u01c5\u01c6"
+# Patterns built from tokens, so that each one is also a valid SQLite LIKE pattern with ESCAPE '\\'.
+LIKE_TOKENS = st.sampled_from(["a", "b", "A", "\n", "%", "%", "_", "\\%", "\\_", "\\\\", "\\a"])
+LIKE_PATTERNS = st.lists(LIKE_TOKENS, max_size=10).map("".join)
+LIKE_TEXTS = st.text(alphabet="abAB%_\\\n", max_size=14)
+
+
+@PROPERTY
+@given(
+    text=LIKE_TEXTS | st.text(alphabet="a%_" + FOLDING, max_size=8),
+    pattern=LIKE_PATTERNS | st.text(alphabet="ab%_\\", max_size=8) | st.text(alphabet="a%_\\" + FOLDING, max_size=6),
+)
+def test_like_against_regex_translation(text: str, pattern: str) -> None:
+    md = {"a": text}
+    assert evaluate(Compare("a", "like", pattern), md) == _like_by_regex(text, pattern, fold=False)
+    assert evaluate(Compare("a", "ilike", pattern), md) == _like_by_regex(text, pattern, fold=True)
+
+
+@pytest.fixture(scope="module")
+def sqlite_like() -> Iterator[sqlite3.Connection]:
+    con = sqlite3.connect(":memory:")
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+@PROPERTY
+@given(texts=st.lists(LIKE_TEXTS, min_size=1, max_size=8), pattern=LIKE_PATTERNS)
+def test_like_against_sqlite(sqlite_like: sqlite3.Connection, texts: list[str], pattern: str) -> None:
+    """SQLite's own LIKE with ESCAPE '\\': case-insensitive for ASCII, case-sensitive under the pragma."""
+    table = MetadataTable([{"a": t} for t in texts])
+    for op, case_sensitive in (("ilike", "OFF"), ("like", "ON")):
+        sqlite_like.execute(f"PRAGMA case_sensitive_like = {case_sensitive}")
+        query = "SELECT ? LIKE ? ESCAPE '\\'"
+        want = [bool(sqlite_like.execute(query, (t, pattern)).fetchone()[0]) for t in texts]
+        assert [evaluate(Compare("a", op, pattern), {"a": t}) for t in texts] == want
+        assert table.mask(Compare("a", op, pattern)).tolist() == want
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("size", [64, 10_000])
+@pytest.mark.parametrize("op", ["like", "ilike"])
+def test_like_is_not_exponential(op: str, size: int) -> None:
+    """The report: ``'%a' * 8 + '%b'`` against 64 characters took 89 s under the vault lock."""
+    rows = [{"t": "a" * size}, {"t": "a" * (size - 1) + "b"}, {"t": "A" * (size - 1) + "B"}]
+    for pattern in ("%a" * 8 + "%b", "%_a" * 8 + "%_b", "%a%" * 8 + "b"):
+        want = [False, True, op == "ilike"]
+        assert [evaluate(Compare("t", op, pattern), md) for md in rows] == want
+        assert MetadataTable(rows).mask(Compare("t", op, pattern)).tolist() == want
+
+
 @PROPERTY
 @given(md=JSON_METADATA, flt=FILTERS)
 def test_connectives_are_boolean_logic(md: dict[str, Any], flt: Filter) -> None:
@@ -450,7 +520,7 @@ def test_parse_shapes() -> None:
     assert parse_filter({"a": [1, 2]}) == Compare("a", "eq", [1, 2])
     assert parse_filter({"a.b": {"$exists": True}}) == Compare("a.b", "exists", True)
     deep: dict[str, Any] = {"a": 1}
-    for _ in range(30):
+    for _ in range(MAX_FILTER_DEPTH // 3):  # three levels each
         deep = {"$or": [{"$not": {"$and": [deep, {"b": {"$ne": 2}}]}}, {"c": 3}]}
     deep_filter = parse_filter(deep)
     assert deep_filter is not None
@@ -563,3 +633,116 @@ def test_documented_semantics() -> None:
     assert ev(Compare("a", "all", ()), {"a": 5})
     assert not ev(Compare("a", "all", ()), {})
     assert not ev(Compare("a", "any", ()), {"a": [1]})
+
+
+# --------------------------------------------------------------------------------------------------
+# Nesting limits: deep filters from untrusted input raise a typed error, never RecursionError
+
+
+def _nested(
+    depth: int, wrap: Callable[[dict[str, Any]], dict[str, Any]], leaf: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    flt: dict[str, Any] = leaf or {"a": 1}
+    for _ in range(depth):
+        flt = wrap(flt)
+    return flt
+
+
+def _field_not(depth: int) -> dict[str, Any]:
+    ops: dict[str, Any] = {"$eq": 1}
+    for _ in range(depth):
+        ops = {"$not": ops}
+    return {"a": ops}
+
+
+def _deep_list(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+DEEP_FILTERS = {
+    "not_400": _nested(400, lambda f: {"$not": f}),
+    "and_400": _nested(400, lambda f: {"$and": [f, {"b": 2}]}),
+    "or_400": _nested(400, lambda f: {"$or": [{"b": 2}, f]}),
+    "one_child_and_400": _nested(400, lambda f: {"$and": [f]}),
+    "several_keys_400": _nested(400, lambda f: {"b": 2, "$not": f}),
+    "field_not_400": _field_not(400),
+    "not_5000": _nested(5000, lambda f: {"$not": f}),
+    "mixed_5000": _nested(5000, lambda f: {"$or": [{"$not": {"$and": [f, {"b": 2}]}}, {"c": 3}]}),
+}
+
+
+@pytest.mark.parametrize("flt", DEEP_FILTERS.values(), ids=DEEP_FILTERS.keys())
+def test_deep_filter_dicts_raise_a_typed_error(flt: dict[str, Any]) -> None:
+    with pytest.raises(UnsupportedFilterError, match=rf"more than {MAX_FILTER_DEPTH} levels.*MAX_FILTER_DEPTH"):
+        parse_filter(flt)
+
+
+@pytest.mark.parametrize(
+    "build",
+    [lambda f: Not(f), lambda f: And((f, Compare("b", "eq", 2))), lambda f: Or((Compare("b", "eq", 2), f))],
+    ids=["not", "and", "or"],
+)
+def test_deep_trees_are_refused_when_built(build: Callable[[Filter], Filter]) -> None:
+    """Adapters and callers build the AST directly, so the nodes themselves refuse to grow too deep."""
+    node: Filter = Compare("a", "eq", 1)
+    for _ in range(MAX_FILTER_DEPTH):
+        node = build(node)
+    assert evaluate(node, {"a": 1}) in (True, False)
+    assert MetadataTable([{"a": 1}, {}]).mask(node).tolist() == [evaluate(node, {"a": 1}), evaluate(node, {})]
+    with pytest.raises(UnsupportedFilterError, match=rf"more than {MAX_FILTER_DEPTH} levels.*MAX_FILTER_DEPTH"):
+        build(node)  # so a loop building 400 levels stops at the first one too many
+
+
+def test_filter_depth_limit_is_exact() -> None:
+    """A filter exactly MAX_FILTER_DEPTH levels deep works in both syntaxes; one more level is refused."""
+    one_level: list[Callable[[dict[str, Any]], dict[str, Any]]] = [
+        lambda f: {"$not": f},
+        lambda f: {"$and": [f, {"b": 2}]},
+        lambda f: {"$or": [f]},  # a one-element list is a level of the dict even though it adds no node
+    ]
+    for wrap in one_level:
+        at_limit = parse_filter(_nested(MAX_FILTER_DEPTH, wrap))
+        assert at_limit is not None
+        assert MetadataTable([{"a": 1, "b": 2}]).mask(at_limit).tolist() == [evaluate(at_limit, {"a": 1, "b": 2})]
+        with pytest.raises(UnsupportedFilterError, match="MAX_FILTER_DEPTH"):
+            parse_filter(_nested(MAX_FILTER_DEPTH + 1, wrap))
+    assert parse_filter(_field_not(MAX_FILTER_DEPTH)) is not None
+    with pytest.raises(UnsupportedFilterError, match="MAX_FILTER_DEPTH"):
+        parse_filter(_field_not(MAX_FILTER_DEPTH + 1))
+
+    # Several keys or operators in one dict are an implicit $and, a level of its own ($between too).
+    def two_levels(f: dict[str, Any]) -> dict[str, Any]:
+        return {"b": 2, "$not": f}
+
+    assert parse_filter(_nested(MAX_FILTER_DEPTH // 2, two_levels)) is not None
+    with pytest.raises(UnsupportedFilterError, match="MAX_FILTER_DEPTH"):
+        parse_filter(_nested(MAX_FILTER_DEPTH // 2 + 1, two_levels))
+    for leaf in ({"a": {"$between": [1, 2]}}, {"a": {"$gt": 1, "$lt": 2}}, {"a": 1, "b": 2}):
+        assert parse_filter(_nested(MAX_FILTER_DEPTH - 1, one_level[0], leaf)) is not None
+        with pytest.raises(UnsupportedFilterError, match="MAX_FILTER_DEPTH"):
+            parse_filter(_nested(MAX_FILTER_DEPTH, one_level[0], leaf))
+
+
+@pytest.mark.parametrize(
+    "flt",
+    [
+        {"a": {"$eq": _deep_list(5000)}},
+        {"a": {"$in": [1, _deep_list(400)]}},
+        {"a": {"$contains": _deep_list(MAX_METADATA_DEPTH + 1)}},
+    ],
+    ids=["eq_5000", "in_400", "contains_limit_plus_one"],
+)
+def test_deep_filter_values_raise_a_typed_error(flt: dict[str, Any]) -> None:
+    with pytest.raises(UnsupportedFilterError, match=rf"more than {MAX_METADATA_DEPTH} levels.*MAX_METADATA_DEPTH"):
+        parse_filter(flt)
+
+
+def test_filter_values_may_nest_as_deep_as_metadata() -> None:
+    value = _deep_list(MAX_METADATA_DEPTH)
+    flt = parse_filter({"a": {"$eq": value}})
+    assert flt is not None
+    assert evaluate(flt, {"a": value})
+    assert MetadataTable([{"a": value}, {"a": 1}]).mask(flt).tolist() == [True, False]

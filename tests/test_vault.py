@@ -26,7 +26,13 @@ from vecvault import (
     WrongKeyError,
 )
 from vecvault.keys import EnvKeyProvider, StaticKeyProvider
-from vecvault.records import check_metadata, check_metadatas, encode_metadata
+from vecvault.records import (
+    MAX_METADATA_DEPTH,
+    check_metadata,
+    check_metadatas,
+    decode_metadata,
+    encode_metadata,
+)
 from vecvault.storage import SCHEMA_VERSION
 
 
@@ -183,6 +189,55 @@ def test_metadata_encoding_refuses_what_json_cannot_store() -> None:
         encode_metadata({"x": [float("nan")]})  # check_metadata refuses it first; the encoder fails closed too
     with pytest.raises(TypeError, match="not JSON serializable"):
         encode_metadata({"x": {1, 2}})
+
+
+def _nested_metadata(depth: int, kind: str) -> dict[str, Any]:
+    """``{"deep": value}`` where value nests ``depth`` dicts or lists."""
+    value: Any = "leaf"
+    for _ in range(depth):
+        value = {"k": value} if kind == "dict" else [value]
+    return {"deep": value}
+
+
+@pytest.mark.parametrize("kind", ["dict", "list"])
+@pytest.mark.parametrize("depth", [MAX_METADATA_DEPTH + 1, 400, 5000])
+def test_deeply_nested_metadata_is_refused(vault: Vault, kind: str, depth: int) -> None:
+    col = vault.collection("c", dim=2)
+    col.add(texts=["keep"], vectors=[[1.0, 0.0]], ids=["keep"])
+    metadata = _nested_metadata(depth, kind)
+    with pytest.raises(ConfigurationError, match=rf"more than {MAX_METADATA_DEPTH} levels.*MAX_METADATA_DEPTH"):
+        col.add(texts=["x"], vectors=[[0.0, 1.0]], metadatas=[metadata])
+    with pytest.raises(ConfigurationError, match=r"metadatas\[1\]\['deep'\]"):
+        col.add(texts=["x", "y"], vectors=[[0.0, 1.0], [0.0, 1.0]], metadatas=[{}, metadata])
+    assert col.ids() == ["keep"]
+
+
+def test_metadata_that_contains_itself_is_refused(vault: Vault) -> None:
+    loop: dict[str, Any] = {"a": 1}
+    loop["self"] = loop
+    col = vault.collection("c", dim=2)
+    with pytest.raises(ConfigurationError, match="contains itself"):
+        col.add(texts=["x"], vectors=[[0.0, 1.0]], metadatas=[loop])
+    assert col.count() == 0
+
+
+@pytest.mark.parametrize("kind", ["dict", "list"])
+def test_metadata_at_the_depth_limit_round_trips(vault: Vault, kind: str) -> None:
+    metadata = _nested_metadata(MAX_METADATA_DEPTH, kind)
+    col = vault.collection("c", dim=2)
+    col.add(texts=["x"], vectors=[[0.0, 1.0]], metadatas=[metadata], ids=["x"])
+    assert col.get(["x"])[0].metadata == metadata
+    assert [h.id for h in col.search([0.0, 1.0], k=1, filter={"deep": {"$eq": metadata["deep"]}})] == ["x"]
+
+
+def test_metadata_too_deep_to_decode_is_an_integrity_error() -> None:
+    """Our writer never nests past the limit, so a blob that does is damage, not a RecursionError."""
+    for blob in (b'{"a":' + b"[" * 5000 + b"]" * 5000 + b"}", b'{"a":' + b'{"k":' * 5000 + b"1" + b"}" * 5001):
+        with pytest.raises(IntegrityError, match="damaged"):
+            decode_metadata(blob)
+    assert decode_metadata(encode_metadata(_nested_metadata(MAX_METADATA_DEPTH, "list"))) == _nested_metadata(
+        MAX_METADATA_DEPTH, "list"
+    )
 
 
 def _same_json_types(a: Any, b: Any) -> bool:

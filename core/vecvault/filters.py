@@ -19,6 +19,12 @@ $text_match $text_match_insensitive $like $ilike $exists $is_empty``, plus the s
 ``$and`` and ``$or`` (non-empty lists of filter dicts) and ``$not`` (one filter dict). Anything else
 raises ``UnsupportedFilterError``; nothing is ignored or falls back silently.
 
+Filters may come from untrusted input (a self-query retriever, a search form), so they are bounded: a
+filter nests at most ``MAX_FILTER_DEPTH`` (64) levels of ``$and``/``$or``/``$not``, a comparison value
+nests lists and dicts at most ``vecvault.records.MAX_METADATA_DEPTH`` (64) levels (as deep as stored
+metadata may), deeper raises ``UnsupportedFilterError``, and no operator takes more than
+O(len(value) * len(operand)) time.
+
 Semantics (the rules ``evaluate`` implements and ``MetadataTable.mask`` reproduces bit for bit):
 
 - **Field names are literal.** ``"a.b"`` is the key ``"a.b"``; there is no traversal into nested dicts.
@@ -50,7 +56,9 @@ Semantics (the rules ``evaluate`` implements and ``MetadataTable.mask`` reproduc
 - **``like`` / ``ilike``** are SQL ``LIKE`` patterns matched against the whole string: ``%`` is any
   run of characters (newlines included), ``_`` is one character, and a backslash escapes the next
   character (PostgreSQL's default). ``like`` is case-sensitive; ``ilike`` ignores case
-  (``re.IGNORECASE``). Both are false on non-strings.
+  (``re.IGNORECASE``, one character at a time). Both are false on non-strings. A match costs at most
+  O(len(value) * len(pattern)) whatever the pattern, so a filter from untrusted input cannot stall the
+  vault (no regex backtracking over the ways ``%`` could split the value).
 - **``Not``** is plain negation, so ``Not(Compare("a", "gt", 3))`` matches records without ``a``.
 
 LlamaIndex mapping: each of its 14 ``FilterOperator`` values is the AST op of the same name (``==`` ->
@@ -62,6 +70,7 @@ treats ``bool`` as ``int``, and where it orders lists or tests key membership in
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
@@ -73,11 +82,13 @@ import numpy as np
 import numpy.typing as npt
 
 from vecvault.errors import UnsupportedFilterError
+from vecvault.records import MAX_METADATA_DEPTH
 
 __all__ = [
     "COMPARISON_OPERATORS",
     "DICT_OPERATORS",
     "LOGICAL_OPERATORS",
+    "MAX_FILTER_DEPTH",
     "And",
     "Compare",
     "Filter",
@@ -89,6 +100,20 @@ __all__ = [
 ]
 
 BoolArray: TypeAlias = npt.NDArray[np.bool_]
+
+MAX_FILTER_DEPTH: Final = 64
+"""How many levels of ``And`` / ``Or`` / ``Not`` a filter may nest (a ``Compare`` alone is 0).
+
+In dict syntax every ``$and``, ``$or`` and ``$not`` (top-level or on a field) is a level, even a one-element
+``$and`` list, and so is a dict of several keys or several operators (an implicit ``$and``, as is
+``$between``). Hand-written and self-query filters nest a few levels, and a long list of conditions is one
+level (``{"$or": [a, b, c, ...]}``), so 64 only stops input built to exhaust the stack. Parsing,
+evaluating and masking recurse a few frames per level: at 64 levels, with a comparison value nested as deep
+as metadata may be, parsing takes about 470 frames, ``evaluate`` 390 and ``mask`` 210, which leaves
+Python's recursion limit (1000) hundreds of frames for the caller. Deeper filters raise
+``UnsupportedFilterError``, both from ``parse_filter`` (before it recurses into them) and when an ``And``,
+``Or`` or ``Not`` node is built, so no evaluator ever sees one.
+"""
 
 # Largest magnitude below which every int is exactly a float64.
 _EXACT_FLOAT_INT: Final = 2**53
@@ -232,32 +257,65 @@ def _op_text_match_insensitive(stored: Any, value: Any) -> bool:
     return isinstance(stored, str) and isinstance(value, str) and value.lower() in stored.lower()
 
 
+# A LIKE pattern, compiled: the regexes of its segments between unescaped ``%`` and their lengths.
+_LikeSegments: TypeAlias = tuple[tuple[re.Pattern[str], int], ...]
+
+
 @lru_cache(maxsize=512)
-def _like_regex(pattern: str, ignore_case: bool) -> re.Pattern[str]:
-    """Compile a SQL LIKE pattern (``%``, ``_``, backslash escape) into an anchored regex."""
-    out: list[str] = []
+def _like_segments(pattern: str, ignore_case: bool) -> _LikeSegments:
+    """Split a SQL LIKE pattern (``%``, ``_``, backslash escape) at its unescaped ``%``, one regex per segment.
+
+    A segment holds only literals and ``_`` (``.``), so its regex has no repetition and matches exactly
+    as many characters as it has tokens (``re.IGNORECASE`` folds one character to one character).
+    """
+    flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0)
+    segments: list[tuple[re.Pattern[str], int]] = []
+    tokens: list[str] = []
     chars = iter(pattern)
     for ch in chars:
-        if ch == "\\":
-            out.append(re.escape(next(chars, "\\")))
-        elif ch == "%":
-            out.append(".*")
+        if ch == "%":
+            segments.append((re.compile("".join(tokens), flags), len(tokens)))
+            tokens = []
+        elif ch == "\\":
+            tokens.append(re.escape(next(chars, "\\")))
         elif ch == "_":
-            out.append(".")
+            tokens.append(".")
         else:
-            out.append(re.escape(ch))
-    flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0)
-    return re.compile("".join(out), flags)
+            tokens.append(re.escape(ch))
+    segments.append((re.compile("".join(tokens), flags), len(tokens)))
+    return tuple(segments)
+
+
+def _like_match(segments: _LikeSegments, text: str) -> bool:
+    """Whether all of ``text`` matches the segments of a LIKE pattern, in O(len(text) * len(pattern)).
+
+    The first segment must match at the start and the last one at the end; every segment in between goes
+    at its leftmost match after the one before. Leftmost is always right, because segments have fixed
+    lengths: an earlier place leaves at least as much text for the rest. Each segment is searched once,
+    so no pattern backtracks, where one regex with ``.*`` for each ``%`` tries every way to split the
+    text (``'%a' * 8 + '%b'`` took 89 s on 64 characters that way).
+    """
+    if len(segments) == 1:
+        return segments[0][0].fullmatch(text) is not None
+    (first, start), *middle, (last, last_length) = segments
+    end = len(text) - last_length
+    if end < start or first.match(text) is None or last.fullmatch(text, end) is None:
+        return False
+    for regex, length in middle:
+        if length:
+            found = regex.search(text, start, end)
+            if found is None:
+                return False
+            start = found.end()
+    return True
 
 
 def _op_like(stored: Any, value: Any) -> bool:
-    return (
-        isinstance(stored, str) and isinstance(value, str) and _like_regex(value, False).fullmatch(stored) is not None
-    )
+    return isinstance(stored, str) and isinstance(value, str) and _like_match(_like_segments(value, False), stored)
 
 
 def _op_ilike(stored: Any, value: Any) -> bool:
-    return isinstance(stored, str) and isinstance(value, str) and _like_regex(value, True).fullmatch(stored) is not None
+    return isinstance(stored, str) and isinstance(value, str) and _like_match(_like_segments(value, True), stored)
 
 
 def _op_exists(stored: Any, value: Any) -> bool:
@@ -338,16 +396,25 @@ _SUPPORTED: Final = sorted({*DICT_OPERATORS, *_SHORTHAND_OPERATORS, *LOGICAL_OPE
 # The AST
 
 
+class _TooDeepError(Exception):
+    """A filter value nests lists and dicts deeper than ``MAX_METADATA_DEPTH``."""
+
+
 def _is_json(value: Any, *, depth: int = 0) -> bool:
+    """Whether ``value`` is JSON; ``depth`` counts the lists and dicts around it.
+
+    Raises:
+        _TooDeepError: when a list or dict sits deeper than ``MAX_METADATA_DEPTH``.
+    """
     if value is None or isinstance(value, (bool, int, float, str)):
         return True
-    if depth > 64:
+    if not isinstance(value, (list, tuple, Mapping)):
         return False
-    if isinstance(value, (list, tuple)):
-        return all(_is_json(v, depth=depth + 1) for v in value)
+    if depth >= MAX_METADATA_DEPTH:
+        raise _TooDeepError
     if isinstance(value, Mapping):
         return all(isinstance(k, str) and _is_json(v, depth=depth + 1) for k, v in value.items())
-    return False
+    return all(_is_json(v, depth=depth + 1) for v in value)
 
 
 def _checked_value(field: str, op: str, value: Any) -> Any:
@@ -388,7 +455,15 @@ def _check_json_value(where: str, value: Any) -> None:
             f"{where} cannot compare with None: vecvault treats None like a missing key, so it would "
             "never match. Use {'field': {'$exists': False}} or {'field': {'$is_empty': True}} instead."
         )
-    if not _is_json(value):
+    try:
+        is_json = _is_json(value)
+    except _TooDeepError:
+        raise UnsupportedFilterError(
+            f"{where} takes a value that nests lists and dicts more than {MAX_METADATA_DEPTH} levels deep "
+            "(vecvault.records.MAX_METADATA_DEPTH), deeper than any stored metadata, so it could never match; "
+            "compare with a shallower value."
+        ) from None
+    if not is_json:
         raise UnsupportedFilterError(
             f"{where} takes JSON values (str, int, float, bool, list, dict), got {type(value).__name__}; "
             "convert it first (for example a datetime to an ISO string)."
@@ -417,46 +492,87 @@ class Compare:
         object.__setattr__(self, "value", _checked_value(self.field, self.op, self.value))
 
 
-def _checked_children(name: str, children: Any) -> tuple[Filter, ...]:
+def _too_deep() -> UnsupportedFilterError:
+    return UnsupportedFilterError(
+        f"This filter nests $and/$or/$not (And/Or/Not) more than {MAX_FILTER_DEPTH} levels deep "
+        "(vecvault.filters.MAX_FILTER_DEPTH). Flatten it: list the conditions of nested $and (or $or) in one "
+        "{'$and': [a, b, c, ...]} (And((a, b, c, ...))), and drop double negations."
+    )
+
+
+def _checked_children(name: str, children: Any) -> tuple[tuple[Filter, ...], int]:
+    """The children as a tuple, and the depth of a node over them.
+
+    Raises:
+        UnsupportedFilterError: no children, a child that is not a node, or a node deeper than
+            ``MAX_FILTER_DEPTH``.
+    """
     if not isinstance(children, (list, tuple)) or not children:
         raise UnsupportedFilterError(f"{name} needs a non-empty sequence of filters.")
+    depth = 0
     for child in children:
-        if not isinstance(child, _NODE_TYPES):
+        if isinstance(child, (And, Or, Not)):
+            depth = max(depth, child.depth)
+        elif not isinstance(child, Compare):
             raise UnsupportedFilterError(
                 f"{name} children must be Compare, And, Or or Not nodes, got {type(child).__name__}; "
                 "use parse_filter() for dicts."
             )
-    return tuple(children)
+    if depth >= MAX_FILTER_DEPTH:
+        raise _too_deep()
+    return tuple(children), depth + 1
 
 
 @dataclass(frozen=True)
 class And:
-    """True when every child is true."""
+    """True when every child is true.
+
+    Attributes:
+        children: The filters that must all hold.
+        depth: Levels of ``And``/``Or``/``Not`` from this node down, at most ``MAX_FILTER_DEPTH``.
+    """
 
     children: tuple[Filter, ...]
+    depth: int = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "children", _checked_children("And", self.children))
+        children, depth = _checked_children("And", self.children)
+        object.__setattr__(self, "children", children)
+        object.__setattr__(self, "depth", depth)
 
 
 @dataclass(frozen=True)
 class Or:
-    """True when at least one child is true."""
+    """True when at least one child is true.
+
+    Attributes:
+        children: The filters of which one must hold.
+        depth: Levels of ``And``/``Or``/``Not`` from this node down, at most ``MAX_FILTER_DEPTH``.
+    """
 
     children: tuple[Filter, ...]
+    depth: int = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "children", _checked_children("Or", self.children))
+        children, depth = _checked_children("Or", self.children)
+        object.__setattr__(self, "children", children)
+        object.__setattr__(self, "depth", depth)
 
 
 @dataclass(frozen=True)
 class Not:
-    """True when the child is false (including when the child's field is absent)."""
+    """True when the child is false (including when the child's field is absent).
+
+    Attributes:
+        child: The negated filter.
+        depth: Levels of ``And``/``Or``/``Not`` from this node down, at most ``MAX_FILTER_DEPTH``.
+    """
 
     child: Filter
+    depth: int = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        _checked_children("Not", (self.child,))
+        object.__setattr__(self, "depth", _checked_children("Not", (self.child,))[1])
 
 
 Filter: TypeAlias = Compare | And | Or | Not
@@ -479,7 +595,8 @@ def parse_filter(obj: object) -> Filter | None:
         The filter, or ``None`` when there is nothing to filter on.
 
     Raises:
-        UnsupportedFilterError: for an unknown operator or a malformed filter; the message names the fix.
+        UnsupportedFilterError: for an unknown operator, a malformed filter, or one nested deeper than
+            ``MAX_FILTER_DEPTH``; the message names the fix.
     """
     if obj is None:
         return None
@@ -492,7 +609,7 @@ def parse_filter(obj: object) -> Filter | None:
         )
     if not obj:
         return None
-    return _parse_dict(obj)
+    return _parse_dict(obj, 0)
 
 
 def _invalid_operator(op: str) -> UnsupportedFilterError:
@@ -503,7 +620,22 @@ def _combine(children: list[Filter], node: type[And] | type[Or]) -> Filter:
     return children[0] if len(children) == 1 else node(tuple(children))
 
 
-def _parse_dict(obj: Mapping[Any, Any]) -> Filter:
+# The parser counts ``depth``, the levels of And/Or/Not above the part it parses, and calls ``_deeper`` for
+# every level it opens before it parses what is inside: so it refuses a deep filter before it recurses
+# into it, and counts at least the depth of the tree it builds (more only for one-element $and/$or lists,
+# which add no node).
+
+
+def _deeper(depth: int) -> int:
+    """The depth inside one more level of And/Or/Not."""
+    if depth >= MAX_FILTER_DEPTH:
+        raise _too_deep()
+    return depth + 1
+
+
+def _parse_dict(obj: Mapping[Any, Any], depth: int) -> Filter:
+    if len(obj) > 1:
+        depth = _deeper(depth)  # several keys: an implicit $and
     parts: list[Filter] = []
     for key, arg in obj.items():
         if not isinstance(key, str):
@@ -511,29 +643,30 @@ def _parse_dict(obj: Mapping[Any, Any]) -> Filter:
                 f"Filter keys must be field names or operators (strings), got {type(key).__name__}."
             )
         if key.startswith("$"):
-            parts.append(_parse_logical(key, arg))
+            parts.append(_parse_logical(key, arg, depth))
         else:
-            parts.append(_parse_field(key, arg))
+            parts.append(_parse_field(key, arg, depth))
     return _combine(parts, And)
 
 
-def _parse_subfilter(op: str, arg: Any) -> Filter:
+def _parse_subfilter(op: str, arg: Any, depth: int) -> Filter:
     if not isinstance(arg, Mapping) or not arg:
         raise UnsupportedFilterError(
             f"Each filter under {op} must be a non-empty dict such as {{'field': value}}, "
             f"got {type(arg).__name__ if not isinstance(arg, Mapping) else 'an empty dict'}."
         )
-    return _parse_dict(arg)
+    return _parse_dict(arg, depth)
 
 
-def _parse_logical(op: str, arg: Any) -> Filter:
+def _parse_logical(op: str, arg: Any, depth: int) -> Filter:
     if op in ("$and", "$or"):
         if not isinstance(arg, (list, tuple)) or not arg:
             raise UnsupportedFilterError(
                 f"{op} takes a non-empty list of filter dicts, e.g. {{'{op}': [{{'a': 1}}, {{'b': 2}}]}}; "
                 f"got {type(arg).__name__ if not isinstance(arg, (list, tuple)) else 'an empty list'}."
             )
-        children = [_parse_subfilter(op, child) for child in arg]
+        depth = _deeper(depth)
+        children = [_parse_subfilter(op, child, depth) for child in arg]
         return _combine(children, And if op == "$and" else Or)
     if op == "$not":
         if isinstance(arg, (list, tuple)):
@@ -541,7 +674,7 @@ def _parse_logical(op: str, arg: Any) -> Filter:
                 "$not takes one filter dict; to negate several write {'$not': {'$or': [...]}} "
                 "(none may match) or {'$not': {'$and': [...]}} (not all may match)."
             )
-        return Not(_parse_subfilter(op, arg))
+        return Not(_parse_subfilter(op, arg, _deeper(depth)))
     if op in DICT_OPERATORS or op in _SHORTHAND_OPERATORS:
         raise UnsupportedFilterError(
             f"Operator {op} needs a field: write {{'field': {{'{op}': value}}}}. "
@@ -550,7 +683,7 @@ def _parse_logical(op: str, arg: Any) -> Filter:
     raise _invalid_operator(op)
 
 
-def _parse_field(field: str, arg: Any) -> Filter:
+def _parse_field(field: str, arg: Any, depth: int) -> Filter:
     if not isinstance(arg, Mapping):
         return Compare(field, "eq", arg)
     if not arg:
@@ -562,11 +695,13 @@ def _parse_field(field: str, arg: Any) -> Filter:
             f"Filter on field {field!r} mixes operators with other keys; operators start with '$' "
             f"(e.g. '$gt'). To compare with a dict value write {{{field!r}: {{'$eq': {{...}}}}}}."
         )
-    parts = [_parse_field_operator(field, op, value) for op, value in arg.items()]
+    if len(arg) > 1:
+        depth = _deeper(depth)  # several operators: an implicit $and
+    parts = [_parse_field_operator(field, op, value, depth) for op, value in arg.items()]
     return _combine(parts, And)
 
 
-def _parse_field_operator(field: str, op: str, value: Any) -> Filter:
+def _parse_field_operator(field: str, op: str, value: Any, depth: int) -> Filter:
     if op in DICT_OPERATORS:
         return Compare(field, DICT_OPERATORS[op], value)
     if op == "$not":
@@ -575,12 +710,14 @@ def _parse_field_operator(field: str, op: str, value: Any) -> Filter:
                 f"Filter on field {field!r}: $not takes an operator dict such as {{'$gt': 3}}; "
                 "to exclude one value use $ne."
             )
-        return Not(_parse_field(field, value))
+        return Not(_parse_field(field, value, _deeper(depth)))
     if op == "$not_contains":
+        _deeper(depth)
         return Not(Compare(field, "contains", value))
     if op == "$between":
         if not isinstance(value, (list, tuple)) or len(value) != 2:
             raise UnsupportedFilterError(f"Filter on field {field!r}: $between takes [low, high] (both inclusive).")
+        _deeper(depth)
         return And((Compare(field, "gte", value[0]), Compare(field, "lte", value[1])))
     if op in ("$and", "$or"):
         raise UnsupportedFilterError(

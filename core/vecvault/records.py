@@ -22,6 +22,7 @@ from vecvault.crypto import DataKey, FieldContext, Keyset
 from vecvault.errors import ConfigurationError, IntegrityError
 
 __all__ = [
+    "MAX_METADATA_DEPTH",
     "CollectionInfo",
     "Hit",
     "Record",
@@ -40,6 +41,17 @@ FIELD_METADATA = "metadata"
 FIELD_VECTOR = "vector"
 _MAX_ID_CHARS = 512
 _VECTOR_DTYPE = np.dtype("<f4")
+
+MAX_METADATA_DEPTH = 64
+"""How deep a metadata value may nest lists and dicts: ``{"a": [1]}`` is 1, ``{"a": {"b": [1]}}`` is 2.
+
+Real metadata nests a handful of levels (a loader's element metadata, a chat message's parts); 64 is far
+above that and far below Python's recursion limit (1000 frames): at the limit this check, JSON encoding
+and decoding each take about 75 frames and filter equality about 200, so they keep hundreds of frames of
+headroom even when called deep inside a framework's stack. Deeper metadata (or a dict that contains
+itself) raises ``ConfigurationError`` instead of ``RecursionError``; store a deeper structure as a JSON
+string. Filter values have the same limit (``vecvault.filters``).
+"""
 
 
 @dataclass(frozen=True)
@@ -161,7 +173,13 @@ def _is_1d(vector: Any) -> bool:
 
 
 def check_metadata(metadata: Any, path: str = "metadata") -> dict[str, Any]:
-    """Check that metadata is a JSON object whose values round-trip exactly, and return it as a dict."""
+    """Check that metadata is a JSON object whose values round-trip exactly, and return it as a dict.
+
+    Raises:
+        ConfigurationError: not a dict, a key that is not a string, a value JSON cannot store (NaN, a
+            set, a datetime...), or values nested deeper than ``MAX_METADATA_DEPTH`` (or containing
+            themselves).
+    """
     if metadata is None:
         return {}
     if not isinstance(metadata, Mapping):
@@ -194,8 +212,13 @@ def check_metadatas(metadatas: Sequence[Any], name: str = "metadatas") -> list[d
     return out
 
 
-def _check_json_value(value: Any, path: str) -> None:
-    if type(value) is dict and all(type(k) is str and type(v) in _JSON_SCALARS for k, v in value.items()):
+def _check_json_value(value: Any, path: str, depth: int = 0) -> None:
+    """Check one value; ``depth`` is 0 for the metadata dict, 1 for its values, one more in each list or dict."""
+    if (
+        depth <= MAX_METADATA_DEPTH
+        and type(value) is dict
+        and all(type(k) is str and type(v) in _JSON_SCALARS for k, v in value.items())
+    ):
         return  # the common flat metadata dict, checked without a call per value
     if value is None or isinstance(value, (bool, int, str)):
         return
@@ -203,17 +226,24 @@ def _check_json_value(value: Any, path: str) -> None:
         if not math.isfinite(value):
             raise ConfigurationError(f"{path} is {value}; JSON cannot store NaN or infinity. Use None instead.")
         return
+    if depth > MAX_METADATA_DEPTH and isinstance(value, (Mapping, list, tuple)):
+        shown = path if len(path) <= 80 else f"{path[:80]}..."
+        raise ConfigurationError(
+            f"{shown} nests lists and dicts more than {MAX_METADATA_DEPTH} levels deep "
+            "(vecvault.records.MAX_METADATA_DEPTH), or contains itself; flatten it, or store the deep part "
+            "as a JSON string."
+        )
     if isinstance(value, Mapping):
         for key, item in value.items():
             if not isinstance(key, str):
                 raise ConfigurationError(
                     f"{path} has the key {key!r} of type {type(key).__name__}; metadata keys must be strings."
                 )
-            _check_json_value(item, f"{path}[{key!r}]")
+            _check_json_value(item, f"{path}[{key!r}]", depth + 1)
         return
     if isinstance(value, (list, tuple)):
         for i, item in enumerate(value):
-            _check_json_value(item, f"{path}[{i}]")
+            _check_json_value(item, f"{path}[{i}]", depth + 1)
         return
     raise ConfigurationError(
         f"{path} is a {type(value).__name__}, which JSON cannot store; convert it to str, int, float, bool, "
@@ -245,6 +275,12 @@ def decode_metadata(data: bytes) -> dict[str, Any]:
         value = json.loads(data)
     except ValueError:
         raise IntegrityError("An opened metadata field is not valid JSON; the vault is damaged.") from None
+    except RecursionError:
+        # check_metadata never lets a value nest deeper than MAX_METADATA_DEPTH, far below what json.loads
+        # can decode, so only damage (or someone else's writer) produces one.
+        raise IntegrityError(
+            "An opened metadata field nests too deep to decode, which vecvault never writes; the vault is damaged."
+        ) from None
     if not isinstance(value, dict):
         raise IntegrityError("An opened metadata field is not a JSON object; the vault is damaged.")
     return value

@@ -7,8 +7,9 @@ same ``$`` dict to the core and gets the same ids back.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from langchain_core.embeddings import DeterministicFakeEmbedding, Embeddings
@@ -116,10 +117,26 @@ class CountingEmbeddings(Embeddings):
         return self.inner.embed_query(text)
 
 
+def _deep(depth: int, wrap: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
+    flt: dict[str, Any] = {"genre": "sf"}
+    for _ in range(depth):
+        flt = wrap(flt)
+    return flt
+
+
 @pytest.mark.parametrize(
     "bad",
-    [{"genre": {"$regex": "s.*"}}, {"$nor": [{"a": 1}]}, {"year": {"$gt": [1, 2]}}, ["genre", "sf"]],
-    ids=["unknown_op", "unknown_logical", "bad_value", "not_a_dict"],
+    [
+        {"genre": {"$regex": "s.*"}},
+        {"$nor": [{"a": 1}]},
+        {"year": {"$gt": [1, 2]}},
+        ["genre", "sf"],
+        _deep(400, lambda f: {"$not": f}),
+        _deep(400, lambda f: {"$and": [f, {"year": 1}]}),
+        _deep(5000, lambda f: {"$or": [f]}),
+        {"genre": {"$in": [_deep(5000, lambda f: {"k": f})]}},
+    ],
+    ids=["unknown_op", "unknown_logical", "bad_value", "not_a_dict", "not_400", "and_400", "or_5000", "value_5000"],
 )
 async def test_bad_filter_raises_before_embedding(tmp_path: Path, bad: object) -> None:
     emb = CountingEmbeddings()

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from langchain_core.documents import Document
@@ -206,6 +207,13 @@ async def test_aadd_documents_upserts(make_store: StoreFactory) -> None:
     assert await store.aadd_texts([]) == []
 
 
+def _deep_list(depth: int) -> Any:
+    value: Any = "leaf"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
 @pytest.mark.parametrize(
     ("call", "match"),
     [
@@ -217,6 +225,8 @@ async def test_aadd_documents_upserts(make_store: StoreFactory) -> None:
         (lambda s: s.add_texts(["a", b"b"]), "texts must be strings"),
         (lambda s: s.add_texts(["a"], batch_size=0), "batch_size"),
         (lambda s: s.add_texts(["a"], metadatas=[{"bad": {1, 2}}]), "JSON"),
+        (lambda s: s.add_texts(["a"], metadatas=[{"deep": _deep_list(5000)}]), "MAX_METADATA_DEPTH"),
+        (lambda s: s.add_documents([Document("a", metadata={"deep": _deep_list(400)})]), "MAX_METADATA_DEPTH"),
         (lambda s: s.add_texts(["a"], where="x"), "unsupported keyword"),
         (lambda s: s.similarity_search("a", where_document={"$contains": "a"}), "unsupported keyword"),
         (lambda s: s.delete(), "needs ids or a filter"),

@@ -23,7 +23,7 @@ from tests.llama_index_adapter.conformance import call
 
 from llama_index.vector_stores.vecvault import VecVaultVectorStore, to_vecvault_filter
 from vecvault import UnsupportedFilterError, Vault
-from vecvault.filters import And, Compare, Not, Or
+from vecvault.filters import MAX_FILTER_DEPTH, And, Compare, Not, Or
 
 # -- the shared table ----------------------------------------------------------------------------------------
 
@@ -157,6 +157,44 @@ def test_bad_filters_raise_typed_errors(li_store: VecVaultVectorStore, bad: Meta
 def test_not_metadata_filters_raises() -> None:
     with pytest.raises(UnsupportedFilterError, match="MetadataFilters"):
         to_vecvault_filter({"a": 1})  # type: ignore[arg-type]
+
+
+def _nested_groups(depth: int, condition: FilterCondition) -> MetadataFilters:
+    """``depth`` groups, each holding the next group (or, innermost, ``a == 1``) and ``b == 2``."""
+    group = MetadataFilters(
+        filters=[MetadataFilter(key="a", value=1), MetadataFilter(key="b", value=2)], condition=condition
+    )
+    for _ in range(depth - 1):
+        group = MetadataFilters(filters=[group, MetadataFilter(key="b", value=2)], condition=condition)
+    return group
+
+
+@pytest.mark.parametrize("condition", list(FilterCondition), ids=lambda c: c.value)
+@pytest.mark.parametrize("depth", [MAX_FILTER_DEPTH + 1, 400, 5000])
+def test_deep_filter_groups_raise_a_typed_error(
+    li_store: VecVaultVectorStore, depth: int, condition: FilterCondition
+) -> None:
+    filters = _nested_groups(depth, condition)
+    with pytest.raises(UnsupportedFilterError, match="MAX_FILTER_DEPTH"):
+        to_vecvault_filter(filters)
+    with pytest.raises(UnsupportedFilterError, match="MAX_FILTER_DEPTH"):
+        li_store.query(VectorStoreQuery(query_embedding=[1.0, 0.0], similarity_top_k=1, filters=filters))
+    with pytest.raises(UnsupportedFilterError, match="MAX_FILTER_DEPTH"):
+        li_store.get_nodes(filters=filters)
+
+
+def test_filter_groups_may_nest_to_the_depth_limit(li_store: VecVaultVectorStore) -> None:
+    li_store.add([TextNode(id_="n", text="x", metadata={"a": 1, "b": 2}, embedding=[1.0, 0.0])])
+    for condition, depth in ((FilterCondition.AND, MAX_FILTER_DEPTH), (FilterCondition.OR, MAX_FILTER_DEPTH)):
+        filters = _nested_groups(depth, condition)
+        query = VectorStoreQuery(query_embedding=[1.0, 0.0], similarity_top_k=1, filters=filters)
+        assert li_store.query(query).ids == ["n"]
+        assert [node.node_id for node in li_store.get_nodes(filters=filters)] == ["n"]
+    # A NOT group of several filters is Not(Or(...)): two levels, so half as many of them fit.
+    filters = _nested_groups(MAX_FILTER_DEPTH // 2, FilterCondition.NOT)
+    assert to_vecvault_filter(filters) is not None
+    with pytest.raises(UnsupportedFilterError, match="MAX_FILTER_DEPTH"):
+        to_vecvault_filter(_nested_groups(MAX_FILTER_DEPTH // 2 + 1, FilterCondition.NOT))
 
 
 # -- differential test against the reference evaluator -------------------------------------------------------

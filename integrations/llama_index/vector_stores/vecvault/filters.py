@@ -9,7 +9,10 @@ semantics, which follow llama-index-core's reference ``build_metadata_filter_fn`
     is_empty -> Compare(key, "is_empty", True)   (the filter's value is ignored, as LlamaIndex does)
 
 ``FilterCondition.AND`` -> ``And``, ``OR`` -> ``Or`` and ``NOT`` -> ``Not(Or(...))`` ("none of them match",
-the reference meaning). ``MetadataFilters`` nest to any depth.
+the reference meaning). ``MetadataFilters`` nest up to ``vecvault.filters.MAX_FILTER_DEPTH`` (64) groups
+deep; every group counts, even one with a single filter, and the tree built may not nest ``And``/``Or``/``Not``
+deeper either (a ``NOT`` group of several filters is two levels, ``Not(Or(...))``). Deeper filters raise
+``UnsupportedFilterError``, never ``RecursionError``.
 
 Where the reference evaluator would raise ``TypeError`` on a record (ordering a string against a number,
 ``text_match`` on a number, ``contains`` on a number) the record simply does not match here. A ``None``
@@ -30,7 +33,7 @@ from llama_index.core.vector_stores.types import (
 )
 
 from vecvault.errors import UnsupportedFilterError
-from vecvault.filters import And, Compare, Filter, Not, Or
+from vecvault.filters import MAX_FILTER_DEPTH, And, Compare, Filter, Not, Or
 
 __all__ = ["OPERATORS", "to_vecvault_filter"]
 
@@ -67,7 +70,8 @@ def to_vecvault_filter(filters: MetadataFilters | None) -> Filter | None:
 
     Raises:
         UnsupportedFilterError: an unknown operator or condition, a ``None`` value, an empty nested group,
-            or a value of the wrong type for its operator (e.g. ``IN`` with a single string).
+            a value of the wrong type for its operator (e.g. ``IN`` with a single string), or groups nested
+            deeper than ``MAX_FILTER_DEPTH``.
     """
     if filters is None:
         return None
@@ -78,11 +82,16 @@ def to_vecvault_filter(filters: MetadataFilters | None) -> Filter | None:
         )
     if not filters.filters:
         return None
-    return _build_subfilter(filters)
+    return _build_subfilter(filters, 0)
 
 
-def _build_subfilter(filters: MetadataFilters) -> Filter:
-    """Translate one group, recursing into nested groups."""
+def _build_subfilter(filters: MetadataFilters, depth: int) -> Filter:
+    """Translate one group, recursing into nested groups; ``depth`` counts the groups around it."""
+    if depth >= MAX_FILTER_DEPTH:
+        raise UnsupportedFilterError(
+            f"MetadataFilters nest more than {MAX_FILTER_DEPTH} groups deep (vecvault.filters.MAX_FILTER_DEPTH); "
+            "flatten them: put the filters of nested groups that share a condition into one group."
+        )
     if not filters.filters:
         raise UnsupportedFilterError(
             "A nested MetadataFilters group is empty; remove it or give it at least one filter."
@@ -90,7 +99,7 @@ def _build_subfilter(filters: MetadataFilters) -> Filter:
     children: list[Filter] = []
     for item in filters.filters:
         if isinstance(item, MetadataFilters):
-            children.append(_build_subfilter(item))
+            children.append(_build_subfilter(item, depth + 1))
         elif isinstance(item, MetadataFilter):
             children.append(_build_condition(item))
         else:
