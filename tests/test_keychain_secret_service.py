@@ -13,8 +13,8 @@ also needs its password in ``VECVAULT_SECRET_SERVICE_PASSWORD`` (the script sets
 from __future__ import annotations
 
 import base64
-import json
 import gc
+import json
 import os
 import secrets
 from collections.abc import Iterator
