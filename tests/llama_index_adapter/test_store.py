@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -161,3 +164,14 @@ async def test_async_methods_do_not_block_the_loop(li_store: VecVaultVectorStore
     assert result.ids == ["a"]
     assert seen
     assert loop_thread not in seen
+
+
+def test_importing_without_the_extra_names_it() -> None:
+    code = (
+        "import sys; sys.modules['llama_index.core'] = None\n"
+        "try:\n    import llama_index.vector_stores.vecvault\nexcept ImportError as e:\n    print(e)\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root / "core"), str(root / "integrations")])}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert "pip install 'vecvault[llama-index]'" in out.stdout

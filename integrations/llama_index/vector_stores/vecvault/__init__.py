@@ -5,6 +5,16 @@ Install with ``pip install 'vecvault[llama-index]'``::
     from llama_index.vector_stores.vecvault import VecVaultVectorStore
 """
 
+from __future__ import annotations
+
+try:
+    import llama_index.core  # noqa: F401
+except ImportError as exc:  # exercised in a subprocess by the tests
+    raise ImportError(
+        "llama_index.vector_stores.vecvault needs llama-index-core, which is not installed. "
+        "Install it with: pip install 'vecvault[llama-index]'"
+    ) from exc
+
 from llama_index.vector_stores.vecvault.base import VecVaultVectorStore
 from llama_index.vector_stores.vecvault.filters import to_vecvault_filter
 
