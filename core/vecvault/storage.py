@@ -56,6 +56,13 @@ _PAGE = 4096
 _NEW_FILE_PAGE_SIZE = 16384
 _BUSY_TIMEOUT_S = 1.0  # short: a waiting connection holds the GIL, so wait in Python between tries
 _LOCK_RETRIES = 30
+# A TRUNCATE checkpoint cannot finish while another connection (another process, an export, a second
+# Vault) holds a read transaction: that reader pins the old pages, deleted ciphertext included. Each try
+# runs with busy_timeout=0 (SQLite's busy wait would hold the GIL for the whole busy timeout; measured:
+# a delete took 1.0 s with a reader present) and the tries are spaced by sleeps in Python.
+_CHECKPOINT_PATIENCE_S = 0.03  # after a delete, clear or shred
+_CLOSE_CHECKPOINT_PATIENCE_S = 0.25  # on close: the last chance this process has
+_CHECKPOINT_PAUSE_S = 0.005
 _REMOTE_PREFIXES = ("libsql://", "http://", "https://", "ws://", "wss://")
 # Remote (Hrana) failures after which the connection is dead: the binding never recovers it by itself
 # (an expired stream or a server restart leaves every later statement failing), so Storage reopens it.
@@ -334,6 +341,8 @@ class Storage:
         self._closed = False
         self._reconnect = reconnect
         self._broken = False  # remote: the connection died; reopen it before the next statement
+        self._busy_timeout_ms = int(_BUSY_TIMEOUT_S * 1000)
+        self._checkpoint_pending = False  # a checkpoint was blocked by readers: finish it at the next chance
 
     @property
     def shown_location(self) -> str:
@@ -444,6 +453,7 @@ class Storage:
         return storage
 
     def _configure_local(self, busy_timeout: float) -> None:
+        self._busy_timeout_ms = int(busy_timeout * 1000)
         if self.replica:
             self.sync()  # the first pull; a replica file is empty until then
         try:
@@ -464,7 +474,7 @@ class Storage:
             ) from None
         pragmas = ["PRAGMA foreign_keys=ON"]
         if not self.replica:
-            pragmas += [*_LOCAL_ONLY_PRAGMAS, f"PRAGMA busy_timeout={int(busy_timeout * 1000)}"]
+            pragmas += [*_LOCAL_ONLY_PRAGMAS, f"PRAGMA busy_timeout={self._busy_timeout_ms}"]
         for pragma in pragmas:
             self.query(pragma)
 
@@ -659,6 +669,11 @@ class Storage:
                 self._rollback_quietly()
                 raise
             self._in_tx = False
+            if self._checkpoint_pending:
+                # A checkpoint readers blocked earlier: one try, no wait. The write is committed
+                # whatever happens here, so a failure only leaves the checkpoint pending.
+                with contextlib.suppress(StorageError):
+                    self.checkpoint(patience=0.0)
 
     def _rollback_quietly(self) -> None:
         if self._broken:
@@ -1102,17 +1117,69 @@ class Storage:
 
     # -- housekeeping -----------------------------------------------------------------------------------
 
-    def checkpoint(self) -> None:
-        """Copy the WAL into the database and truncate it, so deleted ciphertext leaves the files."""
-        if not self.remote and not self.replica:
-            self.query("PRAGMA wal_checkpoint(TRUNCATE)")
+    @property
+    def checkpoint_pending(self) -> bool:
+        """Whether a checkpoint was blocked by readers and is still to be done (see :meth:`checkpoint`)."""
+        return self._checkpoint_pending
+
+    def checkpoint(self, *, patience: float = _CHECKPOINT_PATIENCE_S) -> bool:
+        """Copy the WAL into the database and truncate it, so deleted ciphertext leaves the files.
+
+        A read transaction of another connection (another process, an export, a second :class:`Vault`
+        on the file) pins the pages it may still read, deleted records' old ciphertext included, and
+        SQLite reports the checkpoint busy. It is tried again for up to ``patience`` seconds, sleeping
+        between tries (never in SQLite's GIL-holding busy wait); if readers still block it, it stays
+        pending, and the end of this connection's next write transaction, the next call, and
+        :meth:`close` finish it.
+
+        Returns:
+            True once the WAL is empty (or the database has no WAL to checkpoint), False while pending.
+        """
+        if self.remote or self.replica:
+            return True
+        if self._in_tx:  # a checkpoint cannot pass this connection's own transaction
+            self._checkpoint_pending = True
+            return False
+        deadline = time.monotonic() + patience
+        while not self._try_checkpoint():
+            if time.monotonic() >= deadline:
+                self._checkpoint_pending = True
+                return False
+            time.sleep(_CHECKPOINT_PAUSE_S)
+        self._checkpoint_pending = False
+        return True
+
+    def _try_checkpoint(self) -> bool:
+        """One ``wal_checkpoint(TRUNCATE)`` that never waits on a lock; True if it completed.
+
+        Its row is ``(busy, log_frames, checkpointed_frames)``: busy=1 when readers or a writer kept it
+        from copying and truncating the whole WAL.
+        """
+
+        def pragma(sql: str) -> list[tuple[Any, ...]]:
+            cursor = self._conn.execute(sql)
+            try:
+                return list(cursor.fetchall() or [])
+            finally:
+                del cursor
+
+        sql = "PRAGMA wal_checkpoint(TRUNCATE)"
+        self._run(lambda: pragma("PRAGMA busy_timeout=0"), "PRAGMA busy_timeout=0")
+        try:
+            rows = self._run(lambda: pragma(sql), sql)
+        except _LockedError:
+            return False
+        finally:
+            restore = f"PRAGMA busy_timeout={self._busy_timeout_ms}"
+            self._run(lambda: pragma(restore), restore)
+        return bool(rows) and int(rows[0][0]) == 0
 
     def close(self) -> None:
-        """Checkpoint and close; safe to call twice."""
+        """Checkpoint (waiting a little longer for readers than after a delete) and close; safe to call twice."""
         if self._closed:
             return
         try:
-            self.checkpoint()
+            self.checkpoint(patience=_CLOSE_CHECKPOINT_PATIENCE_S)
         finally:
             self._close_quietly()
 

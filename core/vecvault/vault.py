@@ -854,8 +854,14 @@ class Collection:
     def delete(self, ids: Sequence[str] | None = None, *, filter: Any = None) -> int:
         """Delete records by id and/or filter; return how many were deleted. Unknown ids are ignored.
 
-        Deleted ciphertext is overwritten in the database (``secure_delete``) and the WAL is truncated
-        before this returns.
+        Deleted ciphertext is overwritten in the database (``secure_delete``), then the WAL is copied
+        back and truncated. What is guaranteed about the files (database, ``-wal``):
+
+        - no other connection is reading the file: the ciphertext is gone from them when this returns;
+        - another connection (another process, an export, a second :meth:`Vault.open`) is inside a read
+          at that moment: its snapshot pins the old pages, so the ciphertext stays until those readers
+          finish *and* this vault writes again, deletes again or closes (or the last connection to the
+          file closes). This call waits a few tens of milliseconds for them, never longer.
         """
         if ids is None and filter is None:
             raise ConfigurationError("delete() needs ids or a filter; to delete everything use clear().")
@@ -887,7 +893,10 @@ class Collection:
             return deleted
 
     def clear(self) -> int:
-        """Delete every record of the collection (it keeps its configuration); return how many."""
+        """Delete every record of the collection (it keeps its configuration); return how many.
+
+        The deleted ciphertext leaves the files as :meth:`delete` describes.
+        """
         with self._vault._lock:
             self._vault._check_open()
             if self._refresh_config() is None:
