@@ -11,7 +11,14 @@ Traps of the binding that this module absorbs (measured on ``libsql`` 0.1.x and 
 - only ``bytes`` binds as a BLOB (not ``bytearray``/``memoryview``); ints near 2^63 bind as REAL;
 - ``executemany`` wants a list; ``executescript`` swallows errors; ``close()`` is ignored while a cursor
   lives; a connection waiting on a busy lock holds the GIL, so two connections of one process must never
-  wait on each other: every write transaction of the process takes one process-wide lock.
+  wait on each other: every write transaction of the process takes one process-wide lock;
+- a TEXT value that is not valid UTF-8 makes the binding panic as it converts the row, so a value that
+  someone retyped in the file would abort a whole read (and ``verify``) without naming its record. Every
+  column that holds sealed or binary bytes is therefore selected as ``CAST(column AS BLOB)`` (see
+  :func:`_blob`): whatever its storage class, it arrives as ``bytes`` (an INTEGER or REAL as its text
+  form, NULL as None) and fails authentication where it is opened. Measured at 20k records of 384
+  dimensions, fastest runs: the paged scan alone 29.6 ms plain vs 29.7 ms with CAST, a vault's whole
+  vector load 108.6 vs 108.0 ms, a 2k-record get 33.0 vs 32.5 ms (a BLOB cast to BLOB is a no-op).
 """
 
 from __future__ import annotations
@@ -749,8 +756,8 @@ class Storage:
 
     def get_meta(self, key: str) -> bytes | None:
         """Read one vault metadata value."""
-        rows = self.query("SELECT value FROM vv_meta WHERE key = ?", (key,))
-        return bytes(rows[0][0]) if rows else None
+        rows = self.query("SELECT CAST(value AS BLOB) FROM vv_meta WHERE key = ?", (key,))
+        return bytes(rows[0][0]) if rows and rows[0][0] is not None else None
 
     def set_meta(self, key: str, value: bytes) -> None:
         """Write one vault metadata value."""
@@ -760,7 +767,9 @@ class Storage:
 
     def load_keys(self) -> list[KeyRow]:
         """Every data key row."""
-        rows = self.query("SELECT key_id, scope, state, wrapped, encryptions FROM vv_keys ORDER BY key_id")
+        rows = self.query(
+            "SELECT key_id, scope, state, CAST(wrapped AS BLOB), encryptions FROM vv_keys ORDER BY key_id"
+        )
         return [KeyRow(int(r[0]), str(r[1]), str(r[2]), None if r[3] is None else bytes(r[3]), int(r[4])) for r in rows]
 
     def insert_key(self, row: KeyRow) -> None:
@@ -974,6 +983,17 @@ class Storage:
                 return
             after = int(rows[-1][0])
 
+    def records_after(
+        self, collection: str, columns: Sequence[str], after_id: str, limit: int
+    ) -> list[tuple[Any, ...]]:
+        """Up to ``limit`` records' ``(id, *columns)`` with ids after ``after_id``, in id order.
+
+        A walk that can resume from the last id it saw (``verify``), each page its own statement.
+        """
+        cols = _checked_columns(columns)
+        sql = f"SELECT id, {cols} FROM vv_records WHERE collection = ? AND id > ? ORDER BY id LIMIT ?"  # noqa: S608
+        return self.query(sql, (collection, after_id, int(limit)))
+
     def changed_ids_since(self, collection: str, rev: int) -> list[str]:
         """Ids of records written after ``rev``."""
         rows = self.query("SELECT id FROM vv_records WHERE collection = ? AND rev > ?", (collection, rev))
@@ -1000,19 +1020,19 @@ class Storage:
         listed = self.query("SELECT chunk FROM vv_ann WHERE collection = ? ORDER BY chunk", (collection,))
         for (chunk,) in listed:
             rows = self.query(
-                "SELECT chunk, count, rev, key_id, blob FROM vv_ann WHERE collection = ? AND chunk = ?",
+                "SELECT chunk, count, rev, key_id, CAST(blob AS BLOB) FROM vv_ann WHERE collection = ? AND chunk = ?",
                 (collection, int(chunk)),
             )
             if rows:
-                r = rows[0]
-                yield int(r[0]), int(r[1]), int(r[2]), int(r[3]), bytes(r[4])
+                yield _ann_row(rows[0])
 
     def load_ann(self, collection: str) -> list[tuple[int, int, int, int, bytes]]:
         """A collection's stored graph chunks ``(chunk, count, rev, key_id, blob)`` (empty if none)."""
         rows = self.query(
-            "SELECT chunk, count, rev, key_id, blob FROM vv_ann WHERE collection = ? ORDER BY chunk", (collection,)
+            "SELECT chunk, count, rev, key_id, CAST(blob AS BLOB) FROM vv_ann WHERE collection = ? ORDER BY chunk",
+            (collection,),
         )
-        return [(int(r[0]), int(r[1]), int(r[2]), int(r[3]), bytes(r[4])) for r in rows]
+        return [_ann_row(r) for r in rows]
 
     def deletions_since(self, collection: str, rev: int) -> list[str]:
         """Ids deleted after ``rev``."""
@@ -1111,7 +1131,7 @@ class Storage:
         out: dict[str, bytes] = {}
         for chunk in _chunks(ids, 500):
             marks = ",".join("?" * len(chunk))
-            sql = f"SELECT id, embedding FROM {table} WHERE id IN ({marks})"  # noqa: S608
+            sql = f"SELECT id, CAST(embedding AS BLOB) FROM {table} WHERE id IN ({marks})"  # noqa: S608
             out.update((str(r[0]), bytes(r[1])) for r in self.query(sql, tuple(chunk)))
         return out
 
@@ -1203,13 +1223,19 @@ class _ConnectionLostError(StorageError):
 
 
 _RECORD_COLUMNS = ("rev", "key_id", "text", "metadata", "vector")
+_SEALED_COLUMNS = frozenset({"text", "metadata", "vector"})
+
+
+def _blob(column: str) -> str:
+    """Select a column of sealed or binary bytes as a BLOB whatever its storage class (module docstring)."""
+    return f"CAST({column} AS BLOB)"
 
 
 def _checked_columns(columns: Sequence[str]) -> str:
     for column in columns:
         if column not in _RECORD_COLUMNS:
             raise ConfigurationError(f"Unknown record column {column!r}. Expected one of {list(_RECORD_COLUMNS)}.")
-    return ", ".join(quote_identifier(c) for c in columns)
+    return ", ".join(_blob(quote_identifier(c)) if c in _SEALED_COLUMNS else quote_identifier(c) for c in columns)
 
 
 def _collection_row(r: Sequence[Any]) -> CollectionRow:
@@ -1223,6 +1249,11 @@ def _collection_row(r: Sequence[Any]) -> CollectionRow:
         epoch=int(r[6]),
         options=str(r[7]),
     )
+
+
+def _ann_row(r: Sequence[Any]) -> tuple[int, int, int, int, bytes]:
+    # A NULL blob (the column is NOT NULL, so only a rebuilt table holds one) becomes b"": it fails to open.
+    return int(r[0]), int(r[1]), int(r[2]), int(r[3]), b"" if r[4] is None else bytes(r[4])
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
