@@ -2,22 +2,25 @@
 
 Issue 10: a sealed column holding a value of the wrong storage class (non-UTF-8 TEXT, INTEGER, REAL, NULL)
 is an ``IntegrityError`` that names the record, and ``verify`` reports that record and field and goes on;
-never a binding panic (``StorageError``) or a ``TypeError``.
+never a binding panic (``StorageError``) or a ``TypeError``. Issue 11: a damaged schema version or key row
+is a typed error with a message that says what to do, and the CLI prints one ``vecvault: error:`` line.
 
 Alterations go through sqlite3 only while no vault has the file open (two SQLite libraries in one process
-do not see each other's locks).
+do not see each other's locks); the one made under open vaults goes through libSQL.
 """
 
 from __future__ import annotations
 
 import base64
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
+import libsql
 import numpy as np
 import pytest
 
-from vecvault import IntegrityError, Vault
+from vecvault import IntegrityError, NotAVaultError, Vault
 from vecvault.cli import main
 
 DIM = 4
@@ -150,3 +153,96 @@ def test_a_stored_graph_retyped_as_text_is_rebuilt_not_a_storage_error(path: Pat
     with Vault.open(path, key=master_key) as vault:
         col = vault.collection("notes", index="hnsw")
         assert col.search([0.0, 1.0, 0.0, 0.0], k=1)[0].id == "r1"
+
+
+# -- issue 11: a damaged schema version or key table ----------------------------------------------------
+
+DAMAGED_SCHEMA_VERSIONS = [
+    pytest.param("'0'", id="zero"),
+    pytest.param("'abc'", id="text"),
+    pytest.param("x''", id="empty-blob"),
+    pytest.param("'-1'", id="negative"),
+    pytest.param("4.5", id="real"),
+    pytest.param("CAST(x'ff34' AS TEXT)", id="non-utf8"),
+]
+
+
+@pytest.mark.parametrize("value", DAMAGED_SCHEMA_VERSIONS)
+def test_a_damaged_schema_version_is_not_a_vault_error_that_says_what_to_do(
+    capsys: pytest.CaptureFixture[str], path: Path, master_key: bytes, value: str
+) -> None:
+    tamper(path, f"UPDATE vv_meta SET value = {value} WHERE key = 'schema_version'")
+    with pytest.raises(NotAVaultError, match="schema version") as raised:
+        Vault.open(path, key=master_key)
+    assert "backup" in str(raised.value) and "vecvault import" in str(raised.value)
+    for command in ("info", "verify"):
+        code, out, err = _cli(capsys, command, str(path))
+        assert code == 1
+        assert out == ""
+        assert err.count("\n") == 1 and err.startswith("vecvault: error: ") and "schema version" in err
+
+
+def test_an_integer_schema_version_still_opens(path: Path, master_key: bytes) -> None:
+    tamper(path, "UPDATE vv_meta SET value = 4 WHERE key = 'schema_version'")
+    with Vault.open(path, key=master_key) as vault:
+        assert vault.collection("notes").count() == len(IDS)
+
+
+DAMAGED_KEY_ROWS = [
+    pytest.param("state = 'bogus'", "state", id="unknown-state"),
+    pytest.param("state = CAST(x'ff' AS TEXT)", "state", id="non-utf8-state"),
+    pytest.param("encryptions = -3", "encryption count", id="negative-count"),
+    pytest.param("encryptions = 'x'", "encryption count", id="text-count"),
+    pytest.param("encryptions = 1e300", "encryption count", id="real-count"),
+    pytest.param("wrapped = NULL", "wrapped", id="live-key-without-material"),
+    pytest.param("wrapped = 7", "wrapped", id="integer-material"),
+    pytest.param("scope = CAST(x'ff' AS TEXT)", "scope", id="non-utf8-scope"),
+]
+
+
+@pytest.mark.parametrize(("assignment", "what"), DAMAGED_KEY_ROWS)
+def test_a_damaged_key_row_is_an_integrity_error_that_names_the_key(
+    capsys: pytest.CaptureFixture[str], path: Path, master_key: bytes, assignment: str, what: str
+) -> None:
+    conn = sqlite3.connect(path)
+    try:
+        key_id = conn.execute("SELECT key_id FROM vv_keys WHERE scope = 'notes'").fetchone()[0]
+    finally:
+        conn.close()
+    tamper(path, f"UPDATE vv_keys SET {assignment} WHERE key_id = {key_id}")
+    with pytest.raises(IntegrityError, match=what) as raised:
+        Vault.open(path, key=master_key)
+    message = str(raised.value)
+    assert str(key_id) in message and "backup" in message
+    for command in ("info", "verify"):
+        code, out, err = _cli(capsys, command, str(path))
+        assert code == 1
+        assert out == ""
+        assert err.count("\n") == 1 and err.startswith("vecvault: error: ") and what in err
+
+
+@pytest.fixture
+def two_vaults(path: Path, master_key: bytes) -> Iterator[tuple[Vault, Vault]]:
+    first = Vault.open(path, key=master_key)
+    second = Vault.open(path, key=master_key)
+    try:
+        yield first, second
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_key_row_damaged_while_open_is_an_integrity_error_on_reload(
+    two_vaults: tuple[Vault, Vault], path: Path
+) -> None:
+    # Another connection rotates keys; this one picks the rows up (_reload_keys_if_changed) on its next
+    # write and must judge them exactly as an open does.
+    first, second = two_vaults
+    second.rotate_data_keys("notes")
+    conn = libsql.connect(str(path), isolation_level=None)  # libSQL: the vaults are open in this process
+    try:
+        conn.execute("UPDATE vv_keys SET state = 'bogus' WHERE state = 'primary' AND scope = 'notes'")
+    finally:
+        conn.close()
+    with pytest.raises(IntegrityError, match="state"):
+        first.collection("notes").add(texts=["x"], vectors=[[1.0] * DIM], ids=["x"])

@@ -40,6 +40,7 @@ from typing import Any
 
 from vecvault.errors import (
     ConfigurationError,
+    IntegrityError,
     NotAVaultError,
     SchemaVersionError,
     StorageError,
@@ -48,6 +49,7 @@ from vecvault.errors import (
 )
 
 __all__ = [
+    "RESTORE_HINT",
     "SCHEMA_VERSION",
     "CollectionRow",
     "KeyRow",
@@ -57,6 +59,12 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 4
+_SCHEMA_VERSION_TEXT = re.compile(rb"[0-9]{1,9}")
+# What every message about a damaged vault file tells the user to do.
+RESTORE_HINT = (
+    "`vecvault import BUNDLE NEW_PATH` from a bundle made by `vecvault export`, or a copy of the file taken "
+    "before the damage"
+)
 DRIVERS = ("libsql", "libsql_experimental")
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _PAGE = 4096
@@ -724,10 +732,20 @@ class Storage:
                     f"{self.shown_location} is an SQLite database but not a vecvault vault (it has no vv_meta table)."
                 )
             return None
-        rows = self.query("SELECT value FROM vv_meta WHERE key = 'schema_version'")
+        rows = self.query("SELECT CAST(value AS BLOB) FROM vv_meta WHERE key = 'schema_version'")
         if not rows:
             raise NotAVaultError(f"{self.shown_location} has no schema version; it is not a complete vecvault vault.")
-        return int(rows[0][0])
+        stored = rows[0][0]
+        # Written as ASCII digits (an INTEGER reads back the same through the CAST); anything else, or a
+        # version below 1, is a damaged file that no migration can be chosen for.
+        if not isinstance(stored, bytes) or _SCHEMA_VERSION_TEXT.fullmatch(stored) is None or int(stored) < 1:
+            shown = stored[:24] if isinstance(stored, bytes) else stored
+            raise NotAVaultError(
+                f"{self.shown_location} has a damaged schema version ({shown!r}, expected a number from 1 to "
+                f"{SCHEMA_VERSION}): vecvault cannot tell which format the vault is in, so it does not read it. "
+                f"Restore it from a backup: {RESTORE_HINT}."
+            )
+        return int(stored)
 
     def create_schema(self, meta: dict[str, bytes]) -> None:
         """Create every table of a new vault and store its metadata, in one transaction."""
@@ -766,11 +784,38 @@ class Storage:
     # -- data keys --------------------------------------------------------------------------------------
 
     def load_keys(self) -> list[KeyRow]:
-        """Every data key row."""
+        """Every data key row, checked for shape.
+
+        Raises:
+            IntegrityError: a row whose key id, scope, state or encryption count has the wrong type or
+                range (the key table was altered); the message names the key. Whether the state is a
+                known one, and the wrapped material's format, are judged where the key is opened.
+        """
         rows = self.query(
-            "SELECT key_id, scope, state, CAST(wrapped AS BLOB), encryptions FROM vv_keys ORDER BY key_id"
+            "SELECT key_id, CAST(scope AS BLOB), CAST(state AS BLOB), CAST(wrapped AS BLOB), encryptions "
+            "FROM vv_keys ORDER BY key_id"
         )
-        return [KeyRow(int(r[0]), str(r[1]), str(r[2]), None if r[3] is None else bytes(r[3]), int(r[4])) for r in rows]
+        return [self._key_row(r) for r in rows]
+
+    def _key_row(self, r: Sequence[Any]) -> KeyRow:
+        key_id, scope, state, wrapped, encryptions = r
+
+        def damaged(what: str) -> IntegrityError:
+            return IntegrityError(
+                f"Data key {key_id!r} in {self.shown_location} is damaged: {what}. The vault's key table was "
+                f"altered or corrupted; restore the vault from a backup: {RESTORE_HINT}."
+            )
+
+        if not _is_int(key_id) or not 0 < key_id < 2**32:
+            raise damaged("its key id is not a 32-bit key id")
+        scope_text, state_text = _utf8(scope), _utf8(state)
+        if scope_text is None:
+            raise damaged("its scope (collection name) is not text")
+        if state_text is None:
+            raise damaged("its state is not text")
+        if not _is_int(encryptions) or encryptions < 0:
+            raise damaged(f"its encryption count is {encryptions!r}, not a count (an integer from 0)")
+        return KeyRow(key_id, scope_text, state_text, None if wrapped is None else bytes(wrapped), encryptions)
 
     def insert_key(self, row: KeyRow) -> None:
         """Store a new wrapped data key."""
@@ -1249,6 +1294,20 @@ def _collection_row(r: Sequence[Any]) -> CollectionRow:
         epoch=int(r[6]),
         options=str(r[7]),
     )
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _utf8(value: Any) -> str | None:
+    """A TEXT column read through CAST(... AS BLOB), decoded strictly; None if it is not UTF-8 text."""
+    if not isinstance(value, bytes):
+        return None
+    try:
+        return value.decode()
+    except UnicodeDecodeError:
+        return None
 
 
 def _ann_row(r: Sequence[Any]) -> tuple[int, int, int, int, bytes]:

@@ -42,7 +42,7 @@ from vecvault.records import (
     encode_vector,
     new_ids,
 )
-from vecvault.storage import CollectionRow, KeyRow, Storage, Tracer, is_remote_url
+from vecvault.storage import RESTORE_HINT, CollectionRow, KeyRow, Storage, Tracer, is_remote_url
 
 if TYPE_CHECKING:
     from vecvault.lifecycle import KeyInfo, RotationReport, VerifyReport
@@ -494,7 +494,7 @@ class Vault:
                 self._keyset.add_existing(_open_key(self._kek, self._vault_id, row))
             else:
                 if row.state != key.state.value:
-                    key.state = KeyState(row.state)
+                    key.state = _key_state(row)
                     if key.state is KeyState.DESTROYED:
                         key.destroy()
                 key.encryptions = max(key.encryptions, row.encryptions)
@@ -505,10 +505,33 @@ def _key_row(kek: bytes, vault_id: bytes, key: DataKey) -> KeyRow:
     return KeyRow(key.key_id, key.scope, key.state.value, wrapped, key.encryptions)
 
 
+_WRAPPED_KEY_BYTES = crypto.NONCE_BYTES + crypto.KEY_BYTES + crypto.TAG_BYTES
+
+
+def _damaged_key(row: KeyRow, what: str) -> IntegrityError:
+    return IntegrityError(
+        f"Data key {row.key_id} is damaged: {what}. The vault's key table was altered or corrupted; restore "
+        f"the vault from a backup: {RESTORE_HINT}."
+    )
+
+
+def _key_state(row: KeyRow) -> KeyState:
+    """A key row's state; an unknown one is an IntegrityError (the row's shape is checked by storage)."""
+    try:
+        return KeyState(row.state)
+    except ValueError:
+        known = ", ".join(state.value for state in KeyState)
+        raise _damaged_key(row, f"its state is {row.state[:40]!r}, not one of {known}") from None
+
+
 def _open_key(kek: bytes, vault_id: bytes, row: KeyRow) -> DataKey:
-    state = KeyState(row.state)
+    state = _key_state(row)
     material = None
-    if row.wrapped is not None and state is not KeyState.DESTROYED:
+    if state is not KeyState.DESTROYED:
+        if row.wrapped is None:
+            raise _damaged_key(row, f"it is {state.value} but its wrapped key material is missing")
+        if len(row.wrapped) != _WRAPPED_KEY_BYTES:
+            raise _damaged_key(row, f"its wrapped key material is {len(row.wrapped)} bytes, not {_WRAPPED_KEY_BYTES}")
         material = crypto.unwrap_data_key(kek, vault_id, row.key_id, row.wrapped)
     return DataKey(key_id=row.key_id, state=state, scope=row.scope, material=material, encryptions=row.encryptions)
 
