@@ -345,6 +345,7 @@ class Storage:
         file_encrypted: bool,
         replica: bool = False,
         reconnect: Callable[[], Any] | None = None,
+        read_only_reason: str | None = None,
     ) -> None:
         self._conn = connection
         self.location = location
@@ -358,6 +359,12 @@ class Storage:
         self._broken = False  # remote: the connection died; reopen it before the next statement
         self._busy_timeout_ms = int(_BUSY_TIMEOUT_S * 1000)
         self._checkpoint_pending = False  # a checkpoint was blocked by readers: finish it at the next chance
+        self.read_only_reason = read_only_reason  # why this process cannot write the file (None: it can)
+
+    @property
+    def read_only(self) -> bool:
+        """Whether the file was opened read-only because this process cannot write it (see :meth:`open`)."""
+        return self.read_only_reason is not None
 
     @property
     def shown_location(self) -> str:
@@ -370,7 +377,15 @@ class Storage:
     def probe_file(path: str) -> str:
         """Classify a local path: ``"new"``, ``"plain"`` (unencrypted SQLite) or ``"encrypted"``."""
         p = Path(path)
-        if not p.exists() or p.stat().st_size == 0:
+        if not p.exists():
+            reason = read_only_reason(path)
+            if reason is not None:
+                raise StorageError(
+                    f"No vault at {path}, and none can be created there: {reason}. Create the vault in a "
+                    "writable directory."
+                )
+            return "new"
+        if p.stat().st_size == 0:
             return "new"
         if p.is_dir():
             raise ConfigurationError(f"{path} is a directory; give the path of a vault file, e.g. {path}/vault.db")
@@ -396,6 +411,13 @@ class Storage:
         stream, and a dead connection (server restart, stream expired after ~10 s idle) is reopened by
         :meth:`query`. A local path with ``sync_url`` is an embedded replica: reads are local, writes and
         transactions are forwarded to the primary, and :meth:`snapshot` pulls the primary's changes.
+
+        A local file this process cannot write (a read-only file, or a directory where SQLite cannot create
+        the ``-wal``/``-shm`` files, or a read-only file system) is opened read-only: with SQLite's
+        ``mode=ro`` where the WAL can be shared (the directory is writable, or both files exist), else
+        ``immutable=1`` when no ``-wal`` holds changes (measured: ``mode=ro`` cannot open a WAL database
+        without them, and ``immutable`` ignores a ``-wal``). Every write transaction then raises a
+        :class:`StorageError` that says so; see :func:`read_only_reason`.
         """
         module = _load_driver(driver)
         remote = is_remote_url(location)
@@ -423,9 +445,11 @@ class Storage:
                     raise AssertionError("file key must be 32 characters")
                 kwargs["encryption_key"] = file_key
 
+        target = location  # a file: URI instead when the file must be opened read-only (below)
+
         def connect() -> Any:
             try:
-                return module.connect(location, **kwargs)
+                return module.connect(target, **kwargs)
             except TypeError:
                 # libsql-experimental spells the thread flag without the underscore and has no timeout
                 # (the busy timeout is then set with a pragma).
@@ -433,9 +457,19 @@ class Storage:
                     raise
                 kwargs["check_same_thread"] = kwargs.pop("_check_same_thread")
                 kwargs.pop("timeout", None)
-                return module.connect(location, **kwargs)
+                return module.connect(target, **kwargs)
 
         shown = display_location(location)
+        reason = None
+        if not remote and not sync_url and location != ":memory:" and not location.startswith("file:"):
+            reason = read_only_reason(location)
+            if reason is not None:
+                if not os.path.exists(location):
+                    raise StorageError(
+                        f"No vault at {location}, and none can be created there: {reason}. Create the vault in "
+                        "a writable directory."
+                    )
+                target = _read_only_uri(location, reason)
         try:
             conn = connect()
         except BaseException as exc:
@@ -462,6 +496,7 @@ class Storage:
             file_encrypted=file_key is not None,
             replica=bool(sync_url),
             reconnect=connect if remote else None,
+            read_only_reason=reason,
         )
         if not remote:
             storage._configure_local(busy_timeout)
@@ -477,6 +512,17 @@ class Storage:
             if not isinstance(exc, Exception) and not _is_panic(exc):
                 raise
             self._close_quietly()
+            message = str(exc)
+            if _is_read_only_failure(message) or "unable to open database file" in message.lower():
+                # SQLite could not open, or write what even a read needs (a case the check in open()
+                # missed): never call that a wrong key or a damaged file.
+                reason = self.read_only_reason or read_only_reason(self.location)
+                hint = (
+                    self._read_only_message(reason)
+                    if reason is not None or _is_read_only_failure(message)
+                    else "Check that the file and its directory exist and that this process may read them."
+                )
+                raise StorageError(f"Could not open {self.shown_location}: {message}. {hint}") from None
             size = os.path.getsize(self.location) if os.path.exists(self.location) else 0
             if self.file_encrypted and size >= _PAGE and size % _PAGE == 0:
                 raise WrongKeyError(
@@ -489,7 +535,10 @@ class Storage:
             ) from None
         pragmas = ["PRAGMA foreign_keys=ON"]
         if not self.replica:
-            pragmas += [*_LOCAL_ONLY_PRAGMAS, f"PRAGMA busy_timeout={self._busy_timeout_ms}"]
+            local: tuple[str, ...] = _LOCAL_ONLY_PRAGMAS
+            if self.read_only:  # the page size and journal mode are the file's own: setting them writes
+                local = tuple(p for p in local if not p.startswith(("PRAGMA page_size", "PRAGMA journal_mode")))
+            pragmas += [*local, f"PRAGMA busy_timeout={self._busy_timeout_ms}"]
         for pragma in pragmas:
             self.query(pragma)
 
@@ -552,6 +601,10 @@ class Storage:
                 raise StorageError(
                     f"The libSQL server at {display_location(self.location)} does not allow this with the given "
                     f"auth_token ({message}); use a token with write access (a read-only token can only read)."
+                ) from None
+            if _is_read_only_failure(message) and not self.remote:
+                raise StorageError(
+                    self._read_only_message(self.read_only_reason or read_only_reason(self.location))
                 ) from None
             if "malformed" in message or "not a database" in message:
                 raise StorageError(
@@ -658,6 +711,8 @@ class Storage:
         if self._in_tx:
             yield
             return
+        if self.read_only:
+            raise StorageError(self._read_only_message(self.read_only_reason))
         with _PROCESS_WRITE_LOCK:
             for attempt in range(_LOCK_RETRIES):
                 try:
@@ -765,12 +820,18 @@ class Storage:
                 f"{self.shown_location} uses vault schema {version}, newer than this vecvault supports "
                 f"({SCHEMA_VERSION}); upgrade: pip install -U vecvault"
             )
+        if version == SCHEMA_VERSION:
+            return
+        if self.read_only:
+            raise StorageError(
+                f"{self.shown_location} uses vault schema {version} and must be upgraded to {SCHEMA_VERSION} "
+                f"before this vecvault reads it, which writes. " + self._read_only_message(self.read_only_reason)
+            )
         with self.transaction():
             for step in range(version, SCHEMA_VERSION):
                 for statement in _MIGRATIONS[step]:
                     self.query(statement)
-            if version != SCHEMA_VERSION:
-                self.query("UPDATE vv_meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION).encode(),))
+            self.query("UPDATE vv_meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION).encode(),))
 
     def get_meta(self, key: str) -> bytes | None:
         """Read one vault metadata value."""
@@ -1200,7 +1261,7 @@ class Storage:
         Returns:
             True once the WAL is empty (or the database has no WAL to checkpoint), False while pending.
         """
-        if self.remote or self.replica:
+        if self.remote or self.replica or self.read_only:
             return True
         if self._in_tx:  # a checkpoint cannot pass this connection's own transaction
             self._checkpoint_pending = True
@@ -1248,6 +1309,14 @@ class Storage:
         finally:
             self._close_quietly()
 
+    def _read_only_message(self, reason: str | None) -> str:
+        why = reason or "SQLite could not write it"
+        return (
+            f"The vault {self.shown_location} is read-only ({why}): it can be read, but not written. To write, "
+            "make it writable (chmod u+w on the file and its directory, or remount the file system "
+            "read-write), or copy the vault (with any -wal file beside it) somewhere writable and open the copy."
+        )
+
     def _close_quietly(self) -> None:
         self._closed = True
         with contextlib.suppress(BaseException):
@@ -1294,6 +1363,62 @@ def _collection_row(r: Sequence[Any]) -> CollectionRow:
         epoch=int(r[6]),
         options=str(r[7]),
     )
+
+
+def _writable(path: Path) -> bool:
+    return os.access(path, os.W_OK, effective_ids=os.access in os.supports_effective_ids)
+
+
+def _on_read_only_file_system(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except (AttributeError, OSError):  # no statvfs (Windows)
+        return False
+
+
+def read_only_reason(location: str) -> str | None:
+    """Why this process cannot write the local vault at ``location``, or None if it can.
+
+    Writing needs the file itself, and its ``-wal`` and ``-shm`` files: SQLite creates those in the
+    directory unless both exist already.
+    """
+    path = Path(location)
+    directory = path.parent
+    if not directory.is_dir():
+        return None  # nothing to say about writability: opening reports the missing directory
+    if _on_read_only_file_system(directory if not path.exists() else path):
+        return f"the file system holding {directory} is mounted read-only"
+    if path.exists() and not _writable(path):
+        return f"the file {location} is read-only"
+    if not _writable(directory):
+        wal, shm = Path(f"{location}-wal"), Path(f"{location}-shm")
+        if path.exists() and all(p.exists() and _writable(p) for p in (wal, shm)):
+            return None
+        return (
+            f"its directory {directory} is read-only, and SQLite needs to create {path.name}-wal and "
+            f"{path.name}-shm there"
+        )
+    return None
+
+
+def _read_only_uri(location: str, reason: str) -> str:
+    """The ``file:`` URI that opens an existing local vault read-only (see :meth:`Storage.open`)."""
+    path = Path(os.path.abspath(location))
+    wal, shm = Path(f"{path}-wal"), Path(f"{path}-shm")
+    if _writable(path.parent) or (wal.exists() and shm.exists()):
+        return path.as_uri() + "?mode=ro"  # shares the WAL with writers elsewhere
+    if not wal.exists() or wal.stat().st_size == 0:
+        return path.as_uri() + "?immutable=1"  # nothing but the file to read; nothing can write it here
+    raise StorageError(
+        f"The vault {location} is read-only ({reason}), and {wal.name} holds committed changes that are not in "
+        f"the file yet: without {shm.name}, which cannot be created there, SQLite cannot read them. Copy the "
+        f"vault with its {wal.name} somewhere writable and open the copy, or make {path.parent} writable."
+    )
+
+
+def _is_read_only_failure(message: str) -> bool:
+    text = message.lower()
+    return "readonly database" in text or "read-only file system" in text
 
 
 def _is_int(value: Any) -> bool:

@@ -127,6 +127,18 @@ class Vault:
     ) -> Vault:
         """Open a vault, creating it if the file does not exist yet.
 
+        A local vault this process cannot write opens read-only: a read-only file, a read-only file
+        system, or a directory where SQLite cannot create the ``-wal`` and ``-shm`` files it needs.
+        Counts, ``get``, ``search``, ``info``, ``verify`` and ``export`` work; every write raises a
+        :class:`StorageError` that says the vault is read-only and what to do (make it writable, or copy
+        it somewhere writable), and :attr:`read_only` is True. Where the directory is writable, or the
+        ``-wal`` and ``-shm`` files exist, the read-only connection shares the WAL with writers elsewhere
+        and sees their commits. In a read-only directory without them it opens the file as immutable:
+        a change made meanwhile through another path (another mount of the same directory) is not seen.
+        A crashed writer's ``-wal`` left in a read-only directory without its ``-shm`` cannot be read
+        there: copy both files somewhere writable. A vault that needs a schema upgrade cannot be opened
+        read-only.
+
         Args:
             location: a file path, ``":memory:"``, or a libSQL URL (``libsql://``, ``http(s)://``).
             key: where the master key comes from. Defaults to ``VECVAULT_KEY`` when set, else the OS
@@ -144,6 +156,7 @@ class Vault:
             WrongKeyError: the key does not open this vault.
             NotAVaultError: the file is not a vecvault database.
             SchemaVersionError: the vault was written by a newer vecvault.
+            StorageError: the file cannot be opened, e.g. a new vault in a read-only directory.
         """
         location = os.fspath(location)
         provider = _as_key_provider(key)
@@ -241,6 +254,11 @@ class Vault:
     def remote(self) -> bool:
         """Whether the vault lives on a libSQL server."""
         return self._storage.remote
+
+    @property
+    def read_only(self) -> bool:
+        """Whether the vault was opened read-only because this process cannot write its file (see :meth:`open`)."""
+        return self._storage.read_only
 
     @property
     def key_description(self) -> str:
