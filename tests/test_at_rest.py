@@ -9,13 +9,14 @@ keep the promise.
 from __future__ import annotations
 
 import base64
-import sqlite3
 import struct
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
+import libsql
 import numpy as np
 import pytest
 
@@ -171,10 +172,7 @@ def test_deleted_ciphertext_is_gone_from_the_files(tmp_path: Path, master_key: b
     vault = Vault.open(path, key=master_key, file_encryption=False)
     try:
         _add_canaries(vault, n=50)
-        reader = sqlite3.connect(path)
-        doomed = reader.execute("SELECT text, metadata, vector FROM vv_records WHERE id IN ('id-1', 'id-2')").fetchall()
-        reader.close()
-        blobs = [bytes(b) for row in doomed for b in row]
+        blobs = _sealed_fields(path, ["id-1", "id-2"])
         assert len(blobs) == 6
         data = b"".join(p.read_bytes() for p in directory.iterdir() if p.is_file())
         assert all(b[-24:] in data for b in blobs), "the scan must see live ciphertext first"
@@ -188,3 +186,122 @@ def test_deleted_ciphertext_is_gone_from_the_files(tmp_path: Path, master_key: b
         vault.close()
     files = b"".join(p.read_bytes() for p in directory.iterdir() if p.is_file())
     assert not any(b[-24:] in files for b in blobs)
+
+
+def _sealed_fields(path: Path, ids: list[str]) -> list[bytes]:
+    """The stored sealed blobs of some records, read through a libSQL connection of this process.
+
+    libSQL, not the stdlib sqlite3 module: two SQLite libraries in one process do not see each other's
+    POSIX locks, so closing a sqlite3 connection could checkpoint or delete the WAL under the vault.
+    """
+    conn = libsql.connect(str(path), isolation_level=None)
+    try:
+        sql = "SELECT CAST(text AS BLOB), CAST(metadata AS BLOB), CAST(vector AS BLOB) FROM vv_records WHERE id = ?"
+        rows = [row for record_id in ids for row in conn.execute(sql, (record_id,)).fetchall()]
+    finally:
+        conn.close()
+    return [bytes(b) for row in rows for b in row]
+
+
+def _leftovers(directory: Path, blobs: list[bytes]) -> list[bytes]:
+    files = b"".join(p.read_bytes() for p in directory.iterdir() if p.is_file())
+    return [b for b in blobs if b[-24:] in files or b[5:29] in files]
+
+
+_SNAPSHOT_READER = textwrap.dedent(
+    """
+    import sys
+    import libsql
+    conn = libsql.connect(sys.argv[1], isolation_level=None)
+    conn.execute("BEGIN")
+    print(conn.execute("SELECT count(*) FROM vv_records").fetchall()[0][0], flush=True)
+    sys.stdin.readline()  # hold the read snapshot until the test says so
+    conn.execute("COMMIT")
+    print("released", flush=True)
+    sys.stdin.readline()  # stay connected (a last connection's close would checkpoint by itself)
+    """
+)
+
+
+class _SnapshotReader:
+    """Another connection holding a read snapshot: in this process, or in another one."""
+
+    def __init__(self, path: Path, where: str) -> None:
+        self.where = where
+        if where == "process":
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", _SNAPSHOT_READER, str(path)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            assert self.proc.stdout is not None
+            self.seen = int(self.proc.stdout.readline())
+        else:
+            self.conn = libsql.connect(str(path), isolation_level=None)
+            self.conn.execute("BEGIN")
+            self.seen = int(self.conn.execute("SELECT count(*) FROM vv_records").fetchall()[0][0])
+
+    def count_now(self) -> int | None:
+        """What the reader sees while it still holds its snapshot (None for another process)."""
+        if self.where == "process":
+            return None
+        return int(self.conn.execute("SELECT count(*) FROM vv_records").fetchall()[0][0])
+
+    def release(self) -> None:
+        if self.where == "process":
+            assert self.proc.stdin is not None and self.proc.stdout is not None
+            self.proc.stdin.write("\n")
+            self.proc.stdin.flush()
+            assert self.proc.stdout.readline().strip() == "released"
+        else:
+            self.conn.execute("COMMIT")
+
+    def disconnect(self) -> None:
+        """End the reader's connection (at teardown: the reader must not outlive the test)."""
+        if self.where == "process":
+            if self.proc.poll() is None:
+                self.proc.communicate(input="\n\n", timeout=60)
+        else:
+            self.conn.close()
+
+
+@pytest.mark.parametrize("where", ["connection", pytest.param("process", marks=pytest.mark.multiprocess)])
+@pytest.mark.parametrize("then", ["add", "delete", "close"])
+def test_deleted_ciphertext_leaves_the_files_once_a_concurrent_reader_finishes(
+    request: pytest.FixtureRequest, tmp_path: Path, master_key: bytes, where: str, then: str
+) -> None:
+    # Issue 7: a read snapshot held by another connection pins the deleted record's pages, and the
+    # checkpoint after the delete reports busy. The ciphertext must leave the files as soon as the reader
+    # is done and this process writes again (or deletes again, or closes), and the delete must not wait
+    # out the busy timeout on the reader.
+    directory = tmp_path / "vault"
+    directory.mkdir()
+    path = directory / "v.db"
+    vault = Vault.open(path, key=master_key, file_encryption=False)
+    try:
+        _add_canaries(vault, n=50)
+        doomed = _sealed_fields(path, ["id-1", "id-2"])
+        assert len(doomed) == 6 and _leftovers(directory, doomed) == doomed, "the scan must see live ciphertext"
+        col = vault.collection("private")
+        reader = _SnapshotReader(path, where)
+        request.addfinalizer(reader.disconnect)
+        assert reader.seen == 50
+        started = time.perf_counter()
+        assert col.delete(ids=["id-1", "id-2"]) == 2
+        assert time.perf_counter() - started < 0.5, "the delete waited on the reader's lock"
+        assert col.count() == 48
+        assert reader.count_now() in (None, 50)  # the reader's snapshot still needs the old pages
+        reader.release()  # done reading, still connected
+        if then == "add":
+            col.add(texts=["later"], vectors=[[0.5] * 8], ids=["later"])
+        elif then == "delete":
+            assert col.delete(ids=["id-3"]) == 1
+        else:
+            vault.close()
+        assert _leftovers(directory, doomed) == [], f"deleted ciphertext is still in the files after the {then}"
+    finally:
+        vault.close()
+    assert _leftovers(directory, doomed) == []
+    with Vault.open(path, key=master_key) as reopened:
+        assert reopened.collection("private").get(["id-1", "id-2"]) == []

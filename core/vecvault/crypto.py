@@ -263,6 +263,11 @@ class DataKey:
         self.state = KeyState.DESTROYED
 
 
+def _where(record_id: str, field_name: str) -> str:
+    """Where a sealed value lives, for messages (ids and field names are plaintext by design)."""
+    return f"record {record_id!r}, field {field_name!r}"
+
+
 class Keyset:
     """The data keys of a vault: per scope, the primary seals and every enabled key opens (``MultiFernet``)."""
 
@@ -416,8 +421,10 @@ class Keyset:
                 disabled key, wrong context, any flipped bit.
         """
         if not isinstance(blob, bytes) or len(blob) < FIELD_OVERHEAD:
-            raise IntegrityError("A sealed value is truncated or not a sealed value.")
-        key = self._opening_key(blob, context.collection)
+            raise IntegrityError(
+                f"A sealed value is truncated or not a sealed value ({_where(context.record_id, context.field)})."
+            )
+        key = self._opening_key(blob, context.collection, context.record_id, context.field)
         header = blob[:HEADER_BYTES]
         nonce = blob[HEADER_BYTES : HEADER_BYTES + NONCE_BYTES]
         try:
@@ -449,11 +456,13 @@ class Keyset:
         out: list[bytes] = []
         for record_id, blob in zip(record_ids, blobs, strict=True):
             if not isinstance(blob, bytes) or len(blob) < FIELD_OVERHEAD:
-                raise IntegrityError("A sealed value is truncated or not a sealed value.")
+                raise IntegrityError(
+                    f"A sealed value is truncated or not a sealed value ({_where(record_id, field_name)})."
+                )
             header = blob[:HEADER_BYTES]
             cached = by_header.get(header)
             if cached is None:
-                key = self._opening_key(blob, collection)
+                key = self._opening_key(blob, collection, record_id, field_name)
                 cached = by_header[header] = (_aad_prefix(header, vault_id, collection), key.aead._aesgcm.decrypt)
             prefix, decrypt = cached
             rid = record_id.encode()
@@ -472,19 +481,24 @@ class Keyset:
                 ) from None
         return out
 
-    def _opening_key(self, blob: bytes, collection: str) -> DataKey:
-        """The key named by a sealed value's header, if it may open values of ``collection``."""
+    def _opening_key(self, blob: bytes, collection: str, record_id: str, field_name: str) -> DataKey:
+        """The key named by a sealed value's header, if it may open values of ``collection``.
+
+        ``record_id`` and ``field_name`` only name the value in messages.
+        """
         version, key_id = _HEADER.unpack_from(blob)
         if version != FIELD_FORMAT_V1:
-            raise IntegrityError(f"A sealed value has an unknown format version ({version}).")
+            raise IntegrityError(
+                f"A sealed value has an unknown format version ({version}; {_where(record_id, field_name)})."
+            )
         key = self._keys.get(key_id)
         if key is None and self.on_unknown_key is not None:
             self.on_unknown_key(key_id)
             key = self._keys.get(key_id)
         if key is None or key.material is None or key.state is KeyState.DISABLED or key.scope != collection:
             raise IntegrityError(
-                f"A sealed value names data key {key_id}, which this vault does not have or no longer "
-                "enables (destroyed or disabled)."
+                f"A sealed value ({_where(record_id, field_name)}) names data key {key_id}, which this vault "
+                "does not have or no longer enables (destroyed or disabled)."
             )
         return key
 

@@ -627,11 +627,9 @@ def verify(vault: Vault, *, progress: ProgressCallback | None = None, batch_size
         for config in configs:
             last = ""
             while True:
-                rows = storage.query(
-                    "SELECT id, text, metadata, vector FROM vv_records WHERE collection = ? AND id > ? "
-                    "ORDER BY id LIMIT ?",
-                    (config.name, last, batch_size),
-                )
+                # Sealed columns arrive as bytes (or None) whatever their storage class in the file, so a
+                # retyped value is one failed field here, not a failed walk.
+                rows = storage.records_after(config.name, _FIELDS, last, batch_size)
                 if not rows:
                     break
                 for row in rows:
@@ -649,6 +647,8 @@ def verify(vault: Vault, *, progress: ProgressCallback | None = None, batch_size
 
 def _check_field(vault: Vault, collection: str, dim: int, record_id: str, field: str, blob: Any) -> str | None:
     try:
+        if blob is None:
+            raise IntegrityError("the stored value is NULL, not a sealed value")
         if not isinstance(blob, bytes):
             raise IntegrityError("the stored value is not a sealed value")
         plain = vault._keyset.open(blob, FieldContext(vault._vault_id, collection, record_id, field))

@@ -42,7 +42,7 @@ from vecvault.records import (
     encode_vector,
     new_ids,
 )
-from vecvault.storage import CollectionRow, KeyRow, Storage, Tracer, is_remote_url
+from vecvault.storage import RESTORE_HINT, CollectionRow, KeyRow, Storage, Tracer, is_remote_url
 
 if TYPE_CHECKING:
     from vecvault.lifecycle import KeyInfo, RotationReport, VerifyReport
@@ -127,6 +127,18 @@ class Vault:
     ) -> Vault:
         """Open a vault, creating it if the file does not exist yet.
 
+        A local vault this process cannot write opens read-only: a read-only file, a read-only file
+        system, or a directory where SQLite cannot create the ``-wal`` and ``-shm`` files it needs.
+        Counts, ``get``, ``search``, ``info``, ``verify`` and ``export`` work; every write raises a
+        :class:`StorageError` that says the vault is read-only and what to do (make it writable, or copy
+        it somewhere writable), and :attr:`read_only` is True. Where the directory is writable, or the
+        ``-wal`` and ``-shm`` files exist, the read-only connection shares the WAL with writers elsewhere
+        and sees their commits. In a read-only directory without them it opens the file as immutable:
+        a change made meanwhile through another path (another mount of the same directory) is not seen.
+        A crashed writer's ``-wal`` left in a read-only directory without its ``-shm`` cannot be read
+        there: copy both files somewhere writable. A vault that needs a schema upgrade cannot be opened
+        read-only.
+
         Args:
             location: a file path, ``":memory:"``, or a libSQL URL (``libsql://``, ``http(s)://``).
             key: where the master key comes from. Defaults to ``VECVAULT_KEY`` when set, else the OS
@@ -144,6 +156,7 @@ class Vault:
             WrongKeyError: the key does not open this vault.
             NotAVaultError: the file is not a vecvault database.
             SchemaVersionError: the vault was written by a newer vecvault.
+            StorageError: the file cannot be opened, e.g. a new vault in a read-only directory.
         """
         location = os.fspath(location)
         provider = _as_key_provider(key)
@@ -164,6 +177,7 @@ class Vault:
                 if not create:
                     raise ConfigurationError(f"No vault at {location}; pass create=True to create one.")
                 file_layer.check_no_orphan_sidecars(location)
+                Storage.check_can_create(location)  # before a key is made for a vault that cannot exist
             if kind == "plain" and file_encryption:
                 raise ConfigurationError(
                     f"{location} was created without file encryption; open it with file_encryption=None, "
@@ -245,6 +259,11 @@ class Vault:
     def remote(self) -> bool:
         """Whether the vault lives on a libSQL server."""
         return self._storage.remote
+
+    @property
+    def read_only(self) -> bool:
+        """Whether the vault was opened read-only because this process cannot write its file (see :meth:`open`)."""
+        return self._storage.read_only
 
     @property
     def key_description(self) -> str:
@@ -498,7 +517,7 @@ class Vault:
                 self._keyset.add_existing(_open_key(self._kek, self._vault_id, row))
             else:
                 if row.state != key.state.value:
-                    key.state = KeyState(row.state)
+                    key.state = _key_state(row)
                     if key.state is KeyState.DESTROYED:
                         key.destroy()
                 key.encryptions = max(key.encryptions, row.encryptions)
@@ -509,10 +528,33 @@ def _key_row(kek: bytes, vault_id: bytes, key: DataKey) -> KeyRow:
     return KeyRow(key.key_id, key.scope, key.state.value, wrapped, key.encryptions)
 
 
+_WRAPPED_KEY_BYTES = crypto.NONCE_BYTES + crypto.KEY_BYTES + crypto.TAG_BYTES
+
+
+def _damaged_key(row: KeyRow, what: str) -> IntegrityError:
+    return IntegrityError(
+        f"Data key {row.key_id} is damaged: {what}. The vault's key table was altered or corrupted; restore "
+        f"the vault from a backup: {RESTORE_HINT}."
+    )
+
+
+def _key_state(row: KeyRow) -> KeyState:
+    """A key row's state; an unknown one is an IntegrityError (the row's shape is checked by storage)."""
+    try:
+        return KeyState(row.state)
+    except ValueError:
+        known = ", ".join(state.value for state in KeyState)
+        raise _damaged_key(row, f"its state is {row.state[:40]!r}, not one of {known}") from None
+
+
 def _open_key(kek: bytes, vault_id: bytes, row: KeyRow) -> DataKey:
-    state = KeyState(row.state)
+    state = _key_state(row)
     material = None
-    if row.wrapped is not None and state is not KeyState.DESTROYED:
+    if state is not KeyState.DESTROYED:
+        if row.wrapped is None:
+            raise _damaged_key(row, f"it is {state.value} but its wrapped key material is missing")
+        if len(row.wrapped) != _WRAPPED_KEY_BYTES:
+            raise _damaged_key(row, f"its wrapped key material is {len(row.wrapped)} bytes, not {_WRAPPED_KEY_BYTES}")
         material = crypto.unwrap_data_key(kek, vault_id, row.key_id, row.wrapped)
     return DataKey(key_id=row.key_id, state=state, scope=row.scope, material=material, encryptions=row.encryptions)
 
@@ -858,8 +900,14 @@ class Collection:
     def delete(self, ids: Sequence[str] | None = None, *, filter: Any = None) -> int:
         """Delete records by id and/or filter; return how many were deleted. Unknown ids are ignored.
 
-        Deleted ciphertext is overwritten in the database (``secure_delete``) and the WAL is truncated
-        before this returns.
+        Deleted ciphertext is overwritten in the database (``secure_delete``), then the WAL is copied
+        back and truncated. What is guaranteed about the files (database, ``-wal``):
+
+        - no other connection is reading the file: the ciphertext is gone from them when this returns;
+        - another connection (another process, an export, a second :meth:`Vault.open`) is inside a read
+          at that moment: its snapshot pins the old pages, so the ciphertext stays until those readers
+          finish *and* this vault writes again, deletes again or closes (or the last connection to the
+          file closes). This call waits a few tens of milliseconds for them, never longer.
         """
         if ids is None and filter is None:
             raise ConfigurationError("delete() needs ids or a filter; to delete everything use clear().")
@@ -891,7 +939,10 @@ class Collection:
             return deleted
 
     def clear(self) -> int:
-        """Delete every record of the collection (it keeps its configuration); return how many."""
+        """Delete every record of the collection (it keeps its configuration); return how many.
+
+        The deleted ciphertext leaves the files as :meth:`delete` describes.
+        """
         with self._vault._lock:
             self._vault._check_open()
             if self._refresh_config() is None:
