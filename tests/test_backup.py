@@ -110,6 +110,23 @@ def test_export_and_import_never_overwrite(tmp_path: Path, source: Vault, bundle
         import_bundle(bundle, tmp_path / "src.db", key=key)
 
 
+def test_rerunning_a_finished_import_reports_it_done_and_never_overwrites(
+    tmp_path: Path, source: Vault, bundle: Path, key
+) -> None:
+    target = tmp_path / "copy.db"
+    import_bundle(bundle, target, key=key)
+    before = target.read_bytes()
+    report = import_bundle(bundle, target, key=key)  # as after a kill between publishing and exiting
+    assert (report.collections, report.records) == (2, 300)
+    assert target.read_bytes() == before
+    other = tmp_path / "other.vvb"
+    export_vault(source, other)
+    with pytest.raises(ConfigurationError, match="exists"):
+        import_bundle(other, target, key=key)  # another bundle: the target is not its import
+    with pytest.raises(ConfigurationError, match="exists"):
+        import_bundle(bundle, target, key=StaticKeyProvider.generate(), bundle_key=key)  # a key that does not open it
+
+
 def _chunks(data: bytes) -> tuple[bytes, list[bytes]]:
     (hlen,) = struct.unpack(">I", data[8:12])
     start = 12 + hlen + 32

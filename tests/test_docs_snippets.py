@@ -1,4 +1,4 @@
-"""Every Python sample in README.md and docs/*.md runs as written.
+"""Every Python sample in README.md, docs/*.md and the public docstrings runs as written.
 
 Each file's Python blocks run in order in one fresh interpreter, in an empty directory, the way a reader
 pastes them into one session. The only stand-ins are the models, declared once in :data:`PRELUDE`:
@@ -9,17 +9,20 @@ providers, a local libSQL server (``VECVAULT_URL``) for the files that talk to o
 The samples run in both settings a newcomer has: ``VECVAULT_KEY`` set on a box with no keychain, and a
 real keychain with nothing set (under ``scripts/with-secret-service.sh``, as CI runs the suite). A block
 right after ``<!-- no-run: REASON -->`` is skipped, with its reason in the test output; it is for
-samples that need what no test can have (a Turso Cloud database).
+samples that need what no test can have (a Turso Cloud database). In docstrings, the samples are the
+fenced ```python blocks and ``.. code-block:: python`` directives; each docstring's run in order too.
 """
 
 from __future__ import annotations
 
+import ast
 import base64
 import json
 import os
 import re
 import subprocess
 import sys
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,14 +46,22 @@ Settings.embed_model, Settings.llm = embed_model, llm
 """
 
 RUNNER = """
-import json, sys
+import ast, asyncio, inspect, json, sys
 blocks = json.load(open(sys.argv[1]))
 namespace = {"__name__": "__main__"}
 exec(compile(sys.argv[2], "<prelude>", "exec"), namespace)
 for block in blocks:
-    # Padded so a traceback names the line in the Markdown file.
-    exec(compile("\\n" * (block["line"] - 1) + block["code"], block["file"], "exec"), namespace)
+    # Padded so a traceback names the line in its file; top-level await runs as in a notebook.
+    source = "\\n" * (block["line"] - 1) + block["code"]
+    code = compile(source, block["file"], "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    result = eval(code, namespace)
+    if inspect.iscoroutine(result):
+        asyncio.run(result)
 """
+DOCSTRING_SOURCES = [
+    *sorted((ROOT / "core" / "vecvault").rglob("*.py")),
+    *sorted((ROOT / "integrations").rglob("*.py")),
+]
 
 
 @dataclass(frozen=True)
@@ -77,9 +88,65 @@ def _documents_with_samples() -> list[Path]:
     return [path for path in DOCUMENTS if blocks_of(path)]
 
 
-def _run(path: Path, tmp_path: Path, env: dict[str, str]) -> None:
-    runnable = [b for b in blocks_of(path) if b.skip is None]
-    skipped = [f"{b.file}:{b.line} ({b.skip})" for b in blocks_of(path) if b.skip is not None]
+_FENCE = re.compile(r"^(?P<indent>\s*)```python\s*$")
+_DIRECTIVE = re.compile(r"^(?P<indent>\s*)\.\. code-block:: python\s*$")
+
+
+def docstring_blocks(source: Path) -> list[tuple[str, list[Block]]]:
+    """``(object name, blocks)`` for each docstring in ``source`` that holds Python samples."""
+    tree = ast.parse(source.read_text())
+    name = str(source.relative_to(ROOT))
+    out = []
+    for node in ast.walk(tree):
+        if not isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        docstring = ast.get_docstring(node, clean=False)
+        if not docstring or not node.body:
+            continue
+        first = node.body[0].lineno if not isinstance(node, ast.Module) else 1
+        blocks = _blocks_in_docstring(name, docstring, first)
+        if blocks:
+            out.append((f"{name}:{getattr(node, 'name', '<module>')}", blocks))
+    return out
+
+
+def _blocks_in_docstring(name: str, docstring: str, first_line: int) -> list[Block]:
+    lines = docstring.splitlines()
+    blocks = []
+    i = 0
+    while i < len(lines):
+        fence, directive = _FENCE.match(lines[i]), _DIRECTIVE.match(lines[i])
+        if fence is None and directive is None:
+            i += 1
+            continue
+        start = i + 1
+        body: list[str] = []
+        if fence is not None:
+            while i + 1 < len(lines) and lines[i + 1].strip() != "```":
+                i += 1
+                body.append(lines[i])
+            i += 2
+        else:
+            indent = len(directive.group("indent")) if directive else 0
+            while i + 1 < len(lines) and (
+                not lines[i + 1].strip() or len(lines[i + 1]) - len(lines[i + 1].lstrip()) > indent
+            ):
+                i += 1
+                body.append(lines[i])
+            i += 1
+        code = textwrap.dedent("\n".join(body)).strip("\n") + "\n"
+        blocks.append(Block(name, first_line + start, code, None))
+    return blocks
+
+
+def _docstrings_with_samples() -> list[tuple[str, list[Block]]]:
+    return [item for source in DOCSTRING_SOURCES for item in docstring_blocks(source)]
+
+
+def _run(path: Path | tuple[str, list[Block]], tmp_path: Path, env: dict[str, str]) -> None:
+    name, blocks = (path.name, blocks_of(path)) if isinstance(path, Path) else path
+    runnable = [b for b in blocks if b.skip is None]
+    skipped = [f"{b.file}:{b.line} ({b.skip})" for b in blocks if b.skip is not None]
     plan = tmp_path / "blocks.json"
     plan.write_text(json.dumps([{"file": b.file, "line": b.line, "code": b.code} for b in runnable]))
     work = tmp_path / "work"
@@ -95,9 +162,9 @@ def _run(path: Path, tmp_path: Path, env: dict[str, str]) -> None:
         timeout=300,
         check=False,
     )
-    assert result.returncode == 0, f"a sample in {path.name} failed:\n{result.stderr[-4000:]}"
+    assert result.returncode == 0, f"a sample in {name} failed:\n{result.stderr[-4000:]}"
     if skipped:
-        print(f"{path.name}: not run: {'; '.join(skipped)}")
+        print(f"{name}: not run: {'; '.join(skipped)}")
 
 
 def _server_env(path: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str], object | None]:
@@ -115,9 +182,7 @@ def test_samples_run_with_vecvault_key_and_no_keychain(
     path: Path, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     extra, server = _server_env(path, tmp_path_factory)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VECVAULT_")}
-    env |= {"VECVAULT_KEY": base64.b64encode(os.urandom(32)).decode(), **extra}
-    env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"  # a headless box: no keychain at all
+    env = _no_keychain_env() | extra  # a headless box: VECVAULT_KEY, no keychain at all
     try:
         _run(path, tmp_path, env)
     finally:
@@ -139,6 +204,27 @@ def test_samples_run_with_a_keychain_and_nothing_set(
     finally:
         if server is not None:
             server.stop()  # type: ignore[attr-defined]
+
+
+def _no_keychain_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VECVAULT_")}
+    env["VECVAULT_KEY"] = base64.b64encode(os.urandom(32)).decode()
+    env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
+    return env
+
+
+@pytest.mark.parametrize("docstring", _docstrings_with_samples(), ids=lambda item: item[0])
+def test_docstring_samples_run_with_vecvault_key_and_no_keychain(
+    docstring: tuple[str, list[Block]], tmp_path: Path
+) -> None:
+    _run(docstring, tmp_path, _no_keychain_env())
+
+
+def test_docstring_samples_are_found() -> None:
+    found = dict(_docstrings_with_samples())
+    assert len(found["integrations/langchain_vecvault/vectorstores.py:VecVaultVectorStore"]) >= 9
+    assert len(found["integrations/llama_index/vector_stores/vecvault/base.py:VecVaultVectorStore"]) >= 4
+    assert "core/vecvault/__init__.py:<module>" in found
 
 
 def test_the_block_finder_sees_every_python_fence() -> None:

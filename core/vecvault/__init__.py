@@ -1,15 +1,17 @@
 """vecvault: an encrypted, local-first vector store on libSQL.
 
 Text, metadata and embeddings are sealed with AES-256-GCM before they reach the database and opened only
-in the process that holds the key. Start with :meth:`Vault.open`::
+in the process that holds the key. Start with :meth:`Vault.open`:
 
-    from vecvault import Vault
-    from vecvault.keys import StaticKeyProvider
+```python
+from vecvault import Vault
 
-    with Vault.open("memories.db", key=StaticKeyProvider.generate()) as vault:
-        notes = vault.collection("notes", dim=3)
-        notes.add(texts=["hello"], vectors=[[0.1, 0.2, 0.3]])
-        hits = notes.search([0.1, 0.2, 0.3], k=1)
+# The master key: VECVAULT_KEY if it is set, else the OS keychain (created there for a new vault).
+with Vault.open("memories.db") as vault:
+    notes = vault.collection("notes", dim=3)
+    notes.add(texts=["hello"], vectors=[[0.1, 0.2, 0.3]])
+    hits = notes.search([0.1, 0.2, 0.3], k=1)
+```
 """
 
 from __future__ import annotations

@@ -54,7 +54,14 @@ from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from vecvault import file_layer
-from vecvault.errors import ConfigurationError, IntegrityError, KeyNotFoundError, StorageError, WrongKeyError
+from vecvault.errors import (
+    ConfigurationError,
+    IntegrityError,
+    KeyNotFoundError,
+    StorageError,
+    VecVaultError,
+    WrongKeyError,
+)
 from vecvault.keys.base import KeyProvider
 from vecvault.keys.passphrase_provider import (
     DEFAULT_ARGON2_PARAMS,
@@ -575,21 +582,14 @@ def import_bundle(
     Raises:
         IntegrityError: the bundle was altered, truncated or reordered; nothing was imported.
         WrongKeyError: the key or passphrase does not open the bundle.
-        ConfigurationError: ``location`` exists.
+        ConfigurationError: ``location`` exists, and is not the vault an earlier, interrupted import of this
+            same bundle published (that one is reported as done: rerunning an import finishes it).
     """
     from vecvault.vault import Vault, _as_key_provider
 
     path = Path(bundle)
     target = os.fspath(location)
     provider = _as_key_provider(key)
-    if _finish_interrupted_publish(target):
-        # The earlier run was killed after publishing the vault, before removing its staging name: done.
-        with Vault.open(target, key=provider, create=False) as vault:
-            infos = vault.collection_info()
-        return BundleReport(len(infos), sum(i.count for i in infos), path.stat().st_size)
-    if os.path.exists(target):
-        raise ConfigurationError(f"{target} exists; import writes a new vault. Choose another path.")
-    file_layer.check_no_orphan_sidecars(target)
     source: KeyProvider | bytes = provider if bundle_key is None else bundle_key
     # Pass 1: authenticate everything before anything is written.
     stream, header, keys = _open_bundle(path, source if passphrase is None else None, passphrase)
@@ -597,6 +597,13 @@ def import_bundle(
         total = 0
         for _, records in _items(stream, header, keys, batch_size):
             total += len(records)
+    _finish_interrupted_publish(target)
+    if os.path.exists(target):
+        done_before = _imported_here(target, provider, header.digest)
+        if done_before is None:
+            raise ConfigurationError(f"{target} exists; import writes a new vault. Choose another path.")
+        return BundleReport(done_before[0], done_before[1], path.stat().st_size)
+    file_layer.check_no_orphan_sidecars(target)
     _remove_stale_staging(target)
     tmp = f"{target}{_STAGING}{secrets.token_hex(4)}"
     done = 0
@@ -619,6 +626,8 @@ def import_bundle(
                     )
                     done += len(records)
                     call_progress(progress, done, total)
+            with vault._lock:
+                vault._storage.set_meta(_IMPORTED_FROM, header.digest)
         _remove_sidecars(tmp)
         os.link(tmp, target)  # fails rather than replace a file that appeared meanwhile
         os.unlink(tmp)
@@ -643,6 +652,26 @@ def _staging_entries(target: str) -> list[tuple[str, str]]:
         if match is not None:
             found.append((os.path.join(folder, entry), match.group(1) or ""))
     return found
+
+
+_IMPORTED_FROM = "imported_bundle"  # vv_meta: the header digest of the bundle a vault was imported from
+
+
+def _imported_here(target: str, key: KeyProvider, digest: bytes) -> tuple[int, int] | None:
+    """``(collections, records)`` if ``target`` is the vault an earlier run imported from this bundle."""
+    from vecvault.vault import Vault
+
+    try:
+        vault = Vault.open(target, key=key, create=False)
+    except VecVaultError:
+        return None  # not a vault this key opens: certainly not that import's result
+    with vault:
+        with vault._lock:
+            marker = vault._storage.get_meta(_IMPORTED_FROM)
+        if marker is None or not hmac.compare_digest(marker, digest):
+            return None
+        infos = vault.collection_info()
+    return len(infos), sum(i.count for i in infos)
 
 
 def _finish_interrupted_publish(target: str) -> bool:

@@ -872,6 +872,8 @@ class MetadataTable:
     Example:
         .. code-block:: python
 
+            from vecvault.filters import MetadataTable, parse_filter
+
             table = MetadataTable([{"year": 1999}, {"year": 2005}])
             table.mask(parse_filter({"year": {"$gt": 2000}}))  # array([False,  True])
     """

@@ -82,11 +82,15 @@ def _as_key_provider(key: KeyProvider | bytes | None) -> KeyProvider:
 class Vault:
     """An encrypted vector store in one libSQL database.
 
-    Open it with :meth:`Vault.open`; use it as a context manager so it checkpoints and closes::
+    Open it with :meth:`Vault.open`; use it as a context manager so it checkpoints and closes:
 
-        with Vault.open("memories.db", key=StaticKeyProvider(key_bytes)) as vault:
-            notes = vault.collection("notes", dim=384)
-            notes.add(texts=["hello"], vectors=[[...]])
+    ```python
+    from vecvault import Vault
+
+    with Vault.open("memories.db") as vault:  # the key: VECVAULT_KEY, else the OS keychain
+        notes = vault.collection("notes", dim=3)
+        notes.add(texts=["hello"], vectors=[[0.1, 0.2, 0.3]])
+    ```
 
     A Vault is safe to share between threads; each call holds the vault's lock.
     """

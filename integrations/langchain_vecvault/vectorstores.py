@@ -94,12 +94,10 @@ class VecVaultVectorStore(VectorStore):
         ```python
         from langchain_core.embeddings import DeterministicFakeEmbedding
         from langchain_vecvault import VecVaultVectorStore
-        from vecvault.keys import StaticKeyProvider
 
         vector_store = VecVaultVectorStore(
             embedding=DeterministicFakeEmbedding(size=8),  # any LangChain Embeddings
-            path="langchain_demo.db",
-            key=StaticKeyProvider.generate(),  # default: VECVAULT_KEY, else the OS keychain
+            path="langchain_demo.db",  # the master key: VECVAULT_KEY, else the OS keychain (or key=...)
             collection_name="foo",
         )
         ```

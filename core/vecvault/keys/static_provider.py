@@ -18,10 +18,13 @@ class StaticKeyProvider:
     Instantiate:
         .. code-block:: python
 
+            import os
+
             from vecvault.keys import StaticKeyProvider
 
-            provider = StaticKeyProvider.generate()  # a fresh random key
+            key_bytes = os.urandom(32)  # keep them: the vault opens only with this key
             provider = StaticKeyProvider(key_bytes)  # exactly 32 bytes
+            provider = StaticKeyProvider.generate()  # a fresh random key (read it with .load_key())
 
     Args:
         key: exactly 32 bytes.

@@ -50,19 +50,20 @@ class VecVaultVectorStore(BasePydanticVectorStore):
         .. code-block:: python
 
             from vecvault import Vault
-            from vecvault.keys import KeyringKeyProvider
             from llama_index.vector_stores.vecvault import VecVaultVectorStore
 
-            vault = Vault.open("rag.db", key=KeyringKeyProvider())
+            # The master key: VECVAULT_KEY if set, else the OS keychain (or key=...).
+            vault = Vault.open("rag.db")
             store = VecVaultVectorStore(vault=vault, collection_name="docs")
             # or let the store open (and later close) the vault itself:
-            store = VecVaultVectorStore.from_params(path="rag.db", key=KeyringKeyProvider(), collection_name="docs")
+            # store = VecVaultVectorStore.from_params(path="rag.db", collection_name="docs")
 
     Use with an index:
         .. code-block:: python
 
-            from llama_index.core import StorageContext, VectorStoreIndex
+            from llama_index.core import Document, StorageContext, VectorStoreIndex
 
+            docs = [Document(text="sealed at rest", doc_id="d1", metadata={"year": 2024})]
             ctx = StorageContext.from_defaults(vector_store=store)
             index = VectorStoreIndex.from_documents(docs, storage_context=ctx, embed_model=embed_model)
             index.as_retriever(similarity_top_k=3).retrieve("what is sealed?")
@@ -85,9 +86,10 @@ class VecVaultVectorStore(BasePydanticVectorStore):
     Delete:
         .. code-block:: python
 
-            store.delete(ref_doc_id)                       # every node of a source document
-            store.delete_nodes(node_ids=[...], filters=filters)
+            store.delete("d1")                             # every node of a source document
+            store.delete_nodes(node_ids=["a-node-id"], filters=filters)
             store.clear()
+            vault.close()
 
     Async: ``async_add``, ``adelete``, ``adelete_nodes``, ``aget_nodes``, ``aclear`` and ``aquery`` run the
     vault's work in a worker thread, so the event loop never blocks.
