@@ -184,3 +184,31 @@ def test_a_vault_under_a_weak_key_can_move_to_a_random_one(
     weak_new.write_text(encode_key(b"\x01" * 32))
     weak_new.chmod(0o600)
     assert main(["rotate", "--master", str(path), "--key-file", str(new_file), "--new-key-file", str(weak_new)]) == 1
+
+
+def test_a_path_with_a_tilde_is_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    key = os.urandom(32)
+    with Vault.open("~/notes.db", key=key) as vault:
+        assert vault.location == str(tmp_path / "notes.db")
+    assert (tmp_path / "notes.db").exists()
+    assert not Path("~").exists()
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: "", "path is empty"),
+        (lambda p: "   ", "path is empty"),
+        (lambda p: str(p), "is a directory"),
+        (lambda p: str(p / "missing" / "v.db"), r"does not exist.*mkdir -p"),
+        (lambda p: str(p / "afile" / "v.db"), "is a file, not a directory"),
+    ],
+    ids=["empty", "blank", "directory", "missing-parent", "parent-is-a-file"],
+)
+def test_a_bad_path_names_the_problem(tmp_path: Path, make: object, message: str) -> None:
+    (tmp_path / "afile").write_text("x")
+    path = make(tmp_path)  # type: ignore[operator]
+    with pytest.raises(ConfigurationError, match=message):
+        Vault.open(path, key=os.urandom(32))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]  # nothing created anywhere

@@ -588,7 +588,7 @@ def import_bundle(
     from vecvault.vault import Vault, _as_key_provider
 
     path = Path(bundle)
-    target = os.fspath(location)
+    target = file_layer.local_path(os.fspath(location))
     provider = _as_key_provider(key)
     source: KeyProvider | bytes = provider if bundle_key is None else bundle_key
     # Pass 1: authenticate everything before anything is written.

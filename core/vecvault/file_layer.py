@@ -34,6 +34,7 @@ __all__ = [
     "check_no_orphan_sidecars",
     "file_state",
     "journal_page_one",
+    "local_path",
     "rollback_key",
 ]
 
@@ -64,6 +65,29 @@ class FileState:
 
 def _journal_path(path: str) -> str:
     return path + "-journal"
+
+
+def local_path(location: str) -> str:
+    """A local vault path as given by a user, checked and with ``~`` expanded.
+
+    Raises:
+        ConfigurationError: the path is empty, names a directory, or its directory does not exist (or is
+            a file), each with what to do.
+    """
+    if not location.strip():
+        raise ConfigurationError('The vault path is empty; give the path of a vault file, e.g. "notes.db".')
+    path = os.path.expanduser(location)
+    if os.path.isdir(path):
+        raise ConfigurationError(f"{path} is a directory; give the path of a vault file, e.g. {path}/vault.db")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.exists(parent):
+        raise ConfigurationError(
+            f"The directory {parent} does not exist, so no vault can be opened or created at {path}: create it "
+            f"first (mkdir -p {parent}) or choose another path."
+        )
+    if not os.path.isdir(parent):
+        raise ConfigurationError(f"{parent} is a file, not a directory; choose another path for the vault.")
+    return path
 
 
 def journal_page_one(path: str) -> bytes | None:
@@ -136,6 +160,11 @@ def file_state(path: str) -> FileState:
             head = handle.read(len(_SQLITE_MAGIC))
     except FileNotFoundError:
         return FileState("new")
+    except PermissionError:
+        raise StorageError(
+            f"{path} cannot be read: permission denied. Run as the user who owns the vault, or give this user "
+            f"read access (e.g. chmod u+r {path})."
+        ) from None
     if not head:
         return FileState("new")
     saved = journal_page_one(path)

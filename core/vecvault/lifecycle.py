@@ -426,14 +426,17 @@ def _set_journal(storage: Storage, mode: str) -> None:
         )
 
 
-def _check_local(location: str) -> None:
+def _check_local(location: str) -> str:
+    """The checked local path (``~`` expanded) of a vault a file-level operation may change."""
     if is_remote_url(location) or location == ":memory:":
         raise ConfigurationError(
             "Master-key rotation and file-encryption changes work on local vault files; for a libSQL server "
             "export the vault (vecvault export) and import it under the new key."
         )
-    if file_layer.file_state(location).kind == "new":
-        raise ConfigurationError(f"No vault at {location}; check the path.")
+    path = file_layer.local_path(location)
+    if file_layer.file_state(path).kind == "new":
+        raise ConfigurationError(f"No vault at {path}; check the path.")
+    return path
 
 
 def rotate_master_key(
@@ -461,8 +464,7 @@ def rotate_master_key(
         WrongKeyError: neither key opens the vault.
         StorageError: another program holds the vault open.
     """
-    location = os.fspath(location)
-    _check_local(location)
+    location = _check_local(os.fspath(location))
     old_master = old.load_key()  # may be a weak key: moving away from it is what this is for
     new_master = _provider_key(new)
     crypto.check_master_key(new_master)
@@ -545,8 +547,7 @@ def set_file_encryption(location: str | os.PathLike[str], key: KeyProvider, *, e
     as it was (the journal is rolled back by the next open, which detects the old setting). Close every
     other connection first.
     """
-    location = os.fspath(location)
-    _check_local(location)
+    location = _check_local(os.fspath(location))
     master = key.load_key()
     file_key = crypto.derive_file_key(master)
     _roll_back_interrupted_rekey(location, [file_key])

@@ -175,6 +175,7 @@ class Vault:
                     "page-encrypted by vecvault (sealed fields stay sealed). Pass file_encryption=None."
                 )
         else:
+            location = file_layer.local_path(location)
             state = file_layer.file_state(location)
             kind = state.kind
             if kind == "new":
