@@ -42,6 +42,7 @@ PASSPHRASE_ENV = "VECVAULT_PASSPHRASE"  # noqa: S105 (a variable name)
 NEW_PASSPHRASE_ENV = "VECVAULT_NEW_PASSPHRASE"  # noqa: S105
 BUNDLE_PASSPHRASE_ENV = "VECVAULT_BUNDLE_PASSPHRASE"  # noqa: S105
 PASSPHRASE_SUFFIX = ".vvkey"  # noqa: S105 (a file suffix)
+AUTH_TOKEN_ENV = "VECVAULT_AUTH_TOKEN"  # noqa: S105 (a variable name)
 STAGING_SUFFIX = ".rotating"
 BACKUP_SUFFIX = ".previous"
 
@@ -71,6 +72,11 @@ def _add_key_options(parser: argparse.ArgumentParser, prefix: str = "", *, title
         metavar="PATH",
         help=f"the passphrase key file (default: the vault path + {PASSPHRASE_SUFFIX}); implies --{prefix}passphrase",
     )
+    if not prefix:
+        server = parser.add_argument_group("libSQL server (when PATH is a libsql://, http:// or https:// URL)")
+        server.add_argument(
+            "--auth-token", metavar="TOKEN", help=f"the server's auth token (default: ${AUTH_TOKEN_ENV} if set)"
+        )
 
 
 def _add_bundle_key_options(parser: argparse.ArgumentParser) -> None:
@@ -149,28 +155,72 @@ def _vault_key(args: argparse.Namespace, vault_path: str) -> KeyProvider:
 def _open(args: argparse.Namespace, *, create: bool = False) -> Any:
     from vecvault.vault import Vault
 
-    return Vault.open(args.path, key=_vault_key(args, args.path), create=create)
+    return Vault.open(args.path, key=_vault_key(args, args.path), create=create, auth_token=_auth_token(args))
+
+
+def _auth_token(args: argparse.Namespace) -> str | None:
+    """The libSQL server token: ``--auth-token``, else ``VECVAULT_AUTH_TOKEN``; None for a local vault."""
+    return getattr(args, "auth_token", None) or os.environ.get(AUTH_TOKEN_ENV) or None
+
+
+def _is_server(path: str) -> bool:
+    from vecvault.storage import is_remote_url
+
+    return is_remote_url(path)
 
 
 def _require_existing(path: str) -> None:
-    if not os.path.exists(path):
+    if _is_server(path):
+        return  # whether a server holds a vault is found by opening it (unreachable, refused and empty differ)
+    if not os.path.exists(os.path.expanduser(path)):
         raise ConfigurationError(f"No vault at {path}; check the path, or create one with `vecvault init {path}`.")
 
 
+def _require_local(path: str, command: str, alternative: str) -> None:
+    if _is_server(path):
+        raise ConfigurationError(
+            f"`vecvault {command}` works on local vault files, not on a libSQL server; {alternative}"
+        )
+
+
 def cmd_init(args: argparse.Namespace, out: TextIO) -> int:
-    """Create a new vault."""
+    """Create a new vault (a local file, or in an empty database on a libSQL server)."""
     from vecvault.vault import Vault
 
-    if os.path.exists(args.path):
+    server = _is_server(args.path)
+    if server and args.no_file_encryption:
+        raise _UsageError(
+            "--no-file-encryption is for local files: a libSQL server database is not page-encrypted by vecvault "
+            "(sealed fields stay sealed either way)"
+        )
+    if not server and os.path.exists(os.path.expanduser(args.path)):
         raise ConfigurationError(f"{args.path} exists; `vecvault init` only creates new vaults.")
     provider = _vault_key(args, args.path)
-    with Vault.open(args.path, key=provider, file_encryption=not args.no_file_encryption) as vault:
+    if server:
+        _refuse_existing_server_vault(args, provider)
+    encryption = None if server else not args.no_file_encryption
+    with Vault.open(args.path, key=provider, file_encryption=encryption, auth_token=_auth_token(args)) as vault:
         print(f"created vault {vault.location}", file=out)
         print(f"  vault id:        {vault.vault_id}", file=out)
         print(f"  master key:      {vault.key_description}", file=out)
         print(f"  file encryption: {'on' if vault.file_encrypted else 'off'}", file=out)
     print("Back up the master key now: without it the vault cannot be opened.", file=out)
     return 0
+
+
+def _refuse_existing_server_vault(args: argparse.Namespace, provider: KeyProvider) -> None:
+    """``init`` on a server: the database must not hold a vault already (whatever its key)."""
+    from vecvault.vault import Vault
+
+    try:
+        Vault.open(args.path, key=provider, create=False, auth_token=_auth_token(args)).close()
+    except ConfigurationError as exc:
+        if "No vault at" in str(exc):
+            return
+        raise
+    except VecVaultError:
+        pass  # a vault under another key, or not a vault: refused below either way
+    raise ConfigurationError(f"{args.path} already holds a vault; `vecvault init` only creates new vaults.")
 
 
 def cmd_info(args: argparse.Namespace, out: TextIO) -> int:
@@ -275,6 +325,7 @@ def cmd_rotate(args: argparse.Namespace, out: TextIO) -> int:
             )
         return 0
     if args.file:
+        _require_local(args.path, "rotate --file", "a libSQL server database is not page-encrypted by vecvault.")
         changed = lifecycle.set_file_encryption(args.path, _vault_key(args, args.path), enabled=not args.off)
         state = "off" if args.off else "on"
         print(f"file encryption {state}" + ("" if changed else " (unchanged)"), file=out)
@@ -285,6 +336,12 @@ def cmd_rotate(args: argparse.Namespace, out: TextIO) -> int:
 def _rotate_master(args: argparse.Namespace, new: KeyProvider | None, out: TextIO) -> int:
     from vecvault import lifecycle
 
+    _require_local(
+        args.path,
+        "rotate --master",
+        "export the vault (`vecvault export URL BUNDLE`) and import the bundle into a local vault under the new key "
+        "(`vecvault import BUNDLE PATH --key-... --bundle-key-...`).",
+    )
     old = _vault_key(args, args.path)
     if new is not None:
         result = lifecycle.rotate_master_key(args.path, old, new)
@@ -489,6 +546,12 @@ def cmd_import(args: argparse.Namespace, out: TextIO) -> int:
 
     if not os.path.exists(args.bundle):
         raise ConfigurationError(f"No bundle at {args.bundle}; check the path.")
+    _require_local(
+        args.path,
+        "import",
+        "it builds a new vault file and moves it into place only when complete. Import into a local file, or "
+        "open the server vault in Python and add the records there.",
+    )
     key, passphrase = _bundle_source(args)
     with terminal_progress("importing") as progress:
         report = import_bundle(

@@ -614,7 +614,8 @@ class Storage:
             if self.remote and ("status=401" in message or "unauthorized" in message.lower()):
                 raise StorageError(
                     f"The libSQL server at {display_location(self.location)} refused the credentials "
-                    f"({message}); pass a valid auth_token=... to Vault.open."
+                    f"({message}); pass a valid token: Vault.open(..., auth_token=...), or --auth-token / "
+                    "VECVAULT_AUTH_TOKEN on the command line."
                 ) from None
             if self.remote and ("status=403" in message or "forbidden" in message.lower()):
                 self._broken = True  # the server ends the stream with the refusal

@@ -220,7 +220,10 @@ class Vault:
         version = storage.schema_version()
         if version is None:
             if not create:
-                raise ConfigurationError(f"No vault at {storage.shown_location}; pass create=True to create one.")
+                raise ConfigurationError(
+                    f"No vault at {storage.shown_location} (the database is empty): create one with "
+                    "Vault.open(..., create=True), or `vecvault init` on the command line."
+                )
             vault_id = os.urandom(_VAULT_ID_BYTES)
             if isinstance(provider, VaultRegistry):
                 # Before the vault exists: a crash in between leaves a listed vault that is not there, which
