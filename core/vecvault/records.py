@@ -7,6 +7,7 @@ field name (see :mod:`vecvault.crypto`).
 
 from __future__ import annotations
 
+import datetime
 import json
 import math
 import os
@@ -173,19 +174,41 @@ def _is_1d(vector: Any) -> bool:
 
 
 def check_metadata(metadata: Any, path: str = "metadata") -> dict[str, Any]:
-    """Check that metadata is a JSON object whose values round-trip exactly, and return it as a dict.
+    """Check that metadata is a JSON object, and return it as the dict that will be stored.
+
+    Dates and times (``datetime``, ``date``, ``time``) are stored as their ISO 8601 strings
+    (``isoformat()``, UTC written ``Z``), the rule LlamaIndex applies to node metadata, so all three APIs agree and date
+    ranges filter as strings (``{"day": {"$gte": "2024-01-01"}}``); they are read back as those strings.
+    A tuple is stored as a list.
 
     Raises:
         ConfigurationError: not a dict, a key that is not a string, a value JSON cannot store (NaN, a
-            set, a datetime...), or values nested deeper than ``MAX_METADATA_DEPTH`` (or containing
-            themselves).
+            set, bytes...), or values nested deeper than ``MAX_METADATA_DEPTH`` (or containing themselves).
     """
     if metadata is None:
         return {}
     if not isinstance(metadata, Mapping):
         raise ConfigurationError(f"{path} must be a dict, not {type(metadata).__name__}.")
-    _check_json_value(metadata, path)
+    if _check_json_value(metadata, path):
+        converted: dict[str, Any] = _with_iso_dates(metadata)
+        return converted
     return dict(metadata)
+
+
+_DATE_TYPES = (datetime.date, datetime.time)  # datetime.datetime is a date
+
+
+def _with_iso_dates(value: Any) -> Any:
+    """A copy of a checked value with every date or time replaced by its ISO 8601 string."""
+    if isinstance(value, _DATE_TYPES):
+        text = value.isoformat()
+        # UTC as "Z", as pydantic (so LlamaIndex) writes it: the same instant is the same string everywhere.
+        return text[:-6] + "Z" if text.endswith("+00:00") else text
+    if isinstance(value, Mapping):
+        return {key: _with_iso_dates(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_with_iso_dates(item) for item in value]
+    return value
 
 
 _JSON_SCALARS = frozenset({str, int, bool, type(None)})
@@ -212,20 +235,26 @@ def check_metadatas(metadatas: Sequence[Any], name: str = "metadatas") -> list[d
     return out
 
 
-def _check_json_value(value: Any, path: str, depth: int = 0) -> None:
-    """Check one value; ``depth`` is 0 for the metadata dict, 1 for its values, one more in each list or dict."""
+def _check_json_value(value: Any, path: str, depth: int = 0) -> bool:
+    """Check one value; ``depth`` is 0 for the metadata dict, 1 for its values, one more in each list or dict.
+
+    Returns:
+        Whether it holds dates or times, which are stored as ISO 8601 strings.
+    """
     if (
         depth <= MAX_METADATA_DEPTH
         and type(value) is dict
         and all(type(k) is str and type(v) in _JSON_SCALARS for k, v in value.items())
     ):
-        return  # the common flat metadata dict, checked without a call per value
+        return False  # the common flat metadata dict, checked without a call per value
     if value is None or isinstance(value, (bool, int, str)):
-        return
+        return False
     if isinstance(value, float):
         if not math.isfinite(value):
             raise ConfigurationError(f"{path} is {value}; JSON cannot store NaN or infinity. Use None instead.")
-        return
+        return False
+    if isinstance(value, _DATE_TYPES):
+        return True
     if depth > MAX_METADATA_DEPTH and isinstance(value, (Mapping, list, tuple)):
         shown = path if len(path) <= 80 else f"{path[:80]}..."
         raise ConfigurationError(
@@ -233,21 +262,22 @@ def _check_json_value(value: Any, path: str, depth: int = 0) -> None:
             "(vecvault.records.MAX_METADATA_DEPTH), or contains itself; flatten it, or store the deep part "
             "as a JSON string."
         )
+    dates = False
     if isinstance(value, Mapping):
         for key, item in value.items():
             if not isinstance(key, str):
                 raise ConfigurationError(
                     f"{path} has the key {key!r} of type {type(key).__name__}; metadata keys must be strings."
                 )
-            _check_json_value(item, f"{path}[{key!r}]", depth + 1)
-        return
+            dates |= _check_json_value(item, f"{path}[{key!r}]", depth + 1)
+        return dates
     if isinstance(value, (list, tuple)):
         for i, item in enumerate(value):
-            _check_json_value(item, f"{path}[{i}]", depth + 1)
-        return
+            dates |= _check_json_value(item, f"{path}[{i}]", depth + 1)
+        return dates
     raise ConfigurationError(
         f"{path} is a {type(value).__name__}, which JSON cannot store; convert it to str, int, float, bool, "
-        "None, list or dict."
+        "None, list or dict (dates and times are stored as ISO 8601 strings)."
     )
 
 

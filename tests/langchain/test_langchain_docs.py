@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import base64
 import contextlib
 import io
 import os
@@ -54,6 +55,7 @@ async def test_docstring_examples_run_and_print_what_they_say(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("VECVAULT_KEY", base64.b64encode(os.urandom(32)).decode())  # the docstring's default key
     namespace: dict[str, Any] = {}
     blocks = _blocks()
     assert sum(1 for lang, _ in blocks if lang == "python") >= 9
