@@ -8,6 +8,9 @@ the same operation again after a crash finishes it.
   compare-and-swap on ``(key_id, rev)`` so a concurrent writer always wins. The old key is destroyed only
   once no record uses it. A second run after a crash sees records still on a non-primary key and resumes
   instead of starting over.
+- **Format upgrade** (:func:`upgrade_legacy_keys`, run by ``Vault.open``): a vault that still has legacy
+  (v1) data keys re-seals those scopes by the same rotation, into field format v2 under fresh v2 keys, and
+  destroys the legacy keys (see :mod:`vecvault.crypto`).
 - **Master-key rotation** (:func:`rotate_master_key`): the data keys are re-wrapped under the new master's
   key-encryption key and the file's page encryption is re-keyed, in one libSQL transaction (measured: a
   ``PRAGMA rekey`` inside a transaction commits or rolls back together with it). No record is rewritten.
@@ -15,7 +18,8 @@ the same operation again after a crash finishes it.
   function obtains it from the new provider first, creating it there only if it is absent.
 - **File encryption** (:func:`set_file_encryption`): turn libSQL page encryption on or off in place.
 - **Shredding** (:func:`shred`, :func:`shred_all`): destroy data keys and delete their records.
-- **Verification** (:func:`verify`): open every sealed field of every record; report what fails.
+- **Verification** (:func:`verify`): open every sealed field of every record, under the record's write
+  version; report what fails.
 
 A crash in the middle of a file re-key leaves a rollback journal (``<vault>-journal``) written under the
 *old* file key. The vault must then be opened with the old key first (which rolls the journal back), never
@@ -64,6 +68,7 @@ __all__ = [
     "set_file_encryption",
     "shred",
     "shred_all",
+    "upgrade_legacy_keys",
     "verify",
 ]
 
@@ -197,6 +202,31 @@ def rotate_data_keys(
             scopes = [collection]
         else:
             scopes = [*names, ""]
+    return _rotate_scopes(vault, scopes, batch_size, progress)
+
+
+def upgrade_legacy_keys(vault: Vault, *, batch_size: int = DEFAULT_BATCH_SIZE) -> list[RotationReport]:
+    """Re-seal every scope that still has a live legacy (v1) data key into field format v2; destroy those keys.
+
+    ``Vault.open`` runs it: it is the data-key rotation of those scopes (resumable and crash-safe, other
+    connections keep reading and writing), so afterwards every record's fields bind their write version
+    and no v1 field opens any more. Until it finishes, records still on a legacy key open as before.
+
+    Raises:
+        IntegrityError: a record does not open (run ``vecvault verify``); the legacy keys are kept.
+    """
+    with vault._lock:
+        vault._check_open()
+        vault._reload_keys_if_changed()
+        scopes = sorted({k.scope for k in vault._keyset if k.legacy and vault._keyset.has_live_legacy_keys(k.scope)})
+    return _rotate_scopes(vault, scopes, batch_size, None)
+
+
+def _rotate_scopes(
+    vault: Vault, scopes: list[str], batch_size: int, progress: ProgressCallback | None
+) -> list[RotationReport]:
+    with vault._lock:
+        vault._check_open()
         starts = [_start_rotation(vault, scope) for scope in scopes]
         total = sum(_count_on(vault, scope, old_ids) for scope, (_, old_ids, _) in zip(scopes, starts, strict=True))
     tracker = _Tracker(progress, total)
@@ -232,8 +262,9 @@ def _start_rotation(vault: Vault, scope: str) -> tuple[int, list[int], bool]:
         vault._reload_keys_if_changed()
         keyset = vault._keyset
         pending = [k.key_id for k in keyset.in_scope(scope) if k.state is KeyState.ENABLED]
-        if pending and keyset.primary_for(scope) is not None:
-            return keyset.primary(scope).key_id, pending, True
+        primary = keyset.primary_for(scope)
+        if pending and primary is not None and not primary.legacy:
+            return primary.key_id, pending, True
         fresh = vault._new_primary(scope)  # demotes the old primary to enabled: it keeps opening
         old = [k.key_id for k in keyset.in_scope(scope) if k.state is KeyState.ENABLED]
         return fresh.key_id, old, False
@@ -297,7 +328,7 @@ def _reseal_batch(vault: Vault, scope: str, old_ids: list[int], batch_size: int,
             for field, blob in zip(_FIELDS, row[3:6], strict=True):
                 if not isinstance(blob, bytes):
                     raise IntegrityError(f"The {field} field of record {record_id!r} is not a sealed value.")
-                values.append(keyset.open(blob, FieldContext(vault_id, scope, record_id, field)))
+                values.append(keyset.open(blob, FieldContext(vault_id, scope, record_id, field, int(row[1]))))
             opened.append((record_id, int(row[1]), int(row[2]), values))
         with vault._write(scope, 3 * len(opened)) as primary:
             old_rev, new_rev = storage.bump_revision(scope)
@@ -305,7 +336,7 @@ def _reseal_batch(vault: Vault, scope: str, old_ids: list[int], batch_size: int,
             params = []
             for record_id, rev, key_id, values in opened:
                 sealed = [
-                    keyset.seal_with_key(primary, value, FieldContext(vault_id, scope, record_id, field))
+                    keyset.seal_with_key(primary, value, FieldContext(vault_id, scope, record_id, field, new_rev))
                     for field, value in zip(_FIELDS, values, strict=True)
                 ]
                 params.append((primary.key_id, *sealed, new_rev, now, scope, record_id, key_id, rev))
@@ -471,8 +502,8 @@ def rotate_master_key(
             _set_journal(storage, "DELETE")
         with storage.transaction():
             if need_wrap:
-                for row, material in zip(rows, materials, strict=True):
-                    wrapped = crypto.wrap_data_key(new_kek, vault_id, row.key_id, material)
+                for row, (material, key_format) in zip(rows, materials, strict=True):
+                    wrapped = crypto.wrap_data_key(new_kek, vault_id, row.key_id, material, key_format=key_format)
                     storage.update_key(KeyRow(row.key_id, row.scope, row.state, wrapped, row.encryptions))
             if need_rekey and new_fk is not None:
                 _rekey(storage, new_fk)
@@ -484,13 +515,14 @@ def rotate_master_key(
     return MasterRotation(rewrapped=len(rows) if need_wrap else 0, file_rekeyed=need_rekey, already_done=False)
 
 
-def _unwrap_all(kek: bytes, vault_id: bytes, rows: Sequence[KeyRow]) -> list[bytes] | None:
+def _unwrap_all(kek: bytes, vault_id: bytes, rows: Sequence[KeyRow]) -> list[tuple[bytes, int]] | None:
+    """Each key's material and format (kept on re-wrapping: a legacy key must stay legacy), or None."""
     out = []
     for row in rows:
         if row.wrapped is None:
             continue
         try:
-            out.append(crypto.unwrap_data_key(kek, vault_id, row.key_id, row.wrapped))
+            out.append(crypto.unwrap_data_key_with_format(kek, vault_id, row.key_id, row.wrapped))
         except WrongKeyError:
             return None
     return out
@@ -592,17 +624,17 @@ def verify(vault: Vault, *, progress: ProgressCallback | None = None, batch_size
             last = ""
             while True:
                 rows = storage.query(
-                    "SELECT id, text, metadata, vector FROM vv_records WHERE collection = ? AND id > ? "
+                    "SELECT id, rev, text, metadata, vector FROM vv_records WHERE collection = ? AND id > ? "
                     "ORDER BY id LIMIT ?",
                     (config.name, last, batch_size),
                 )
                 if not rows:
                     break
                 for row in rows:
-                    record_id = str(row[0])
-                    for field, blob in zip(_FIELDS, row[1:4], strict=True):
+                    record_id, rev = str(row[0]), row[1]
+                    for field, blob in zip(_FIELDS, row[2:5], strict=True):
                         fields += 1
-                        reason = _check_field(vault, config.name, config.dim, record_id, field, blob)
+                        reason = _check_field(vault, config.name, config.dim, record_id, field, blob, rev)
                         if reason is not None:
                             failures.append(VerifyFailure(config.name, record_id, field, reason))
                 records += len(rows)
@@ -611,11 +643,13 @@ def verify(vault: Vault, *, progress: ProgressCallback | None = None, batch_size
     return VerifyReport(len(configs), records, fields, tuple(failures))
 
 
-def _check_field(vault: Vault, collection: str, dim: int, record_id: str, field: str, blob: Any) -> str | None:
+def _check_field(
+    vault: Vault, collection: str, dim: int, record_id: str, field: str, blob: Any, rev: Any
+) -> str | None:
     try:
         if not isinstance(blob, bytes):
             raise IntegrityError("the stored value is not a sealed value")
-        plain = vault._keyset.open(blob, FieldContext(vault._vault_id, collection, record_id, field))
+        plain = vault._keyset.open(blob, FieldContext(vault._vault_id, collection, record_id, field, rev))
         if field == FIELD_TEXT:
             plain.decode()
         elif field == FIELD_METADATA:

@@ -49,7 +49,7 @@ __all__ = [
     "quote_identifier",
 ]
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 DRIVERS = ("libsql", "libsql_experimental")
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _PAGE = 4096
@@ -194,6 +194,10 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
     # 3 -> 4: no index on the data key id. Each add paid for it (~7% of add throughput); key rotation,
     # its only reader, walks the records in rowid order instead (vecvault.lifecycle).
     3: ("DROP INDEX IF EXISTS vv_records_by_key",),
+    # 4 -> 5: sealed fields bind their write version (field format v2, vecvault.crypto). No table changes:
+    # the vault re-seals its records under fresh v2 data keys after opening (vecvault.lifecycle); the
+    # version tells an older vecvault to upgrade instead of failing on fields it cannot read.
+    4: (),
 }
 
 
@@ -797,8 +801,17 @@ class Storage:
         return (int(rows[0][0]), int(rows[0][1])) if rows else None
 
     def bump_revision(self, name: str) -> tuple[int, int]:
-        """Advance a collection's revision (inside a write transaction) and return ``(old_rev, new_rev)``."""
-        rows = self.query("UPDATE vv_collections SET rev = rev + 1 WHERE name = ? RETURNING rev", (name,))
+        """Advance a collection's revision (inside a write transaction) and return ``(old_rev, new_rev)``.
+
+        The new revision is the write version sealed into every field of the write, so it must never be
+        one a stored record already has: it is above the counter and above every stored record's ``rev``
+        (a counter put back by someone editing the file does not make a version come round again).
+        """
+        rows = self.query(
+            "UPDATE vv_collections SET rev = max(rev, coalesce((SELECT max(rev) FROM vv_records "
+            "WHERE collection = ?), 0)) + 1 WHERE name = ? RETURNING rev",
+            (name, name),
+        )
         if not rows:
             raise StorageError(f"Collection {name!r} disappeared while writing; it was dropped by another process.")
         new_rev = int(rows[0][0])
@@ -959,11 +972,6 @@ class Storage:
                 return
             after = int(rows[-1][0])
 
-    def changed_ids_since(self, collection: str, rev: int) -> list[str]:
-        """Ids of records written after ``rev``."""
-        rows = self.query("SELECT id FROM vv_records WHERE collection = ? AND rev > ?", (collection, rev))
-        return [str(r[0]) for r in rows]
-
     def save_ann(self, collection: str, chunks: Iterable[tuple[int, int, int, int, bytes]]) -> None:
         """Replace a collection's stored graph by ``(chunk, count, rev, key_id, blob)`` rows (in a transaction).
 
@@ -979,6 +987,11 @@ class Storage:
     def has_ann(self, collection: str) -> bool:
         """Whether a graph is stored for the collection."""
         return bool(self.query("SELECT 1 FROM vv_ann WHERE collection = ? LIMIT 1", (collection,)))
+
+    def changed_ids_since(self, collection: str, rev: int) -> list[str]:
+        """Ids of records written after ``rev``."""
+        rows = self.query("SELECT id FROM vv_records WHERE collection = ? AND rev > ?", (collection, rev))
+        return [str(r[0]) for r in rows]
 
     def iter_ann(self, collection: str) -> Iterator[tuple[int, int, int, int, bytes]]:
         """Like :meth:`load_ann`, one chunk per statement, so a large graph is read a chunk at a time."""

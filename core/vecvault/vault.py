@@ -9,6 +9,7 @@ by the next query without reloading everything.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -218,7 +219,16 @@ class Vault:
         vault_id = stored_id
         kek = crypto.derive_kek(master, vault_id)
         keyset = Keyset(_open_key(kek, vault_id, row) for row in storage.load_keys())
-        return cls(storage, vault_id=vault_id, keyset=keyset, kek=kek, key_provider=provider)
+        vault = cls(storage, vault_id=vault_id, keyset=keyset, kek=kek, key_provider=provider)
+        if keyset.has_live_legacy_keys():
+            from vecvault.lifecycle import upgrade_legacy_keys
+
+            # Re-seal into field format v2 (binds each write's fields together). A record that does not
+            # open (`vecvault verify` names it), or a busy or read-only vault, stops the upgrade: the vault
+            # stays readable, its legacy keys still open their v1 fields, and the next open resumes.
+            with contextlib.suppress(IntegrityError, StorageError):
+                upgrade_legacy_keys(vault)
+        return vault
 
     # -- properties --------------------------------------------------------------------------------------
 
@@ -468,8 +478,8 @@ class Vault:
         with self._storage.transaction():
             self._reload_keys_if_changed()
             primary = self._keyset.primary_for(scope)
-            if primary is None or self._keyset.needs_rotation(scope, sealed_count):
-                primary = self._new_primary(scope)
+            if primary is None or primary.legacy or self._keyset.needs_rotation(scope, sealed_count):
+                primary = self._new_primary(scope)  # a legacy (v1) key never seals: it is replaced first
             yield primary
             if sealed_count:
                 self._storage.add_encryptions(primary.key_id, sealed_count)
@@ -501,16 +511,28 @@ class Vault:
 
 
 def _key_row(kek: bytes, vault_id: bytes, key: DataKey) -> KeyRow:
-    wrapped = None if key.material is None else crypto.wrap_data_key(kek, vault_id, key.key_id, key.material)
+    wrapped = (
+        None
+        if key.material is None
+        else crypto.wrap_data_key(kek, vault_id, key.key_id, key.material, key_format=key.key_format)
+    )
     return KeyRow(key.key_id, key.scope, key.state.value, wrapped, key.encryptions)
 
 
 def _open_key(kek: bytes, vault_id: bytes, row: KeyRow) -> DataKey:
     state = KeyState(row.state)
     material = None
+    key_format = crypto.KEY_FORMAT_V2
     if row.wrapped is not None and state is not KeyState.DESTROYED:
-        material = crypto.unwrap_data_key(kek, vault_id, row.key_id, row.wrapped)
-    return DataKey(key_id=row.key_id, state=state, scope=row.scope, material=material, encryptions=row.encryptions)
+        material, key_format = crypto.unwrap_data_key_with_format(kek, vault_id, row.key_id, row.wrapped)
+    return DataKey(
+        key_id=row.key_id,
+        state=state,
+        scope=row.scope,
+        material=material,
+        encryptions=row.encryptions,
+        key_format=key_format,
+    )
 
 
 def _check_same(row: CollectionRow, *, dim: int | None, metric: str, vectors: str, model: str | None) -> None:
@@ -716,12 +738,13 @@ class Collection:
             found = list(map(label_of.get, ids))
             if filled + len(ids) > live or None in found:
                 return None  # a record the stored graph does not know
+            revs = [r[1] for r in rows]
             labels = np.array(found, dtype=np.int64)
             page = np.empty((len(ids), config.dim), dtype=np.float32)
-            self._sealer.open_vectors_into(ids, [r[1] for r in rows], page)
+            self._sealer.open_vectors_into(ids, [r[2] for r in rows], revs, page)
             page = index.prepare(page, in_place=True)
             skeleton.vectors[position[labels]] = page
-            metadatas = self._sealer.open_metadatas(ids, [r[2] for r in rows]) if with_metadata else None
+            metadatas = self._sealer.open_metadatas(ids, [r[3] for r in rows], revs) if with_metadata else None
             index.extend_released(ids, np.einsum("ij,ij->i", page, page), metadatas)
             row_labels[filled : filled + len(ids)] = labels
             filled += len(ids)
@@ -739,27 +762,29 @@ class Collection:
 
     @staticmethod
     def _scan_columns(config: CollectionRow, with_metadata: bool) -> list[str]:
-        columns = [] if config.vectors == "plain" else ["vector"]
+        columns = ["rev"] if config.vectors == "plain" else ["rev", "vector"]
         return [*columns, "metadata"] if with_metadata else columns
 
     def _apply_rows(self, index: VectorIndex, rows: Sequence[tuple[Any, ...]], dim: int) -> None:
+        """Open ``(id, rev, [vector], [metadata])`` rows into the index, each under its write version."""
         if not rows:
             return
         sealer = self._sealer
         ids = [str(r[0]) for r in rows]
+        revs = [r[1] for r in rows]
         matrix = np.empty((len(rows), index.dim), dtype=np.float32)
-        meta_col = 1
+        meta_col = 2
         if index.dim:
-            meta_col = 2
+            meta_col = 3
             if sys.byteorder == "little":
                 # Copy each opened vector's bytes straight into the matrix (no array per row).
-                sealer.open_vectors_into(ids, [r[1] for r in rows], matrix)
+                sealer.open_vectors_into(ids, [r[2] for r in rows], revs, matrix)
             else:
                 for i, row in enumerate(rows):
-                    matrix[i] = sealer.open_vector(ids[i], row[1], dim)
+                    matrix[i] = sealer.open_vector(ids[i], row[2], revs[i], dim)
         metadatas = None
         if index.metadata is not None:
-            metadatas = sealer.open_metadatas(ids, [row[meta_col] for row in rows])
+            metadatas = sealer.open_metadatas(ids, [row[meta_col] for row in rows], revs)
         index.upsert(ids, matrix, metadatas, owned=True)
 
     # -- writes ------------------------------------------------------------------------------------------
@@ -808,7 +833,7 @@ class Collection:
             with self._vault._write(self.name, 3 * count) as primary:
                 old_rev, new_rev = storage.bump_revision(self.name)
                 sealed_texts, sealed_meta, sealed_vectors = self._sealer.seal_records(
-                    primary, id_list, encoded_texts, encoded_meta, matrix
+                    primary, id_list, encoded_texts, encoded_meta, matrix, rev=new_rev
                 )
                 storage.upsert_records(
                     self.name, new_rev, primary.key_id, id_list, sealed_texts, sealed_meta, sealed_vectors
@@ -961,19 +986,20 @@ class Collection:
                 wanted = list(ids)
             if limit is not None:
                 wanted = wanted[: max(0, int(limit))]
-            columns = ["text", "metadata", "vector"] if include_vectors else ["text", "metadata"]
+            columns = ["rev", "text", "metadata", "vector"] if include_vectors else ["rev", "text", "metadata"]
             found = storage.fetch(self.name, list(dict.fromkeys(wanted)), columns)
             out: list[Record] = []
             for record_id in wanted:
                 row = found.get(record_id)
                 if row is None:
                     continue
-                vector = self._sealer.open_vector(record_id, row[2], config.dim) if include_vectors else None
+                rev = row[0]  # the write version: every field must be of this one write
+                vector = self._sealer.open_vector(record_id, row[3], rev, config.dim) if include_vectors else None
                 out.append(
                     Record(
                         id=record_id,
-                        text=self._sealer.open_text(record_id, row[0]),
-                        metadata=self._sealer.open_metadata(record_id, row[1]),
+                        text=self._sealer.open_text(record_id, row[1], rev),
+                        metadata=self._sealer.open_metadata(record_id, row[2], rev),
                         vector=vector,
                     )
                 )
@@ -1164,13 +1190,16 @@ class Collection:
         return [(record_id, _plain_score(config.metric, d)) for record_id, d in ranked]
 
     def _hits(self, config: CollectionRow, scored: list[tuple[str, float]]) -> list[Hit]:
+        """Open the hits' texts and metadata, each of the write its stored ``rev`` names."""
         if not scored:
             return []
-        found = self._vault._storage.fetch(self.name, [record_id for record_id, _ in scored], ["text", "metadata"])
+        storage = self._vault._storage
+        found = storage.fetch(self.name, [record_id for record_id, _ in scored], ["rev", "text", "metadata"])
         present = [(record_id, score) for record_id, score in scored if record_id in found]
         ids = [record_id for record_id, _ in present]
-        texts = self._sealer.open_texts(ids, [found[record_id][0] for record_id in ids])
-        metadatas = self._sealer.open_metadatas(ids, [found[record_id][1] for record_id in ids])
+        revs = [found[record_id][0] for record_id in ids]
+        texts = self._sealer.open_texts(ids, [found[record_id][1] for record_id in ids], revs)
+        metadatas = self._sealer.open_metadatas(ids, [found[record_id][2] for record_id in ids], revs)
         return [
             Hit(
                 id=record_id,
