@@ -488,7 +488,7 @@ class Keyset:
             raise IntegrityError(
                 f"The {context.field} field of record {context.record_id!r} is truncated or not a sealed value."
             )
-        key = self._opening_key(blob, context.collection)
+        key = self._opening_key(blob, context.collection, context.record_id, context.field)
         header = blob[:HEADER_BYTES]
         nonce = blob[HEADER_BYTES : HEADER_BYTES + NONCE_BYTES]
         try:
@@ -539,7 +539,7 @@ class Keyset:
             header = blob[:HEADER_BYTES]
             cached = by_header.get(header)
             if cached is None:
-                key = self._opening_key(blob, collection)
+                key = self._opening_key(blob, collection, record_id, field_name)
                 if key.legacy:
                     cached = (_aad_prefix_v1(header, vault_id, collection), key.aead._aesgcm.decrypt, False)
                 else:
@@ -572,24 +572,25 @@ class Keyset:
                 ) from None
         return out
 
-    def _opening_key(self, blob: bytes, collection: str) -> DataKey:
+    def _opening_key(self, blob: bytes, collection: str, record_id: str, field_name: str) -> DataKey:
         """The key named by a sealed value's header, if it may open values of ``collection`` in that format."""
         version, key_id = _HEADER.unpack_from(blob)
+        where = f"(record {record_id!r}, field {field_name!r})"
         if version != FIELD_FORMAT_V2 and version != FIELD_FORMAT_V1:
-            raise IntegrityError(f"A sealed value has an unknown format version ({version}).")
+            raise IntegrityError(f"A sealed value {where} has an unknown format version ({version}).")
         key = self._keys.get(key_id)
         if key is None and self.on_unknown_key is not None:
             self.on_unknown_key(key_id)
             key = self._keys.get(key_id)
         if key is None or key.material is None or key.state is KeyState.DISABLED or key.scope != collection:
             raise IntegrityError(
-                f"A sealed value names data key {key_id}, which this vault does not have or no longer "
+                f"A sealed value {where} names data key {key_id}, which this vault does not have or no longer "
                 "enables (destroyed or disabled)."
             )
         if _FIELD_FORMAT_OF_KEY.get(key.key_format) != version:
             # A v2 key never opens a v1 field (no downgrade), and a legacy key never opens a v2 field.
             raise IntegrityError(
-                f"A sealed value of format {version} names data key {key_id}, which opens another format."
+                f"A sealed value {where} of format {version} names data key {key_id}, which opens another format."
             )
         return key
 
