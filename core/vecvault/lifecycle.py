@@ -378,8 +378,9 @@ def _reseal_batch(vault: Vault, scope: str, old_ids: list[int], batch_size: int,
             _hook_after_batch()
         col = vault._collections.get(scope)
         if col is not None:
-            # The opened values did not change: a loaded index stays valid at the new revision.
-            col._after_write(old_rev, new_rev, lambda _index: None)
+            # The opened values did not change: a loaded index stays valid at the new revision, its rows
+            # now of the re-sealing write.
+            col._after_write(old_rev, new_rev, lambda index: index.note_revs(ids, new_rev))
         return len(moving), last
 
 

@@ -988,11 +988,6 @@ class Storage:
         """Whether a graph is stored for the collection."""
         return bool(self.query("SELECT 1 FROM vv_ann WHERE collection = ? LIMIT 1", (collection,)))
 
-    def changed_ids_since(self, collection: str, rev: int) -> list[str]:
-        """Ids of records written after ``rev``."""
-        rows = self.query("SELECT id FROM vv_records WHERE collection = ? AND rev > ?", (collection, rev))
-        return [str(r[0]) for r in rows]
-
     def iter_ann(self, collection: str) -> Iterator[tuple[int, int, int, int, bytes]]:
         """Like :meth:`load_ann`, one chunk per statement, so a large graph is read a chunk at a time."""
         listed = self.query("SELECT chunk FROM vv_ann WHERE collection = ? ORDER BY chunk", (collection,))

@@ -699,7 +699,8 @@ class Collection:
     ) -> VectorIndex | None:
         """Reopen fast path: decrypt each vector straight into the stored graph's element records.
 
-        Taken only when a stored graph reflects exactly the current revision and every record is in it;
+        Taken only when a stored graph holds exactly the current records, none of them written after the
+        graph (each record's write version, authenticated as its vector opens, is at most the graph's);
         the exact index is then born released (its rows are read from the graph), so a reopen decrypts and
         holds every vector once. Anything unexpected returns None and the general path runs instead
         (which also rebuilds a graph that does not open).
@@ -710,13 +711,11 @@ class Collection:
         count = storage.count(self.name)
         if sys.byteorder != "little" or not self._wants_graph(config.dim, count):
             return None
-        if not storage.has_ann(self.name):
+        if not storage.has_ann(self.name) or not self._revs_authenticated():
             return None
         try:
             chunks = (ann_store.SealedChunk(*r) for r in storage.iter_ann(self.name))
             rev, data = ann_store.open_graph(self._vault._keyset, self._vault._vault_id, self.name, chunks)
-            if rev != state[0]:
-                return None  # records changed since it was stored: the general path catches it up
             skeleton = HnswIndex.skeleton(data, config.dim, config.metric)
         except IntegrityError:
             return None
@@ -739,13 +738,16 @@ class Collection:
             if filled + len(ids) > live or None in found:
                 return None  # a record the stored graph does not know
             revs = [r[1] for r in rows]
+            written = _rev_array(revs)
+            if written.size and int(written.max()) > rev:
+                return None  # a record written after the graph: the general path catches the graph up
             labels = np.array(found, dtype=np.int64)
             page = np.empty((len(ids), config.dim), dtype=np.float32)
-            self._sealer.open_vectors_into(ids, [r[2] for r in rows], revs, page)
+            self._sealer.open_vectors_into(ids, [r[2] for r in rows], revs, page)  # authenticates the revs
             page = index.prepare(page, in_place=True)
             skeleton.vectors[position[labels]] = page
             metadatas = self._sealer.open_metadatas(ids, [r[3] for r in rows], revs) if with_metadata else None
-            index.extend_released(ids, np.einsum("ij,ij->i", page, page), metadatas)
+            index.extend_released(ids, np.einsum("ij,ij->i", page, page), metadatas, written)
             row_labels[filled : filled + len(ids)] = labels
             filled += len(ids)
         if filled != live:
@@ -785,7 +787,9 @@ class Collection:
         metadatas = None
         if index.metadata is not None:
             metadatas = sealer.open_metadatas(ids, [row[meta_col] for row in rows], revs)
-        index.upsert(ids, matrix, metadatas, owned=True)
+        # The revs are authenticated only where a field opened under them (plain mode may open none).
+        opened = bool(index.dim) or metadatas is not None
+        index.upsert(ids, matrix, metadatas, owned=True, revs=_rev_array(revs) if opened else None)
 
     # -- writes ------------------------------------------------------------------------------------------
 
@@ -841,7 +845,9 @@ class Collection:
                 if config.vectors == "plain":
                     storage.upsert_plain(self.name, [(rid, encode_vector(matrix[i])) for i, rid in enumerate(id_list)])
             in_memory = matrix if config.vectors != "plain" else np.empty((count, 0), dtype=np.float32)
-            self._after_write(old_rev, new_rev, lambda index: index.upsert(id_list, in_memory, meta_list))
+            self._after_write(
+                old_rev, new_rev, lambda index: index.upsert(id_list, in_memory, meta_list, revs=new_rev)
+            )
             return id_list
 
     upsert = add
@@ -1031,9 +1037,11 @@ class Collection:
                 ann = self._ann_for(index)
                 if ann is None:
                     scored = index.search(query, k, mask)
-                    return self._hits(config, [(index.ids[s.row], s.score) for s in scored])
+                    return self._hits(config, [(index.ids[s.row], s.score) for s in scored], index)
                 rows, scores = ann.candidates(query, k, mask)
-                hits = self._hits(config, [(index.ids[r], float(s)) for r, s in zip(rows, scores, strict=True)])
+                hits = self._hits(
+                    config, [(index.ids[r], float(s)) for r, s in zip(rows, scores, strict=True)], index
+                )
             self._save_ann_if_due()
             return hits
 
@@ -1083,7 +1091,7 @@ class Collection:
                 # With a graph, MMR picks among the graph's fetch_k candidates, as a search would find them.
                 found = ann.candidates(query, fetch_k, mask) if ann is not None else None
                 scored = index.search_mmr(query, k, fetch_k, float(lambda_mult), mask, candidates=found)
-                hits = self._hits(config, [(index.ids[s.row], s.score) for s in scored])
+                hits = self._hits(config, [(index.ids[s.row], s.score) for s in scored], index)
             self._save_ann_if_due()
             return hits
 
@@ -1104,8 +1112,9 @@ class Collection:
         if ann is None:
             ann = self._ann = self._load_ann(index)
         if ann._source is not index:
-            changed = storage.changed_ids_since(self.name, ann.rev) if ann.rev is not None else ()
-            ann.attach(index, changed)
+            if ann.rev is not None and not self._revs_authenticated():
+                ann = self._ann = HnswIndex(index.dim, index.metric)  # v1 records' revs prove nothing: rebuild
+            ann.attach(index)  # re-inserts the records whose authenticated write version is newer than the graph
         if ann.behind:
             changed_count = ann.catch_up()
             # Save after a large change, or when no graph is stored (a delete drops the stored one).
@@ -1117,8 +1126,7 @@ class Collection:
             ann.attach(index)
             ann.catch_up()
             self._ann_save_due = True
-        if self._known is not None:
-            ann.rev = self._known[0]
+        ann.rev = index.max_rev  # from the authenticated revs of the rows it now holds, not the plaintext counter
         if not index.released and ann.covers_source:
             index.release_vectors(ann.gather)  # the graph holds every vector: keep one copy, not two
         return ann
@@ -1128,7 +1136,7 @@ class Collection:
         from vecvault import ann_store
 
         storage = self._vault._storage
-        if storage.has_ann(self.name):
+        if self._revs_authenticated() and storage.has_ann(self.name):
             try:
                 chunks = (ann_store.SealedChunk(*r) for r in storage.iter_ann(self.name))
                 rev, data = ann_store.open_graph(self._vault._keyset, self._vault._vault_id, self.name, chunks)
@@ -1139,6 +1147,10 @@ class Collection:
             except IntegrityError:
                 pass  # a damaged or foreign graph is never trusted: rebuild from the records
         return HnswIndex(index.dim, index.metric)
+
+    def _revs_authenticated(self) -> bool:
+        """Whether every record's write version is bound by its seal (no live legacy v1 key in the collection)."""
+        return not self._vault._keyset.has_live_legacy_keys(self.name)
 
     def _save_ann_if_due(self) -> None:
         """Seal and store the graph after a large catch-up (outside the read snapshot)."""
@@ -1189,8 +1201,10 @@ class Collection:
             ranked = storage.plain_top_k(self.name, config.metric, q, k, ids=matching) if matching else []
         return [(record_id, _plain_score(config.metric, d)) for record_id, d in ranked]
 
-    def _hits(self, config: CollectionRow, scored: list[tuple[str, float]]) -> list[Hit]:
-        """Open the hits' texts and metadata, each of the write its stored ``rev`` names."""
+    def _hits(
+        self, config: CollectionRow, scored: list[tuple[str, float]], index: VectorIndex | None = None
+    ) -> list[Hit]:
+        """Open the hits' texts and metadata; ``index``: the index that ranked them by its opened vectors."""
         if not scored:
             return []
         storage = self._vault._storage
@@ -1200,6 +1214,16 @@ class Collection:
         revs = [found[record_id][0] for record_id in ids]
         texts = self._sealer.open_texts(ids, [found[record_id][1] for record_id in ids], revs)
         metadatas = self._sealer.open_metadatas(ids, [found[record_id][2] for record_id in ids], revs)
+        if index is not None and not storage.remote and not storage.replica:
+            # Inside one read snapshot the index holds each record's current write: a hit's text and
+            # metadata must be of the write whose vector ranked it.
+            for record_id, rev in zip(ids, revs, strict=True):
+                ranked = index.rev_of(record_id)
+                if ranked is not None and ranked >= 0 and ranked != rev:
+                    raise IntegrityError(
+                        f"Record {record_id!r} was ranked by the vector of another write than its stored text "
+                        "and metadata: the vault was altered. Run `vecvault verify`, or restore a backup."
+                    )
         return [
             Hit(
                 id=record_id,
@@ -1221,6 +1245,14 @@ class Collection:
             if index is None:
                 return [], np.empty((0, self.dim or 0), dtype=np.float32)
             return list(index.ids), index.vectors.copy()
+
+
+def _rev_array(revs: Sequence[Any]) -> npt.NDArray[np.int64]:
+    """Stored write versions as int64; one that is no integer means the file was altered."""
+    try:
+        return np.array(revs, dtype=np.int64)
+    except (TypeError, ValueError, OverflowError):
+        raise IntegrityError("A record's write version (rev) is not an integer; the vault was altered.") from None
 
 
 def _plain_score(metric: str, distance_value: float) -> float:
