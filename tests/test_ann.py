@@ -509,3 +509,73 @@ def test_a_lowered_collection_revision_never_makes_a_stale_graph_current(
         col.add(vectors=vectors[:1] * -1, ids=["late"])
         revs = dict(vault._storage.query("SELECT id, rev FROM vv_records WHERE collection = 'c'"))
         assert revs["late"] > max(rev for rid, rev in revs.items() if rid != "late")
+
+
+def _small_graph(path: Path, key: bytes, n: int = 300) -> np.ndarray:
+    vectors = np.random.default_rng(4).standard_normal((n, DIM)).astype(np.float32)
+    with Vault.open(path, key=key) as vault:
+        col = vault.collection("c", dim=DIM, index="hnsw")
+        col.add(vectors=vectors, ids=[f"r{i}" for i in range(n)])
+        col.search(vectors[0], k=1)  # no graph stored yet: this one is saved
+        assert vault._storage.has_ann("c")
+    return vectors
+
+
+def _reopen_uses_stored_graph(path: Path, key: bytes, q: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Whether a fresh open searches through the stored graph (fast path) rather than a rebuild."""
+    from vecvault.vault import Collection
+
+    taken: list[bool] = []
+    real = Collection._load_with_stored_graph
+
+    def spy(self: Collection, *args: object, **kwargs: object) -> object:
+        loaded = real(self, *args, **kwargs)  # type: ignore[arg-type]
+        taken.append(loaded is not None)
+        return loaded
+
+    monkeypatch.setattr(Collection, "_load_with_stored_graph", spy)
+    try:
+        with Vault.open(path, key=key) as vault:
+            assert vault.collection("c", index="hnsw").search(q, k=1)
+    finally:
+        monkeypatch.setattr(Collection, "_load_with_stored_graph", real)
+    return taken == [True]
+
+
+def test_rotation_removes_the_graph_sealed_under_the_destroyed_key(
+    vault_path: tuple[Path, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The report: a graph sealed under a destroyed key stayed in vv_ann, and a small collection (too few
+    # changes to save a new graph while one is stored) rebuilt its graph on every start.
+    path, key = vault_path
+    vectors = _small_graph(path, key)
+    with Vault.open(path, key=key) as vault:
+        sealed_under = {row[3] for row in vault._storage.load_ann("c")}
+        (report,) = vault.rotate_data_keys("c")
+        assert sealed_under <= set(report.destroyed)
+        assert vault._storage.load_ann("c") == []
+    assert not _reopen_uses_stored_graph(path, key, vectors[1], monkeypatch)  # rebuilt once, and saved
+    assert _reopen_uses_stored_graph(path, key, vectors[2], monkeypatch)
+    with Vault.open(path, key=key) as vault:
+        assert {row[3] for row in vault._storage.load_ann("c")} == {vault._keyset.primary("c").key_id}
+
+
+def test_a_graph_that_does_not_open_is_replaced_not_retried_on_every_start(
+    vault_path: tuple[Path, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, key = vault_path
+    vectors = _small_graph(path, key)
+    with Vault.open(path, key=key) as vault:
+        chunk, *_, blob = vault._storage.load_ann("c")[0]
+    flipped = blob[:40] + bytes([blob[40] ^ 1]) + blob[41:]
+    _sql(path, key, "UPDATE vv_ann SET blob = ? WHERE chunk = ?", (flipped, chunk))
+    assert not _reopen_uses_stored_graph(path, key, vectors[1], monkeypatch)
+    assert _reopen_uses_stored_graph(path, key, vectors[2], monkeypatch)
+
+
+def test_shred_leaves_no_stored_graph(vault_path: tuple[Path, bytes]) -> None:
+    path, key = vault_path
+    _small_graph(path, key)
+    with Vault.open(path, key=key) as vault:
+        vault.shred("c")
+        assert vault._storage.load_ann("c") == []

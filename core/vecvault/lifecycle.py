@@ -24,6 +24,9 @@ the same operation again after a crash finishes it.
 - **Verification** (:func:`verify`): open every sealed field of every record, under the record's write
   version; report what fails.
 
+A stored HNSW graph sealed under a key that is destroyed (rotation, shred) is deleted with it: it is only
+a cache, rebuilt from the records.
+
 A crash in the middle of a file re-key leaves a rollback journal (``<vault>-journal``) written under the
 *old* file key. The vault must then be opened with the old key first (which rolls the journal back), never
 with the new one: opening a hot journal under another key corrupts the file (measured on libsql 0.1.x).
@@ -430,7 +433,13 @@ def _destroy_unused(vault: Vault, scope: str, old_ids: list[int]) -> list[int] |
             for key in doomed:
                 key.destroy()
                 storage.update_key(_key_row(vault, key))
-            return [key.key_id for key in doomed]
+            destroyed = [key.key_id for key in doomed]
+            # A stored graph sealed under a destroyed key can never open again: it goes with the key.
+            storage.drop_ann(scope, destroyed)
+        col = vault._collections.get(scope)
+        if col is not None and col._ann is not None:
+            col._ann_save_due = True  # the next search stores the graph this process holds, under the new key
+        return destroyed
 
 
 def _every_field_opens_without(vault: Vault, scope: str, doomed: set[int]) -> bool:

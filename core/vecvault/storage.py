@@ -984,6 +984,16 @@ class Storage:
                 (collection, *chunk),
             )
 
+    def drop_ann(self, collection: str, key_ids: Sequence[int] | None = None) -> None:
+        """Delete a collection's stored graph (a cache); with ``key_ids``, only if it is sealed under one of them."""
+        if key_ids is None:
+            self.query("DELETE FROM vv_ann WHERE collection = ?", (collection,))
+            return
+        for key_id in key_ids:
+            if self.query("SELECT 1 FROM vv_ann WHERE collection = ? AND key_id = ? LIMIT 1", (collection, key_id)):
+                self.query("DELETE FROM vv_ann WHERE collection = ?", (collection,))
+                return
+
     def has_ann(self, collection: str) -> bool:
         """Whether a graph is stored for the collection."""
         return bool(self.query("SELECT 1 FROM vv_ann WHERE collection = ? LIMIT 1", (collection,)))

@@ -583,6 +583,7 @@ class Collection:
         self._index_mode = "exact"
         self._ann: HnswIndex | None = None
         self._ann_save_due = False
+        self._ann_stale = False  # the stored graph does not open: never retried, replaced by the next save
 
     def __repr__(self) -> str:
         return f"Collection({self.name!r}, dim={self.dim}, metric={self.metric!r})"
@@ -711,13 +712,14 @@ class Collection:
         count = storage.count(self.name)
         if sys.byteorder != "little" or not self._wants_graph(config.dim, count):
             return None
-        if not storage.has_ann(self.name) or not self._revs_authenticated():
+        if self._ann_stale or not storage.has_ann(self.name) or not self._revs_authenticated():
             return None
         try:
             chunks = (ann_store.SealedChunk(*r) for r in storage.iter_ann(self.name))
             rev, data = ann_store.open_graph(self._vault._keyset, self._vault._vault_id, self.name, chunks)
             skeleton = HnswIndex.skeleton(data, config.dim, config.metric)
         except IntegrityError:
+            self._ann_stale = True
             return None
         del data
         graph = skeleton.graph
@@ -1117,8 +1119,13 @@ class Collection:
             ann.attach(index)  # re-inserts the records whose authenticated write version is newer than the graph
         if ann.behind:
             changed_count = ann.catch_up()
-            # Save after a large change, or when no graph is stored (a delete drops the stored one).
-            if changed_count >= max(_ANN_SAVE_MIN, len(index) // 20) or not storage.has_ann(self.name):
+            # Save after a large change, or when no graph is stored (a delete drops the stored one) or the
+            # stored one does not open.
+            if (
+                changed_count >= max(_ANN_SAVE_MIN, len(index) // 20)
+                or self._ann_stale
+                or not storage.has_ann(self.name)
+            ):
                 self._ann_save_due = True
         if ann.needs_rebuild:
             index.restore_vectors()  # the old graph may hold the only copy: take it back before dropping it
@@ -1132,11 +1139,15 @@ class Collection:
         return ann
 
     def _load_ann(self, index: VectorIndex) -> HnswIndex:
-        """The stored graph if it opens and fits this collection, else an empty one (rebuilt lazily)."""
+        """The stored graph if it opens and fits this collection, else an empty one (rebuilt lazily).
+
+        A stored graph that does not open is only a cache gone bad: it is never trusted and never tried
+        again by this process; the rebuilt graph's save replaces it.
+        """
         from vecvault import ann_store
 
         storage = self._vault._storage
-        if self._revs_authenticated() and storage.has_ann(self.name):
+        if not self._ann_stale and self._revs_authenticated() and storage.has_ann(self.name):
             try:
                 chunks = (ann_store.SealedChunk(*r) for r in storage.iter_ann(self.name))
                 rev, data = ann_store.open_graph(self._vault._keyset, self._vault._vault_id, self.name, chunks)
@@ -1145,7 +1156,7 @@ class Collection:
                     raise IntegrityError("The stored graph does not match its collection.")
                 return ann
             except IntegrityError:
-                pass  # a damaged or foreign graph is never trusted: rebuild from the records
+                self._ann_stale = True  # a damaged or foreign graph is never trusted: rebuild from the records
         return HnswIndex(index.dim, index.metric)
 
     def _revs_authenticated(self) -> bool:
@@ -1167,6 +1178,8 @@ class Collection:
                 self._vault._storage.save_ann(self.name, ((c.index, c.count, c.rev, c.key_id, c.blob) for c in chunks))
         except StorageError:
             self._ann_save_due = True  # busy: try again after the next search
+            return
+        self._ann_stale = False
 
     def _prepare_query(self, vector: Any) -> tuple[CollectionRow, npt.NDArray[np.float32]] | None:
         """The collection's configuration and the checked query; None while the collection has no records."""
