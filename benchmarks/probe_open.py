@@ -52,11 +52,11 @@ def _floor(path: str, name: str) -> dict[str, float]:
     t0 = time.perf_counter()
     kwargs = {"encryption_key": file_key} if file_key else {}
     conn = libsql.connect(path, **kwargs)
-    rows = conn.execute("SELECT id, vector FROM vv_records WHERE collection = ?", (name,)).fetchall()
+    rows = conn.execute("SELECT id, rev, vector FROM vv_records WHERE collection = ?", (name,)).fetchall()
     aead = AESGCM(data_key)
     matrix = np.empty((len(rows), dim), dtype=np.float32)
-    for i, (record_id, blob) in enumerate(rows):
-        aad = encode_aad(blob[:5], FieldContext(vault_id, name, record_id, "vector"))
+    for i, (record_id, rev, blob) in enumerate(rows):
+        aad = encode_aad(blob[:5], FieldContext(vault_id, name, record_id, "vector", rev))
         matrix[i] = np.frombuffer(aead.decrypt(blob[5:17], blob[17:], aad), dtype=np.float32)
     seconds = time.perf_counter() - t0
     out = {"seconds": seconds, "rss_before": before, "rss_after": common.rss_mib(), "peak": common.peak_rss_mib()}

@@ -275,7 +275,8 @@ def test_graph_bytes_round_trip_and_garbage() -> None:
     source = VectorIndex(DIM, "cosine")
     graph = HnswIndex(DIM, "cosine")
     graph.attach(source)
-    source.upsert([f"r{i}" for i in range(50)], np.random.default_rng(2).standard_normal((50, DIM)).astype(np.float32))
+    vectors = np.random.default_rng(2).standard_normal((51, DIM)).astype(np.float32)
+    source.upsert([f"r{i}" for i in range(50)], vectors[:50], revs=3)
     assert graph.catch_up(progress=False) == 50
     graph.rev = 3
     copy = HnswIndex.from_bytes(graph.to_bytes(), source)
@@ -286,6 +287,15 @@ def test_graph_bytes_round_trip_and_garbage() -> None:
     assert source.ids[int(copy.candidates(q, 1)[0][0])] == "r9"
     with pytest.raises(IntegrityError):
         HnswIndex.from_bytes(b"not a graph", source)
+    # What changed since the graph is read from the source's write versions (as the seals authenticated them).
+    source.upsert(["r4"], vectors[50:], revs=4)
+    again = HnswIndex.from_bytes(graph.to_bytes(), source)
+    again.attach(source)
+    assert again.behind == 1
+    source.upsert(["r4"], vectors[4:5])  # a row of unknown write version is always re-inserted
+    third = HnswIndex.from_bytes(graph.to_bytes(), source)
+    third.attach(source)
+    assert third.behind == 1
 
 
 def test_stored_graph_leaves_out_vectors_and_gets_them_back_from_the_records() -> None:
@@ -431,3 +441,141 @@ def test_mmr_in_hnsw_mode_picks_among_the_graphs_candidates_without_a_full_gathe
         # Switching the collection to exact search brings the matrix back once, not a gather per query.
         vault.collection("c", index="exact").search(vectors[3], k=2)
         assert not index.released
+
+
+def _update_50(path: Path, key: bytes, vectors: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """Move 50 records far from where the stored graph has them (too few changes to save a new graph)."""
+    ids = [f"r{i}" for i in range(0, 500, 10)]
+    moved = np.random.default_rng(99).standard_normal((50, DIM)).astype(np.float32) * 3
+    with Vault.open(path, key=key) as vault:
+        vault.collection("c", index="hnsw").add(vectors=moved, ids=ids)
+    return ids, moved
+
+
+def _sql(path: Path, key: bytes, statement: str, params: tuple[object, ...] = ()) -> None:
+    from vecvault import crypto
+    from vecvault.storage import Storage
+
+    storage = Storage.open(str(path), file_key=crypto.derive_file_key(key))
+    try:
+        with storage.transaction():
+            storage.query(statement, params)
+    finally:
+        storage.close()
+
+
+def _own_top1(path: Path, key: bytes, ids: list[str], moved: np.ndarray) -> int:
+    with Vault.open(path, key=key) as vault:
+        col = vault.collection("c", index="hnsw")
+        return sum(col.search(q, k=1)[0].id == rid for rid, q in zip(ids, moved, strict=True))
+
+
+def test_lowered_record_revs_never_hide_updated_records_from_the_graph(
+    vault_path: tuple[Path, bytes], data: tuple[np.ndarray, list]
+) -> None:
+    # The report: the reload of a stored graph trusted the plaintext rev column to find what changed since
+    # the graph was saved; lowering it for 50 updated records dropped 26 of them out of their own top-1.
+    path, key = vault_path
+    vectors, metas = data
+    _fill(path, key, vectors, metas)
+    with Vault.open(path, key=key) as vault:
+        graph_rev = vault._storage.load_ann("c")[0][2]
+    ids, moved = _update_50(path, key, vectors)
+    marks = ",".join("?" * len(ids))
+    _sql(path, key, f"UPDATE vv_records SET rev = ? WHERE collection = 'c' AND id IN ({marks})", (graph_rev, *ids))
+    try:
+        found = _own_top1(path, key, ids, moved)
+    except IntegrityError:
+        return  # tampering detected: the lowered revs no longer open the records' fields
+    assert found == 50
+
+
+def test_a_lowered_collection_revision_never_makes_a_stale_graph_current(
+    vault_path: tuple[Path, bytes], data: tuple[np.ndarray, list]
+) -> None:
+    # The reopen fast path took the stored graph as current when its revision equalled the plaintext
+    # collection counter; put back to the graph's revision, it hid the 50 updates from the graph.
+    path, key = vault_path
+    vectors, metas = data
+    _fill(path, key, vectors, metas)
+    with Vault.open(path, key=key) as vault:
+        graph_rev = vault._storage.load_ann("c")[0][2]
+    ids, moved = _update_50(path, key, vectors)
+    _sql(path, key, "UPDATE vv_collections SET rev = ? WHERE name = 'c'", (graph_rev,))
+    assert _own_top1(path, key, ids, moved) == 50
+    # Later writes still get versions above every stored record's.
+    with Vault.open(path, key=key) as vault:
+        col = vault.collection("c", index="hnsw")
+        col.add(vectors=vectors[:1] * -1, ids=["late"])
+        revs = dict(vault._storage.query("SELECT id, rev FROM vv_records WHERE collection = 'c'"))
+        assert revs["late"] > max(rev for rid, rev in revs.items() if rid != "late")
+
+
+def _small_graph(path: Path, key: bytes, n: int = 300) -> np.ndarray:
+    vectors = np.random.default_rng(4).standard_normal((n, DIM)).astype(np.float32)
+    with Vault.open(path, key=key) as vault:
+        col = vault.collection("c", dim=DIM, index="hnsw")
+        col.add(vectors=vectors, ids=[f"r{i}" for i in range(n)])
+        col.search(vectors[0], k=1)  # no graph stored yet: this one is saved
+        assert vault._storage.has_ann("c")
+    return vectors
+
+
+def _reopen_uses_stored_graph(path: Path, key: bytes, q: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Whether a fresh open searches through the stored graph (fast path) rather than a rebuild."""
+    from vecvault.vault import Collection
+
+    taken: list[bool] = []
+    real = Collection._load_with_stored_graph
+
+    def spy(self: Collection, *args: object, **kwargs: object) -> object:
+        loaded = real(self, *args, **kwargs)  # type: ignore[arg-type]
+        taken.append(loaded is not None)
+        return loaded
+
+    monkeypatch.setattr(Collection, "_load_with_stored_graph", spy)
+    try:
+        with Vault.open(path, key=key) as vault:
+            assert vault.collection("c", index="hnsw").search(q, k=1)
+    finally:
+        monkeypatch.setattr(Collection, "_load_with_stored_graph", real)
+    return taken == [True]
+
+
+def test_rotation_removes_the_graph_sealed_under_the_destroyed_key(
+    vault_path: tuple[Path, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The report: a graph sealed under a destroyed key stayed in vv_ann, and a small collection (too few
+    # changes to save a new graph while one is stored) rebuilt its graph on every start.
+    path, key = vault_path
+    vectors = _small_graph(path, key)
+    with Vault.open(path, key=key) as vault:
+        sealed_under = {row[3] for row in vault._storage.load_ann("c")}
+        (report,) = vault.rotate_data_keys("c")
+        assert sealed_under <= set(report.destroyed)
+        assert vault._storage.load_ann("c") == []
+    assert not _reopen_uses_stored_graph(path, key, vectors[1], monkeypatch)  # rebuilt once, and saved
+    assert _reopen_uses_stored_graph(path, key, vectors[2], monkeypatch)
+    with Vault.open(path, key=key) as vault:
+        assert {row[3] for row in vault._storage.load_ann("c")} == {vault._keyset.primary("c").key_id}
+
+
+def test_a_graph_that_does_not_open_is_replaced_not_retried_on_every_start(
+    vault_path: tuple[Path, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, key = vault_path
+    vectors = _small_graph(path, key)
+    with Vault.open(path, key=key) as vault:
+        chunk, *_, blob = vault._storage.load_ann("c")[0]
+    flipped = blob[:40] + bytes([blob[40] ^ 1]) + blob[41:]
+    _sql(path, key, "UPDATE vv_ann SET blob = ? WHERE chunk = ?", (flipped, chunk))
+    assert not _reopen_uses_stored_graph(path, key, vectors[1], monkeypatch)
+    assert _reopen_uses_stored_graph(path, key, vectors[2], monkeypatch)
+
+
+def test_shred_leaves_no_stored_graph(vault_path: tuple[Path, bytes]) -> None:
+    path, key = vault_path
+    _small_graph(path, key)
+    with Vault.open(path, key=key) as vault:
+        vault.shred("c")
+        assert vault._storage.load_ann("c") == []

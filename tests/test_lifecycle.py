@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from vecvault import IntegrityError, Vault, WrongKeyError, lifecycle
+from vecvault.crypto import FieldContext
 from vecvault.errors import ConfigurationError, StorageError
 from vecvault.keys import KeyFileProvider, StaticKeyProvider
 from vecvault.storage import Storage
@@ -169,6 +170,91 @@ def test_rotation_refuses_a_tampered_record_and_writes_nothing_of_its_batch(tmp_
         # The old key was kept: every other record still opens, and nothing was destroyed.
         assert "destroyed" not in _states(vault, "notes")
         assert len(vault.collection("notes").get(["r0", "r1", "r2", "r4"])) == 4
+
+
+def _edit(path: Path, statement: str, params: tuple[object, ...] = ()) -> None:
+    """Change the unencrypted file behind the vault's back, as someone holding it could."""
+    conn = Storage.open(str(path), file_key=None)
+    try:
+        with conn.transaction():
+            conn.query(statement, params)
+    finally:
+        conn.close()
+
+
+def test_a_key_id_column_edit_never_makes_rotation_destroy_a_key_in_use(tmp_path: Path, key) -> None:
+    # The report: UPDATE vv_records SET key_id = 0, then rotate: nothing was re-sealed, the key every record
+    # still used was destroyed, and every record was lost.
+    path = tmp_path / "v.db"
+    with Vault.open(path, key=key, file_encryption=False) as vault:
+        before = {r.id: (r.text, r.metadata) for r in _records(vault.collection("notes", dim=DIM), 30)}
+    _edit(path, "UPDATE vv_records SET key_id = 0")
+    with Vault.open(path, key=key) as vault:
+        (report,) = vault.rotate_data_keys("notes", batch_size=7)
+        assert report.resealed == 30
+        assert vault.verify().ok
+        assert {r.id: (r.text, r.metadata) for r in vault.collection("notes").get()} == before
+        assert vault.collection("notes").search([1, 0, 0, 0], k=30)
+
+
+def _records(col, n: int):
+    _add(col, n)
+    return col.get()
+
+
+@pytest.mark.parametrize("named", ["primary", "unknown"])
+def test_rotation_refuses_to_destroy_a_key_a_field_may_still_need(tmp_path: Path, key, named: str) -> None:
+    # A header edited to name another key (the new primary, or one the vault never had) makes the field
+    # fail to open; putting it back makes it open again, but only while its real key lives. Rotation must
+    # stop, name the record and destroy nothing.
+    path = tmp_path / "v.db"
+    with Vault.open(path, key=key, file_encryption=False) as vault:
+        _add(vault.collection("notes", dim=DIM), 12)
+        _, old_ids, _ = lifecycle._start_rotation(vault, "notes")
+        primary = vault._keyset.primary("notes").key_id
+    conn = Storage.open(str(path), file_key=None)
+    try:
+        (blob,) = conn.query("SELECT metadata FROM vv_records WHERE id = 'r4'")[0]
+    finally:
+        conn.close()
+    other = primary if named == "primary" else 7
+    edited = blob[:1] + other.to_bytes(4, "big") + blob[5:]
+    _edit(path, "UPDATE vv_records SET metadata = ?, key_id = ? WHERE id = 'r4'", (edited, primary))
+    with Vault.open(path, key=key) as vault:
+        with pytest.raises(IntegrityError, match="'r4'"):
+            vault.rotate_data_keys("notes")
+        assert "destroyed" not in _states(vault, "notes")
+    _edit(path, "UPDATE vv_records SET metadata = ? WHERE id = 'r4'", (blob,))
+    with Vault.open(path, key=key) as vault:
+        assert vault.collection("notes").get(["r4"])[0].metadata == {"i": 4}
+        (report,) = vault.rotate_data_keys("notes")
+        assert set(old_ids) <= set(report.destroyed)
+        assert vault.verify().ok
+
+
+def test_a_field_sealed_under_an_old_key_after_the_pass_sends_rotation_round_again(vault: Vault) -> None:
+    col = vault.collection("notes", dim=DIM)
+    _add(col, 20)
+    _, old_ids, _ = lifecycle._start_rotation(vault, "notes")
+    after = 0
+    while after >= 0:
+        _, after = lifecycle._reseal_batch(vault, "notes", old_ids, 8, after)
+    # A writer with a stale view seals one record under the old key (still enabled) after the pass.
+    old = vault._keyset.get(old_ids[0])
+    assert old is not None
+    storage = vault._storage
+    with vault._write("notes", 3):
+        _, rev = storage.bump_revision("notes")
+        sealed = [
+            vault._keyset.seal_with_key(old, value, FieldContext(vault._vault_id, "notes", "r3", field, rev))
+            for field, value in (("text", b"stale"), ("metadata", b"{}"), ("vector", bytes(4 * DIM)))
+        ]
+        storage.upsert_records("notes", rev, 0, ["r3"], *([s] for s in sealed))
+    assert lifecycle._destroy_unused(vault, "notes", old_ids) is None  # the final check saw it: nothing destroyed
+    (report,) = vault.rotate_data_keys("notes")
+    assert report.resumed and report.resealed == 1 and set(old_ids) <= set(report.destroyed)
+    assert col.get(["r3"])[0].text == "stale"
+    assert vault.verify().ok
 
 
 # -- master key ------------------------------------------------------------------------------------------

@@ -443,6 +443,69 @@ def test_swapped_fields_between_records_are_rejected(tmp_path: Path, master_key:
             col.get(["b"])
 
 
+def _put_back(path: Path, record_id: str, saved: dict[str, Any]) -> None:
+    """Write saved column values of one record back into the file, as someone holding it could."""
+    con = sqlite3.connect(path)
+    sets = ", ".join(f"{column} = ?" for column in saved)
+    con.execute(f"UPDATE vv_records SET {sets} WHERE id = ?", (*saved.values(), record_id))
+    con.commit()
+    con.close()
+
+
+def _columns(path: Path, record_id: str, columns: str) -> dict[str, Any]:
+    con = sqlite3.connect(path)
+    con.row_factory = sqlite3.Row
+    row = con.execute(f"SELECT {columns} FROM vv_records WHERE id = ?", (record_id,)).fetchone()
+    con.close()
+    return dict(row)
+
+
+def test_fields_of_two_writes_of_a_record_never_recombine(tmp_path: Path, master_key: bytes) -> None:
+    # The report: write, update (new text, new metadata), put back only the old metadata blob. The vault
+    # returned the new text with the old metadata (an old acl) and verify said ok.
+    path = tmp_path / "v.db"
+    with Vault.open(path, key=master_key, file_encryption=False) as vault:
+        col = vault.collection("c", dim=2)
+        col.add(texts=["draft"], vectors=[[1.0, 0.0]], metadatas=[{"acl": "public"}], ids=["x"])
+        col.add(texts=["final"], vectors=[[0.0, 1.0]], metadatas=[{"acl": "private"}], ids=["y"])
+    old = _columns(path, "x", "metadata, text, vector")
+    with Vault.open(path, key=master_key) as vault:
+        vault.collection("c").add(
+            texts=["secret plan"], vectors=[[0.9, 0.1]], metadatas=[{"acl": "owner"}], ids=["x"]
+        )
+    for field in ("metadata", "text", "vector"):
+        mixed = tmp_path / f"mixed-{field}.db"
+        mixed.write_bytes(path.read_bytes())
+        _put_back(mixed, "x", {field: old[field]})
+        with Vault.open(mixed, key=master_key) as vault:
+            col = vault.collection("c")
+            with pytest.raises(IntegrityError, match="'x'"):
+                col.get(["x"])
+            with pytest.raises(IntegrityError):
+                col.search([1.0, 0.0], k=2)  # the load opens every vector, the hits their texts and metadata
+            with pytest.raises(IntegrityError):
+                col.search([1.0, 0.0], k=2, filter={"acl": {"$ne": "none"}})  # the load opens every metadata
+            assert col.get(["y"])[0].metadata == {"acl": "private"}  # the untouched record still opens
+            report = vault.verify()
+            assert [(f.record_id, f.field) for f in report.failures] == [("x", field)]
+
+
+def test_a_whole_record_put_back_is_the_documented_rollback_limit(tmp_path: Path, master_key: bytes) -> None:
+    # Every sealed field and the plaintext columns of one earlier write, put back together, are a record
+    # that was written: it opens (docs/key-management.md, "What the seals do not stop").
+    path = tmp_path / "v.db"
+    with Vault.open(path, key=master_key, file_encryption=False) as vault:
+        vault.collection("c", dim=2).add(texts=["v1"], vectors=[[1.0, 0.0]], metadatas=[{"n": 1}], ids=["x"])
+    old = _columns(path, "x", "rev, key_id, text, metadata, vector")
+    with Vault.open(path, key=master_key) as vault:
+        vault.collection("c").add(texts=["v2"], vectors=[[0.0, 1.0]], metadatas=[{"n": 2}], ids=["x"])
+    _put_back(path, "x", old)
+    with Vault.open(path, key=master_key) as vault:
+        record = vault.collection("c").get(["x"])[0]
+        assert (record.text, record.metadata) == ("v1", {"n": 1})
+        assert vault.verify().ok
+
+
 def test_file_encryption_mismatch_names_the_fix(tmp_path: Path, master_key: bytes) -> None:
     path = tmp_path / "v.db"
     Vault.open(path, key=master_key, file_encryption=False).close()
@@ -547,7 +610,7 @@ def test_a_version_1_vault_migrates_and_keeps_every_record(tmp_path: Path, maste
     indexes = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     con.close()
     assert "WITHOUT ROWID" not in sql
-    assert int(version) == SCHEMA_VERSION == 4
+    assert int(version) == SCHEMA_VERSION == 5
     assert "vv_records_by_key" not in indexes and "vv_records_by_rev" in indexes  # 3 -> 4 drops the key index
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -104,7 +104,9 @@ class HnswIndex:
         self._removed: set[str] = set()
         self._source: VectorIndex | None = None
         self._row_labels: npt.NDArray[np.int64] | None = None  # exact-index row -> label, rebuilt lazily
-        self.rev: int | None = None  # the collection revision the graph reflects, once caught up
+        # The newest write version the graph reflects, once caught up: every record version written with a
+        # rev up to it is in the graph (set from the source's authenticated revs, never a plaintext counter).
+        self.rev: int | None = None
         self.dirty = False  # changed since it was last saved
 
     def __len__(self) -> int:
@@ -138,12 +140,16 @@ class HnswIndex:
         self._removed.update(self._label_of)
         self._row_labels = None
 
-    def attach(self, source: VectorIndex, changed: Iterable[str] = ()) -> None:
+    def attach(self, source: VectorIndex) -> None:
         """Follow ``source`` from now on, reconciling with it first.
 
         Ids in ``source`` but not in the graph are queued; ids in the graph but gone from ``source`` are
-        queued for deletion; ``changed`` (ids rewritten since :attr:`rev`) are queued for re-insertion.
+        queued for deletion; ids rewritten since :attr:`rev` are queued for re-insertion. Which ids were
+        rewritten is read from the write versions the source's rows were opened with (authenticated by
+        their seals), never from a plaintext column: a record whose stored ``rev`` was lowered does not
+        open, so it cannot hide from the graph.
         """
+        changed = source.changed_since(self.rev) if self.rev is not None else ()
         if self._source is not None and self._source is not source:
             self._source.listener = None
         self._source = source

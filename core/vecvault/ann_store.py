@@ -109,6 +109,9 @@ def open_graph(
         (key_id,) = _KEY_ID.unpack_from(blob)
         if key_id not in aeads:
             key = keyset.get(key_id)
+            if key is None and keyset.on_unknown_key is not None:
+                keyset.on_unknown_key(key_id)  # another connection may have just rotated and saved a graph
+                key = keyset.get(key_id)
             if key is None or key.scope != collection:
                 raise IntegrityError("A stored graph chunk names a data key this collection does not have.")
             aeads[key_id] = _aead(key)

@@ -4,16 +4,35 @@ Key hierarchy::
 
     master key (32 bytes, from a KeyProvider)
       └─ KEK = HKDF-SHA256(master, salt=vault_id, info="vecvault/v1/kek")
-           └─ data keys (32 random bytes each, stored wrapped under the KEK, AAD = vault_id ‖ key_id)
+           └─ data keys (32 random bytes each, stored wrapped under the KEK, AAD = tag ‖ vault_id ‖ key_id)
                 └─ per-purpose subkeys = HKDF-SHA256(data key, info="vecvault/v1/<purpose>")
 
-Field format v1 (one sealed value)::
+Field format v2 (one sealed value)::
 
-    0x01 ‖ key_id (4 bytes, big-endian) ‖ nonce (12 bytes, random) ‖ ciphertext ‖ tag (16 bytes)
+    0x02 ‖ key_id (4 bytes, big-endian) ‖ nonce (12 bytes, random) ‖ ciphertext ‖ tag (16 bytes)
 
-The AAD binds the format tag, the 5-byte header, the vault id, the collection, the record id and the field
-name, each length-prefixed, so a value moved to another field, record, collection or vault fails to open.
-Every failure to open a field raises the same :class:`~vecvault.errors.IntegrityError`.
+The AAD binds, each length-prefixed: the format tag, the 5-byte header, the vault id, the collection, the
+write version ``rev`` (8 bytes, big-endian), the record id and the field name. So a value moved to another
+field, record, collection or vault fails to open, and so does a value put beside fields of another write of
+the same record: the three fields of one write (text, metadata, vector) carry the same ``rev``, the
+collection's revision of that write, stored beside them in plaintext and strictly increasing per
+collection, so a combination of fields that was never written together does not open. Every failure to
+open a field raises the same :class:`~vecvault.errors.IntegrityError`.
+
+Field format v1 (written before the write version existed) has the same layout with ``0x01`` and an AAD
+without ``rev``. It is only ever opened, never written: see *Key formats* below.
+
+**Key formats.** A data key has a format, authenticated by its wrapping (the wrap AAD's tag differs:
+``vecvault/datakey-wrap/v1`` or ``/v2``), so nobody without the KEK can change it. A v2 key seals and
+opens v2 fields only; a legacy (v1) key opens v1 fields only and never seals again. So a v2 field can never
+be passed off as a v1 one (no key opens both), and once a vault's legacy keys are destroyed no v1 field
+opens at all. A vault that still has live legacy keys re-seals every record under fresh v2 keys when it is
+opened (the resumable data-key rotation of :mod:`vecvault.lifecycle`), then destroys the legacy keys.
+
+**What the seals do not stop.** Someone who can write the file can put back an earlier write of a record
+*whole*: its three sealed fields together with its plaintext ``rev`` and ``key_id``, as long as that
+write's data key is alive. That is a write that happened, so it opens (whole-record rollback; the same goes
+for deleting records, or putting back a copy of the whole file). Only combinations never written are refused.
 """
 
 from __future__ import annotations
@@ -36,8 +55,11 @@ from vecvault.errors import ConfigurationError, IntegrityError, WrongKeyError
 
 __all__ = [
     "FIELD_FORMAT_V1",
+    "FIELD_FORMAT_V2",
     "FIELD_OVERHEAD",
     "KEY_BYTES",
+    "KEY_FORMAT_LEGACY",
+    "KEY_FORMAT_V2",
     "MAX_ENCRYPTIONS_PER_KEY",
     "NONCE_BYTES",
     "Aead",
@@ -51,10 +73,14 @@ __all__ = [
     "derive_subkey",
     "encode_aad",
     "unwrap_data_key",
+    "unwrap_data_key_with_format",
     "wrap_data_key",
 ]
 
 FIELD_FORMAT_V1 = 0x01
+FIELD_FORMAT_V2 = 0x02
+KEY_FORMAT_LEGACY = 1  # opens v1 fields only; never seals
+KEY_FORMAT_V2 = 2  # seals and opens v2 fields only
 KEY_BYTES = 32
 NONCE_BYTES = 12
 TAG_BYTES = 16
@@ -65,11 +91,16 @@ MAX_ENCRYPTIONS_PER_KEY = 2**31
 _MAX_KEY_ID = 2**32 - 1
 
 _AAD_TAG_FIELD = b"vecvault/field/v1"
-_AAD_TAG_WRAP = b"vecvault/datakey-wrap/v1"
+_AAD_TAG_FIELD_V2 = b"vecvault/field/v2"
+_AAD_TAG_WRAP = {KEY_FORMAT_LEGACY: b"vecvault/datakey-wrap/v1", KEY_FORMAT_V2: b"vecvault/datakey-wrap/v2"}
+# The field format each key format seals (v2) or opens.
+_FIELD_FORMAT_OF_KEY = {KEY_FORMAT_LEGACY: FIELD_FORMAT_V1, KEY_FORMAT_V2: FIELD_FORMAT_V2}
+_MAX_REV = 2**63 - 1
 _INFO_KEK = b"vecvault/v1/kek"
 _INFO_FILE_KEY = b"vecvault/v1/file-key"
 _HEADER = struct.Struct(">BI")
 _LENGTH = struct.Struct(">I")
+_REV_PART = struct.Struct(">IQ")  # the length-prefixed write version: length 8, then rev
 
 
 class KeyState(str, enum.Enum):
@@ -83,12 +114,17 @@ class KeyState(str, enum.Enum):
 
 @dataclass(frozen=True)
 class FieldContext:
-    """Where a sealed value lives; bound into its AAD so it cannot be moved."""
+    """Where a sealed value lives, and which write of its record it belongs to; bound into its AAD.
+
+    ``rev`` is the write version: the collection revision of the write, the same for every field of one
+    write of a record (v1 fields predate it and ignore it).
+    """
 
     vault_id: bytes
     collection: str
     record_id: str
     field: str
+    rev: int
 
 
 class Aead:
@@ -177,62 +213,95 @@ def _length_prefixed(parts: Iterable[bytes]) -> bytes:
 def encode_aad(header: bytes, context: FieldContext) -> bytes:
     """Return the AAD of a sealed field: every part length-prefixed, so no two contexts collide.
 
-    The parts are: format tag, header, vault id, collection, record id, field name.
+    The parts are: format tag, header, vault id, collection, write version (v2 only, 8 bytes), record id,
+    field name. The header's first byte says the format.
     """
     record_id = context.record_id.encode()
     field_name = context.field.encode()
-    return b"".join(
-        (
-            _aad_prefix(header, context.vault_id, context.collection),
-            _LENGTH.pack(len(record_id)),
-            record_id,
-            _LENGTH.pack(len(field_name)),
-            field_name,
-        )
-    )
+    if header[:1] == bytes([FIELD_FORMAT_V1]):
+        prefix = _aad_prefix_v1(header, context.vault_id, context.collection)
+    else:
+        prefix = _aad_prefix(header, context.vault_id, context.collection) + _rev_part(context.rev)
+    return b"".join((prefix, _LENGTH.pack(len(record_id)), record_id, _LENGTH.pack(len(field_name)), field_name))
 
 
 @functools.lru_cache(maxsize=1024)
 def _aad_prefix(header: bytes, vault_id: bytes, collection: str) -> bytes:
-    # The parts shared by every field of a collection under one key, encoded once (a hot path on search).
+    # The parts shared by every v2 field of a collection under one key, encoded once (a hot path on search);
+    # the write version follows them.
+    return _length_prefixed((_AAD_TAG_FIELD_V2, header, vault_id, collection.encode()))
+
+
+@functools.lru_cache(maxsize=1024)
+def _aad_prefix_v1(header: bytes, vault_id: bytes, collection: str) -> bytes:
     return _length_prefixed((_AAD_TAG_FIELD, header, vault_id, collection.encode()))
 
 
-def _wrap_aad(vault_id: bytes, key_id: int) -> bytes:
-    return _length_prefixed((_AAD_TAG_WRAP, vault_id, struct.pack(">I", key_id)))
+def _rev_part(rev: Any) -> bytes:
+    """The length-prefixed write version; a stored rev that is not a plausible one never opens anything."""
+    if type(rev) is not int or not 0 <= rev <= _MAX_REV:
+        raise IntegrityError("A record's write version (rev) is not a valid revision; the vault was altered.")
+    return _REV_PART.pack(8, rev)
 
 
-def wrap_data_key(kek: bytes, vault_id: bytes, key_id: int, material: bytes, *, nonce: bytes | None = None) -> bytes:
-    """Seal a data key under the KEK: ``nonce ‖ ciphertext ‖ tag``."""
+def _wrap_aad(vault_id: bytes, key_id: int, key_format: int) -> bytes:
+    return _length_prefixed((_AAD_TAG_WRAP[key_format], vault_id, struct.pack(">I", key_id)))
+
+
+def wrap_data_key(
+    kek: bytes,
+    vault_id: bytes,
+    key_id: int,
+    material: bytes,
+    *,
+    nonce: bytes | None = None,
+    key_format: int = KEY_FORMAT_V2,
+) -> bytes:
+    """Seal a data key under the KEK: ``nonce ‖ ciphertext ‖ tag``; the wrap AAD binds the key's format."""
     _check_key(material, "A data key")
+    if key_format not in _AAD_TAG_WRAP:
+        raise ConfigurationError(f"Unknown data key format {key_format!r}.")
     nonce = os.urandom(NONCE_BYTES) if nonce is None else nonce
-    return nonce + AESGCM(kek).encrypt(nonce, material, _wrap_aad(vault_id, key_id))
+    return nonce + AESGCM(kek).encrypt(nonce, material, _wrap_aad(vault_id, key_id, key_format))
 
 
 def unwrap_data_key(kek: bytes, vault_id: bytes, key_id: int, wrapped: bytes) -> bytes:
-    """Open a wrapped data key.
+    """Open a wrapped data key of either format (see :func:`unwrap_data_key_with_format`)."""
+    return unwrap_data_key_with_format(kek, vault_id, key_id, wrapped)[0]
+
+
+def unwrap_data_key_with_format(kek: bytes, vault_id: bytes, key_id: int, wrapped: bytes) -> tuple[bytes, int]:
+    """Open a wrapped data key; return its material and its format (authenticated by the wrap).
+
+    A wrapped key carries no format byte: it opens under exactly one format's wrap AAD, tried v2 first.
 
     Raises:
         WrongKeyError: the KEK (so the master key) does not open it.
     """
-    try:
-        material = AESGCM(kek).decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], _wrap_aad(vault_id, key_id))
-    except (InvalidTag, ValueError):
-        raise WrongKeyError(
-            "The master key does not open this vault. Check that the key provider points at this vault's "
-            "key (keychain service/account, VECVAULT_KEY, key file or passphrase)."
-        ) from None
-    if len(material) != KEY_BYTES:
-        raise WrongKeyError("A data key of this vault has the wrong length; the vault's key table is damaged.")
-    return material
+    aesgcm = AESGCM(kek)
+    for key_format in (KEY_FORMAT_V2, KEY_FORMAT_LEGACY):
+        try:
+            material = aesgcm.decrypt(
+                wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], _wrap_aad(vault_id, key_id, key_format)
+            )
+        except (InvalidTag, ValueError):
+            continue
+        if len(material) != KEY_BYTES:
+            raise WrongKeyError("A data key of this vault has the wrong length; the vault's key table is damaged.")
+        return material, key_format
+    raise WrongKeyError(
+        "The master key does not open this vault. Check that the key provider points at this vault's "
+        "key (keychain service/account, VECVAULT_KEY, key file or passphrase)."
+    )
 
 
 @dataclass(eq=False)
 class DataKey:
-    """One data key: its id, scope, state, material (absent once destroyed) and encryption count.
+    """One data key: its id, scope, state, material (absent once destroyed), encryption count and format.
 
     ``scope`` is the collection the key seals (``""`` for vault-level values): each collection has its own
-    keys, so destroying them shreds exactly that collection.
+    keys, so destroying them shreds exactly that collection. ``key_format`` is :data:`KEY_FORMAT_V2` for
+    every key made now; :data:`KEY_FORMAT_LEGACY` keys only open the v1 fields they sealed long ago.
     """
 
     key_id: int
@@ -240,7 +309,13 @@ class DataKey:
     scope: str = ""
     material: bytes | None = field(default=None, repr=False)
     encryptions: int = 0
+    key_format: int = KEY_FORMAT_V2
     _aead: Aead | None = field(default=None, init=False, repr=False)
+
+    @property
+    def legacy(self) -> bool:
+        """Whether this is a legacy (v1) key: it opens v1 fields only and never seals."""
+        return self.key_format == KEY_FORMAT_LEGACY
 
     @classmethod
     def generate(cls, key_id: int, scope: str = "", state: KeyState = KeyState.PRIMARY) -> DataKey:
@@ -261,11 +336,6 @@ class DataKey:
         self.material = None
         self._aead = None
         self.state = KeyState.DESTROYED
-
-
-def _where(record_id: str, field_name: str) -> str:
-    """Where a sealed value lives, for messages (ids and field names are plaintext by design)."""
-    return f"record {record_id!r}, field {field_name!r}"
 
 
 class Keyset:
@@ -334,6 +404,14 @@ class Keyset:
         """Every key of a scope, by id."""
         return [k for k in self if k.scope == scope]
 
+    def has_live_legacy_keys(self, scope: str | None = None) -> bool:
+        """Whether a legacy (v1) key of ``scope`` (of any scope if None) still opens values."""
+        return any(
+            k.legacy and k.material is not None and k.state in (KeyState.PRIMARY, KeyState.ENABLED)
+            for k in self._keys.values()
+            if scope is None or k.scope == scope
+        )
+
     def needs_rotation(self, scope: str, upcoming: int = 0) -> bool:
         """Whether sealing ``upcoming`` more values would pass the per-key encryption bound."""
         return self.primary(scope).encryptions + upcoming >= MAX_ENCRYPTIONS_PER_KEY
@@ -357,21 +435,24 @@ class Keyset:
         field_name: str,
         plaintexts: Sequence[bytes | memoryview],
         *,
+        rev: int,
         nonces: bytes | None = None,
     ) -> list[bytes]:
         """Seal one field of many records with one key: the bulk path of ``add``.
 
         Each value is exactly what :meth:`seal_with_key` would produce for
-        ``FieldContext(vault_id, collection, record_id, field_name)``, with its own random nonce;
-        the key checks, the header and the shared AAD prefix are done once per batch instead of per value.
+        ``FieldContext(vault_id, collection, record_id, field_name, rev)``, with its own random nonce;
+        the key checks, the header and the shared AAD prefix (write version included: one write, one rev)
+        are done once per batch instead of per value.
 
         Args:
-            key: a primary or enabled key of ``collection``.
+            key: a primary or enabled v2 key of ``collection``.
             vault_id: the vault id bound into every AAD.
             collection: the collection (and key scope).
             record_ids: one id per value.
             field_name: the field every value belongs to.
             plaintexts: the values, bytes or byte memoryviews.
+            rev: the write version of this write (the same for every field of it).
             nonces: ``12 * len(record_ids)`` bytes of nonces: the seam for known-answer tests only.
         """
         count = len(record_ids)
@@ -382,8 +463,8 @@ class Keyset:
             nonces = os.urandom(NONCE_BYTES * count)
         elif len(nonces) != NONCE_BYTES * count:
             raise ConfigurationError(f"A nonce must be {NONCE_BYTES} bytes; pass {NONCE_BYTES} per value.")
-        header = _HEADER.pack(FIELD_FORMAT_V1, key.key_id)
-        prefix = _aad_prefix(header, vault_id, collection)
+        header = _HEADER.pack(FIELD_FORMAT_V2, key.key_id)
+        prefix = _aad_prefix(header, vault_id, collection) + _check_rev(rev)
         name = field_name.encode()
         suffix = _LENGTH.pack(len(name)) + name
         encrypt = key.aead._aesgcm.encrypt
@@ -400,6 +481,8 @@ class Keyset:
     def _check_can_seal(key: DataKey, collection: str) -> None:
         if key.state is not KeyState.PRIMARY and key.state is not KeyState.ENABLED:
             raise ConfigurationError(f"Data key {key.key_id} is {key.state.value}; it cannot seal.")
+        if key.key_format != KEY_FORMAT_V2:
+            raise ConfigurationError(f"Data key {key.key_id} is a legacy (v1) key: it only opens old values.")
         if key.scope != collection:
             raise ConfigurationError(f"Data key {key.key_id} belongs to another collection; it cannot seal here.")
 
@@ -408,7 +491,8 @@ class Keyset:
         if len(nonce) != NONCE_BYTES:
             raise ConfigurationError(f"A nonce must be {NONCE_BYTES} bytes.")
         self._check_can_seal(key, context.collection)
-        header = _HEADER.pack(FIELD_FORMAT_V1, key.key_id)
+        _check_rev(context.rev)
+        header = _HEADER.pack(FIELD_FORMAT_V2, key.key_id)
         sealed = key.aead.encrypt(nonce, plaintext, encode_aad(header, context))
         key.encryptions += 1
         return header + nonce + sealed
@@ -422,13 +506,14 @@ class Keyset:
         """
         if not isinstance(blob, bytes) or len(blob) < FIELD_OVERHEAD:
             raise IntegrityError(
-                f"A sealed value is truncated or not a sealed value ({_where(context.record_id, context.field)})."
+                f"The {context.field} field of record {context.record_id!r} is truncated or not a sealed value."
             )
         key = self._opening_key(blob, context.collection, context.record_id, context.field)
         header = blob[:HEADER_BYTES]
         nonce = blob[HEADER_BYTES : HEADER_BYTES + NONCE_BYTES]
         try:
-            return key.aead.decrypt(nonce, blob[HEADER_BYTES + NONCE_BYTES :], encode_aad(header, context))
+            aad = encode_aad(header, context)
+            return key.aead.decrypt(nonce, blob[HEADER_BYTES + NONCE_BYTES :], aad)
         except IntegrityError:
             raise IntegrityError(
                 f"A sealed value failed authentication (record {context.record_id!r}, field "
@@ -436,35 +521,61 @@ class Keyset:
             ) from None
 
     def open_field_batch(
-        self, vault_id: bytes, collection: str, record_ids: Sequence[str], field_name: str, blobs: Sequence[Any]
+        self,
+        vault_id: bytes,
+        collection: str,
+        record_ids: Sequence[str],
+        field_name: str,
+        blobs: Sequence[Any],
+        revs: Sequence[Any],
     ) -> list[bytes]:
         """Open one field of many records: the bulk path of loading a collection.
 
         Each value is checked exactly as :meth:`open` checks it for
-        ``FieldContext(vault_id, collection, record_id, field_name)``; the key lookup and the shared AAD
-        prefix are done once per key instead of per value.
+        ``FieldContext(vault_id, collection, record_id, field_name, rev)``; the key lookup is done once per
+        header, and the shared AAD prefix once per run of neighbouring values of one (header, rev): the
+        records of one write are neighbours in storage order.
 
         Raises:
             IntegrityError: the first value that fails to open, as :meth:`open` would raise it.
         """
-        if len(blobs) != len(record_ids):
-            raise ConfigurationError(f"Got {len(blobs)} values for {len(record_ids)} record ids; pass one per record.")
+        if not len(blobs) == len(record_ids) == len(revs):
+            raise ConfigurationError(
+                f"Got {len(blobs)} values and {len(revs)} revs for {len(record_ids)} record ids; pass one per record."
+            )
         name = field_name.encode()
         suffix = _LENGTH.pack(len(name)) + name
         pack_length = _LENGTH.pack
-        by_header: dict[bytes, tuple[bytes, Callable[[bytes, bytes, bytes], bytes]]] = {}
+        pack_rev = _REV_PART.pack
+        by_header: dict[bytes, tuple[bytes, Callable[[bytes, bytes, bytes], bytes], bool]] = {}
+        last_header = last_rev = None
+        prefix = b""
         out: list[bytes] = []
-        for record_id, blob in zip(record_ids, blobs, strict=True):
+        for record_id, blob, rev in zip(record_ids, blobs, revs, strict=True):
             if not isinstance(blob, bytes) or len(blob) < FIELD_OVERHEAD:
                 raise IntegrityError(
-                    f"A sealed value is truncated or not a sealed value ({_where(record_id, field_name)})."
+                    f"The {field_name} field of record {record_id!r} is truncated or not a sealed value."
                 )
             header = blob[:HEADER_BYTES]
             cached = by_header.get(header)
             if cached is None:
                 key = self._opening_key(blob, collection, record_id, field_name)
-                cached = by_header[header] = (_aad_prefix(header, vault_id, collection), key.aead._aesgcm.decrypt)
-            prefix, decrypt = cached
+                if key.legacy:
+                    cached = (_aad_prefix_v1(header, vault_id, collection), key.aead._aesgcm.decrypt, False)
+                else:
+                    cached = (_aad_prefix(header, vault_id, collection), key.aead._aesgcm.decrypt, True)
+                by_header[header] = cached
+            base, decrypt, versioned = cached
+            if not versioned:
+                prefix = base
+                last_header = None
+            elif rev != last_rev or header != last_header:
+                # Rows come in storage order, where the records of one write are neighbours: the prefix is
+                # built once per run of a (header, rev).
+                last_header, last_rev = header, rev
+                if type(rev) is not int or not 0 <= rev <= _MAX_REV:
+                    _rev_part(rev)  # raises the IntegrityError
+                prefix = base + pack_rev(8, rev)
             rid = record_id.encode()
             try:
                 out.append(
@@ -482,23 +593,24 @@ class Keyset:
         return out
 
     def _opening_key(self, blob: bytes, collection: str, record_id: str, field_name: str) -> DataKey:
-        """The key named by a sealed value's header, if it may open values of ``collection``.
-
-        ``record_id`` and ``field_name`` only name the value in messages.
-        """
+        """The key named by a sealed value's header, if it may open values of ``collection`` in that format."""
         version, key_id = _HEADER.unpack_from(blob)
-        if version != FIELD_FORMAT_V1:
-            raise IntegrityError(
-                f"A sealed value has an unknown format version ({version}; {_where(record_id, field_name)})."
-            )
+        where = f"(record {record_id!r}, field {field_name!r})"
+        if version != FIELD_FORMAT_V2 and version != FIELD_FORMAT_V1:
+            raise IntegrityError(f"A sealed value {where} has an unknown format version ({version}).")
         key = self._keys.get(key_id)
         if key is None and self.on_unknown_key is not None:
             self.on_unknown_key(key_id)
             key = self._keys.get(key_id)
         if key is None or key.material is None or key.state is KeyState.DISABLED or key.scope != collection:
             raise IntegrityError(
-                f"A sealed value ({_where(record_id, field_name)}) names data key {key_id}, which this vault "
-                "does not have or no longer enables (destroyed or disabled)."
+                f"A sealed value {where} names data key {key_id}, which this vault does not have or no longer "
+                "enables (destroyed or disabled)."
+            )
+        if _FIELD_FORMAT_OF_KEY.get(key.key_format) != version:
+            # A v2 key never opens a v1 field (no downgrade), and a legacy key never opens a v2 field.
+            raise IntegrityError(
+                f"A sealed value {where} of format {version} names data key {key_id}, which opens another format."
             )
         return key
 
@@ -508,3 +620,11 @@ class Keyset:
         if len(blob) < HEADER_BYTES:
             raise IntegrityError("A sealed value is truncated or not a sealed value.")
         return int(_HEADER.unpack_from(blob)[1])
+
+
+def _check_rev(rev: Any) -> bytes:
+    """The write version part of a new value's AAD; a bad one is the caller's mistake (ConfigurationError)."""
+    try:
+        return _rev_part(rev)
+    except IntegrityError:
+        raise ConfigurationError(f"A write version must be an int between 0 and 2^63 - 1, not {rev!r}.") from None

@@ -2,7 +2,9 @@
 
 Vectors live in one contiguous float32 matrix, rows 0..n-1, with a dict from record id to row. A delete
 moves the last row into the hole (``swap_remove``), so the matrix never has gaps; a metadata table, when
-attached, mirrors every move so row ``i`` always means the same record in both.
+attached, mirrors every move so row ``i`` always means the same record in both. Each row also keeps the
+write version (``rev``) its vector was opened with: authenticated by the seal, so an HNSW graph can tell
+from it, never from a plaintext column, which records changed since the graph was built.
 
 Scores, per metric (``score`` is a similarity: higher is better):
 
@@ -99,6 +101,8 @@ class VectorIndex:
         self.metric = normalize_metric(metric)
         self._vectors: Matrix = np.empty((0, dim), dtype=np.float32)
         self._sq_norms: npt.NDArray[np.float32] = np.empty(0, dtype=np.float32)
+        self._revs: npt.NDArray[np.int64] = np.empty(0, dtype=np.int64)
+        self.max_rev = 0  # the newest write version any row ever had here (removed rows included)
         self._n = 0
         self.ids: list[str] = []
         self._rows: dict[str, int] = {}
@@ -153,20 +157,27 @@ class VectorIndex:
         ids: Sequence[str],
         sq_norms: npt.NDArray[np.float32],
         metadatas: Sequence[Mapping[str, Any]] | None = None,
+        revs: npt.NDArray[np.int64] | None = None,
     ) -> None:
         """Append new rows whose vectors already live in the released store (a reopen's fast path).
 
-        ``sq_norms`` are the rows' squared norms as stored; ``ids`` must be new and unique.
+        ``sq_norms`` are the rows' squared norms as stored, ``revs`` their write versions; ``ids`` must be
+        new and unique.
         """
         if self._gather is None:
             raise AssertionError("release_vectors() first")
         start, count = self._n, len(ids)
         need = start + count
         if need > self._sq_norms.shape[0]:
-            grown = np.empty(max(_MIN_CAPACITY, need, int(self._sq_norms.shape[0] * 1.5)), dtype=np.float32)
+            capacity = max(_MIN_CAPACITY, need, int(self._sq_norms.shape[0] * 1.5))
+            grown = np.empty(capacity, dtype=np.float32)
             grown[:start] = self._sq_norms[:start]
             self._sq_norms = grown
+            grown_revs = np.empty(capacity, dtype=np.int64)
+            grown_revs[:start] = self._revs[:start]
+            self._revs = grown_revs
         self._sq_norms[start:need] = sq_norms
+        self._set_revs(slice(start, need), revs)
         self.ids.extend(ids)
         self._rows.update(zip(ids, range(start, need), strict=True))
         if len(self._rows) != need:
@@ -219,6 +230,35 @@ class VectorIndex:
         norms = np.empty(capacity, dtype=np.float32)
         norms[: self._n] = self._sq_norms[: self._n]
         self._sq_norms = norms
+        revs = np.empty(capacity, dtype=np.int64)
+        revs[: self._n] = self._revs[: self._n]
+        self._revs = revs
+
+    def _set_revs(self, rows: Any, revs: Any) -> None:
+        """Record rows' write versions; None means unknown (-1: always counted as changed)."""
+        if revs is None:
+            self._revs[rows] = -1
+            return
+        values = np.asarray(revs, dtype=np.int64)
+        self._revs[rows] = values
+        if values.size:
+            self.max_rev = max(self.max_rev, int(values.max()))
+
+    def note_revs(self, ids: Sequence[str], rev: int) -> None:
+        """Rows re-sealed without a change of value (a key rotation) now carry the write version ``rev``."""
+        rows = [row for row in map(self._rows.get, ids) if row is not None]
+        if rows:
+            self._set_revs(np.array(rows, dtype=np.intp), rev)
+
+    def rev_of(self, record_id: str) -> int | None:
+        """The write version of a row (-1 if unknown), or None if the id is not indexed."""
+        row = self._rows.get(record_id)
+        return None if row is None else int(self._revs[row])
+
+    def changed_since(self, rev: int) -> list[str]:
+        """Ids of rows whose write version is newer than ``rev`` (or unknown)."""
+        revs = self._revs[: self._n]
+        return [self.ids[row] for row in np.flatnonzero((revs > rev) | (revs < 0)).tolist()]
 
     def upsert(
         self,
@@ -227,10 +267,12 @@ class VectorIndex:
         metadatas: Sequence[Mapping[str, Any]] | None = None,
         *,
         owned: bool = False,
+        revs: int | Sequence[int] | npt.NDArray[np.int64] | None = None,
     ) -> None:
         """Insert or replace rows; ``metadatas`` are required while a metadata table is attached.
 
-        ``owned``: the caller hands over ``vectors`` (it may be normalised in place).
+        ``owned``: the caller hands over ``vectors`` (it may be normalised in place). ``revs``: the write
+        version of each row (or one for all), as authenticated when its vector was opened or sealed.
         """
         if len(ids) == 0:
             return
@@ -258,10 +300,13 @@ class VectorIndex:
             # One vectorised copy instead of a numpy call per row (the load path of every open).
             self._vectors[rows] = prepared
             self._sq_norms[rows] = sq_norms
+            self._set_revs(rows, revs)
         else:
+            per_row = None if revs is None else np.broadcast_to(np.asarray(revs, dtype=np.int64), (len(ids),))
             for i, row in enumerate(rows.tolist()):  # repeated ids: the last one wins, in order
                 self._vectors[row] = prepared[i]
                 self._sq_norms[row] = sq_norms[i]
+                self._set_revs(row, None if per_row is None else per_row[i])
         if self.listener is not None:
             self.listener.on_upsert(ids)
 
@@ -278,6 +323,7 @@ class VectorIndex:
                 if self._gather is None:  # a released matrix is read by id through the graph: nothing moves
                     self._vectors[row] = self._vectors[last]
                 self._sq_norms[row] = self._sq_norms[last]
+                self._revs[row] = self._revs[last]
                 self.ids[row] = moved
                 self._rows[moved] = row
             self.ids.pop()
@@ -294,6 +340,7 @@ class VectorIndex:
         self._vectors = np.empty((0, self.dim), dtype=np.float32)
         self._gather = None
         self._sq_norms = np.empty(0, dtype=np.float32)
+        self._revs = np.empty(0, dtype=np.int64)
         self._n = 0
         self.ids = []
         self._rows = {}

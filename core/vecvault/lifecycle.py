@@ -5,9 +5,15 @@ the same operation again after a crash finishes it.
 
 - **Data-key rotation** (:func:`rotate_data_keys`): a fresh primary data key for a collection, then every
   record is re-sealed under it in batches, one transaction per batch, each record updated with a
-  compare-and-swap on ``(key_id, rev)`` so a concurrent writer always wins. The old key is destroyed only
-  once no record uses it. A second run after a crash sees records still on a non-primary key and resumes
-  instead of starting over.
+  compare-and-swap on ``(key_id, rev)`` so a concurrent writer always wins. Which records to re-seal is
+  read from the key ids in their sealed fields' headers, never from the plaintext ``key_id`` column. The
+  old keys are destroyed only in a transaction that first opens every sealed field of the collection and
+  finds each one authenticated under a key that stays (no write can slip in between); a field that does
+  not open stops the rotation with an IntegrityError naming its record, and nothing is destroyed. A second
+  run after a crash sees the keys still enabled and resumes instead of starting over.
+- **Format upgrade** (:func:`upgrade_legacy_keys`, run by ``Vault.open``): a vault that still has legacy
+  (v1) data keys re-seals those scopes by the same rotation, into field format v2 under fresh v2 keys, and
+  destroys the legacy keys (see :mod:`vecvault.crypto`).
 - **Master-key rotation** (:func:`rotate_master_key`): the data keys are re-wrapped under the new master's
   key-encryption key and the file's page encryption is re-keyed, in one libSQL transaction (measured: a
   ``PRAGMA rekey`` inside a transaction commits or rolls back together with it). No record is rewritten.
@@ -15,7 +21,11 @@ the same operation again after a crash finishes it.
   function obtains it from the new provider first, creating it there only if it is absent.
 - **File encryption** (:func:`set_file_encryption`): turn libSQL page encryption on or off in place.
 - **Shredding** (:func:`shred`, :func:`shred_all`): destroy data keys and delete their records.
-- **Verification** (:func:`verify`): open every sealed field of every record; report what fails.
+- **Verification** (:func:`verify`): open every sealed field of every record, under the record's write
+  version; report what fails.
+
+A stored HNSW graph sealed under a key that is destroyed (rotation, shred) is deleted with it: it is only
+a cache, rebuilt from the records.
 
 A crash in the middle of a file re-key leaves a rollback journal (``<vault>-journal``) written under the
 *old* file key, while page 1 of the file may already be under the new one. Opening a hot journal under
@@ -64,10 +74,12 @@ __all__ = [
     "set_file_encryption",
     "shred",
     "shred_all",
+    "upgrade_legacy_keys",
     "verify",
 ]
 
 DEFAULT_BATCH_SIZE = 500
+_HEADER_KEY = slice(1, 5)  # the key id in a sealed field's header (vecvault.crypto)
 _FIELDS = (FIELD_TEXT, FIELD_METADATA, FIELD_VECTOR)
 _FILE_KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
@@ -197,6 +209,31 @@ def rotate_data_keys(
             scopes = [collection]
         else:
             scopes = [*names, ""]
+    return _rotate_scopes(vault, scopes, batch_size, progress)
+
+
+def upgrade_legacy_keys(vault: Vault, *, batch_size: int = DEFAULT_BATCH_SIZE) -> list[RotationReport]:
+    """Re-seal every scope that still has a live legacy (v1) data key into field format v2; destroy those keys.
+
+    ``Vault.open`` runs it: it is the data-key rotation of those scopes (resumable and crash-safe, other
+    connections keep reading and writing), so afterwards every record's fields bind their write version
+    and no v1 field opens any more. Until it finishes, records still on a legacy key open as before.
+
+    Raises:
+        IntegrityError: a record does not open (run ``vecvault verify``); the legacy keys are kept.
+    """
+    with vault._lock:
+        vault._check_open()
+        vault._reload_keys_if_changed()
+        scopes = sorted({k.scope for k in vault._keyset if k.legacy and vault._keyset.has_live_legacy_keys(k.scope)})
+    return _rotate_scopes(vault, scopes, batch_size, None)
+
+
+def _rotate_scopes(
+    vault: Vault, scopes: list[str], batch_size: int, progress: ProgressCallback | None
+) -> list[RotationReport]:
+    with vault._lock:
+        vault._check_open()
         starts = [_start_rotation(vault, scope) for scope in scopes]
         total = sum(_count_on(vault, scope, old_ids) for scope, (_, old_ids, _) in zip(scopes, starts, strict=True))
     tracker = _Tracker(progress, total)
@@ -232,18 +269,36 @@ def _start_rotation(vault: Vault, scope: str) -> tuple[int, list[int], bool]:
         vault._reload_keys_if_changed()
         keyset = vault._keyset
         pending = [k.key_id for k in keyset.in_scope(scope) if k.state is KeyState.ENABLED]
-        if pending and keyset.primary_for(scope) is not None:
-            return keyset.primary(scope).key_id, pending, True
+        primary = keyset.primary_for(scope)
+        if pending and primary is not None and not primary.legacy:
+            return primary.key_id, pending, True
         fresh = vault._new_primary(scope)  # demotes the old primary to enabled: it keeps opening
         old = [k.key_id for k in keyset.in_scope(scope) if k.state is KeyState.ENABLED]
         return fresh.key_id, old, False
 
 
 def _count_on(vault: Vault, scope: str, key_ids: Sequence[int]) -> int:
+    """Records of a scope with a sealed field whose header names one of ``key_ids``: a progress estimate.
+
+    Headers are not authenticated until their field opens, so nothing is decided from this count (nor from
+    the plaintext ``key_id`` column): :func:`_reseal_batch` and :func:`_destroy_unused` open the fields.
+    """
     if not key_ids:
         return 0
-    sql = f"SELECT count(*) FROM vv_records WHERE collection = ? AND key_id IN ({_marks(len(key_ids))})"  # noqa: S608
-    return int(vault._storage.query(sql, (scope, *key_ids))[0][0])
+    named = [int(key_id).to_bytes(4, "big") for key_id in key_ids]
+    marks = _marks(len(named))
+    sql = (
+        f"SELECT count(*) FROM vv_records WHERE collection = ? AND (substr(text, 2, 4) IN ({marks}) "  # noqa: S608
+        f"OR substr(metadata, 2, 4) IN ({marks}) OR substr(vector, 2, 4) IN ({marks}))"
+    )
+    return int(vault._storage.query(sql, (scope, *named, *named, *named))[0][0])
+
+
+def _header_key(blob: Any) -> int | None:
+    """The key id a sealed field's header names (unauthenticated), or None for a value with no header."""
+    if not isinstance(blob, bytes) or len(blob) < _HEADER_KEY.stop:
+        return None
+    return int.from_bytes(blob[_HEADER_KEY], "big")
 
 
 def _finish_rotation(
@@ -266,7 +321,11 @@ def _finish_rotation(
 
 
 def _reseal_batch(vault: Vault, scope: str, old_ids: list[int], batch_size: int, after: int) -> tuple[int, int]:
-    """Re-seal up to ``batch_size`` records still on an old key, past rowid ``after``.
+    """Re-seal the records among the next ``batch_size`` of the scope past rowid ``after`` that are on an old key.
+
+    A record is on an old key when a sealed field's header names one; the plaintext ``key_id`` column is
+    not consulted (it is rewritten to the new primary here). Each such record's fields are opened under
+    its write version, so one that does not open stops the rotation with an IntegrityError naming it.
 
     Returns:
         How many left the old keys, and the rowid to continue after (-1 once the pass is done).
@@ -277,38 +336,41 @@ def _reseal_batch(vault: Vault, scope: str, old_ids: list[int], batch_size: int,
     # The rowid range is the table's own order (no index on key_id: adds would pay for one), and the
     # unary + keeps SQLite from walking the (collection, id) index instead.
     sql = (
-        "SELECT rowid, id, rev, key_id, text, metadata, vector FROM vv_records "  # noqa: S608 (placeholders only)
-        f"WHERE rowid > ? AND +collection = ? AND key_id IN ({_marks(len(old_ids))}) ORDER BY rowid LIMIT ?"
+        "SELECT rowid, id, rev, key_id, text, metadata, vector FROM vv_records "
+        "WHERE rowid > ? AND +collection = ? ORDER BY rowid LIMIT ?"
     )
+    old = set(old_ids)
     with vault._lock:
         vault._check_open()
         with storage.snapshot():
-            found = storage.query(sql, (after, scope, *old_ids, batch_size))
+            found = storage.query(sql, (after, scope, batch_size))
         if not found:
             return 0, -1
         last = int(found[-1][0])
-        rows = [row[1:] for row in found]
         keyset = vault._keyset
         vault_id = vault._vault_id
-        opened = []
-        for row in rows:
-            record_id = str(row[0])
-            values = []
-            for field, blob in zip(_FIELDS, row[3:6], strict=True):
-                if not isinstance(blob, bytes):
-                    raise IntegrityError(f"The {field} field of record {record_id!r} is not a sealed value.")
-                values.append(keyset.open(blob, FieldContext(vault_id, scope, record_id, field)))
-            opened.append((record_id, int(row[1]), int(row[2]), values))
-        with vault._write(scope, 3 * len(opened)) as primary:
+        # Only records with a field whose header names a key being retired (the final check opens the rest).
+        moving = [row for row in found if any(_header_key(blob) in old for blob in row[4:7])]
+        if not moving:
+            return 0, last
+        ids = [str(row[1]) for row in moving]
+        revs = [row[2] for row in moving]
+        # Opened as batches, each field under its record's write version (one that fails names its record).
+        values = [
+            keyset.open_field_batch(vault_id, scope, ids, field, [row[column] for row in moving], revs)
+            for column, field in enumerate(_FIELDS, start=4)
+        ]
+        with vault._write(scope, 3 * len(moving)) as primary:
             old_rev, new_rev = storage.bump_revision(scope)
             now = time.time()
-            params = []
-            for record_id, rev, key_id, values in opened:
-                sealed = [
-                    keyset.seal_with_key(primary, value, FieldContext(vault_id, scope, record_id, field))
-                    for field, value in zip(_FIELDS, values, strict=True)
-                ]
-                params.append((primary.key_id, *sealed, new_rev, now, scope, record_id, key_id, rev))
+            texts, metadatas, vectors = (
+                keyset.seal_field_batch(primary, vault_id, scope, ids, field, plain, rev=new_rev)
+                for field, plain in zip(_FIELDS, values, strict=True)
+            )
+            params = [
+                (primary.key_id, texts[i], metadatas[i], vectors[i], new_rev, now, scope, ids[i], row[3], row[2])
+                for i, row in enumerate(moving)
+            ]
             # Compare-and-swap: a record rewritten or deleted since the read is left alone (it is no
             # longer on the old key, or no longer exists).
             storage.execute_many(
@@ -319,9 +381,10 @@ def _reseal_batch(vault: Vault, scope: str, old_ids: list[int], batch_size: int,
             _hook_after_batch()
         col = vault._collections.get(scope)
         if col is not None:
-            # The opened values did not change: a loaded index stays valid at the new revision.
-            col._after_write(old_rev, new_rev, lambda _index: None)
-        return len(opened), last
+            # The opened values did not change: a loaded index stays valid at the new revision, its rows
+            # now of the re-sealing write.
+            col._after_write(old_rev, new_rev, lambda index: index.note_revs(ids, new_rev))
+        return len(moving), last
 
 
 def _hook_after_batch() -> None:
@@ -343,23 +406,60 @@ _BATCHES_SEEN = 0
 
 
 def _destroy_unused(vault: Vault, scope: str, old_ids: list[int]) -> list[int] | None:
-    """Destroy the old keys if no record uses them (one transaction); None if some still do."""
+    """Destroy the old keys once no sealed field needs them, in one transaction; None if one still does.
+
+    Inside the destroying write transaction (no other write can come in between) every sealed field of the
+    scope is opened: each must be authenticated under a key that is not being destroyed. A field naming
+    an old key sends the rotation round again (None); a field that does not open raises.
+
+    Raises:
+        IntegrityError: a field does not open; it names the record. Nothing is destroyed.
+    """
     storage = vault._storage
     with vault._lock:
         vault._check_open()
         with storage.transaction():
             vault._reload_keys_if_changed()
-            if _count_on(vault, scope, old_ids):
-                return None
-            destroyed = []
+            doomed = []
             for key_id in old_ids:
                 key = vault._keyset.get(key_id)
                 if key is None or key.state is KeyState.DESTROYED or key.state is KeyState.PRIMARY:
                     continue
+                doomed.append(key)
+            if not doomed:
+                return []
+            if not _every_field_opens_without(vault, scope, {key.key_id for key in doomed}):
+                return None
+            for key in doomed:
                 key.destroy()
                 storage.update_key(_key_row(vault, key))
-                destroyed.append(key_id)
-            return destroyed
+            destroyed = [key.key_id for key in doomed]
+            # A stored graph sealed under a destroyed key can never open again: it goes with the key.
+            storage.drop_ann(scope, destroyed)
+        col = vault._collections.get(scope)
+        if col is not None and col._ann is not None:
+            col._ann_save_due = True  # the next search stores the graph this process holds, under the new key
+        return destroyed
+
+
+def _every_field_opens_without(vault: Vault, scope: str, doomed: set[int]) -> bool:
+    """Whether every sealed field of the scope opens under a key outside ``doomed`` (inside a transaction).
+
+    Returns False as soon as a field's header names a doomed key (it may still open under it).
+
+    Raises:
+        IntegrityError: a field does not open, naming its record and field.
+    """
+    keyset, vault_id = vault._keyset, vault._vault_id
+    for rows in vault._storage.scan_pages(scope, ["rev", *_FIELDS]):
+        ids = [str(row[0]) for row in rows]
+        revs = [row[1] for row in rows]
+        for column, field in enumerate(_FIELDS, start=2):
+            blobs = [row[column] for row in rows]
+            if any(_header_key(blob) in doomed for blob in blobs):
+                return False
+            keyset.open_field_batch(vault_id, scope, ids, field, blobs, revs)
+    return True
 
 
 # -- master-key rotation ---------------------------------------------------------------------------------
@@ -497,8 +597,8 @@ def rotate_master_key(
                 _set_journal(storage, "DELETE")
             with storage.transaction():
                 if need_wrap:
-                    for row, material in zip(rows, materials, strict=True):
-                        wrapped = crypto.wrap_data_key(new_kek, vault_id, row.key_id, material)
+                    for row, (material, key_format) in zip(rows, materials, strict=True):
+                        wrapped = crypto.wrap_data_key(new_kek, vault_id, row.key_id, material, key_format=key_format)
                         storage.update_key(KeyRow(row.key_id, row.scope, row.state, wrapped, row.encryptions))
                 if need_rekey:
                     _rekey(storage, new_fk)
@@ -521,13 +621,14 @@ def _move_registration(vault_id: str, old: KeyProvider, new: KeyProvider) -> Non
         old.unregister_vault(vault_id)
 
 
-def _unwrap_all(kek: bytes, vault_id: bytes, rows: Sequence[KeyRow]) -> list[bytes] | None:
+def _unwrap_all(kek: bytes, vault_id: bytes, rows: Sequence[KeyRow]) -> list[tuple[bytes, int]] | None:
+    """Each key's material and format (kept on re-wrapping: a legacy key must stay legacy), or None."""
     out = []
     for row in rows:
         if row.wrapped is None:
             continue
         try:
-            out.append(crypto.unwrap_data_key(kek, vault_id, row.key_id, row.wrapped))
+            out.append(crypto.unwrap_data_key_with_format(kek, vault_id, row.key_id, row.wrapped))
         except WrongKeyError:
             return None
     return out
@@ -630,14 +731,14 @@ def verify(vault: Vault, *, progress: ProgressCallback | None = None, batch_size
             while True:
                 # Sealed columns arrive as bytes (or None) whatever their storage class in the file, so a
                 # retyped value is one failed field here, not a failed walk.
-                rows = storage.records_after(config.name, _FIELDS, last, batch_size)
+                rows = storage.records_after(config.name, ("rev", *_FIELDS), last, batch_size)
                 if not rows:
                     break
                 for row in rows:
-                    record_id = str(row[0])
-                    for field, blob in zip(_FIELDS, row[1:4], strict=True):
+                    record_id, rev = str(row[0]), row[1]
+                    for field, blob in zip(_FIELDS, row[2:5], strict=True):
                         fields += 1
-                        reason = _check_field(vault, config.name, config.dim, record_id, field, blob)
+                        reason = _check_field(vault, config.name, config.dim, record_id, field, blob, rev)
                         if reason is not None:
                             failures.append(VerifyFailure(config.name, record_id, field, reason))
                 records += len(rows)
@@ -646,13 +747,15 @@ def verify(vault: Vault, *, progress: ProgressCallback | None = None, batch_size
     return VerifyReport(len(configs), records, fields, tuple(failures))
 
 
-def _check_field(vault: Vault, collection: str, dim: int, record_id: str, field: str, blob: Any) -> str | None:
+def _check_field(
+    vault: Vault, collection: str, dim: int, record_id: str, field: str, blob: Any, rev: Any
+) -> str | None:
     try:
         if blob is None:
             raise IntegrityError("the stored value is NULL, not a sealed value")
         if not isinstance(blob, bytes):
             raise IntegrityError("the stored value is not a sealed value")
-        plain = vault._keyset.open(blob, FieldContext(vault._vault_id, collection, record_id, field))
+        plain = vault._keyset.open(blob, FieldContext(vault._vault_id, collection, record_id, field, rev))
         if field == FIELD_TEXT:
             plain.decode()
         elif field == FIELD_METADATA:

@@ -2,7 +2,9 @@
 
 A record is stored as three independently sealed fields, ``text`` (UTF-8), ``metadata`` (compact JSON)
 and ``vector`` (little-endian float32), each bound by its AAD to the vault, collection, record id and
-field name (see :mod:`vecvault.crypto`).
+field name, and to the write version ``rev`` the three fields of one write share (see
+:mod:`vecvault.crypto`): every opener here takes the ``rev`` stored beside the fields, so fields of two
+writes of a record never open together.
 """
 
 from __future__ import annotations
@@ -336,13 +338,13 @@ class RecordSealer:
         self.vault_id = vault_id
         self.collection = collection
 
-    def context(self, record_id: str, field_name: str) -> FieldContext:
-        """The AAD context of one field."""
-        return FieldContext(self.vault_id, self.collection, record_id, field_name)
+    def context(self, record_id: str, field_name: str, rev: int) -> FieldContext:
+        """The AAD context of one field of the write ``rev``."""
+        return FieldContext(self.vault_id, self.collection, record_id, field_name, rev)
 
-    def seal(self, record_id: str, field_name: str, plaintext: bytes) -> bytes:
-        """Seal one field under the primary data key."""
-        return self.keyset.seal(plaintext, self.context(record_id, field_name))
+    def seal(self, record_id: str, field_name: str, plaintext: bytes, rev: int) -> bytes:
+        """Seal one field of the write ``rev`` under the primary data key."""
+        return self.keyset.seal(plaintext, self.context(record_id, field_name, rev))
 
     def seal_records(
         self,
@@ -351,8 +353,10 @@ class RecordSealer:
         texts: Sequence[bytes],
         metadatas: Sequence[bytes],
         vectors: npt.NDArray[np.float32],
+        *,
+        rev: int,
     ) -> tuple[list[bytes], list[bytes], list[bytes]]:
-        """Seal the text, metadata and vector fields of a batch of records under ``key``.
+        """Seal the text, metadata and vector fields of a batch of records under ``key``, as the write ``rev``.
 
         Returns:
             The sealed texts, metadatas and vectors, each in ``record_ids`` order.
@@ -363,25 +367,27 @@ class RecordSealer:
         rows = [raw[i * step : (i + 1) * step] for i in range(matrix.shape[0])]
         batch = self.keyset.seal_field_batch
         return (
-            batch(key, self.vault_id, self.collection, record_ids, FIELD_TEXT, texts),
-            batch(key, self.vault_id, self.collection, record_ids, FIELD_METADATA, metadatas),
-            batch(key, self.vault_id, self.collection, record_ids, FIELD_VECTOR, rows),
+            batch(key, self.vault_id, self.collection, record_ids, FIELD_TEXT, texts, rev=rev),
+            batch(key, self.vault_id, self.collection, record_ids, FIELD_METADATA, metadatas, rev=rev),
+            batch(key, self.vault_id, self.collection, record_ids, FIELD_VECTOR, rows, rev=rev),
         )
 
-    def open_vectors_into(self, record_ids: Sequence[str], blobs: Sequence[Any], out: npt.NDArray[np.float32]) -> None:
-        """Open the vector fields of many records into the rows of ``out`` (little-endian hosts)."""
+    def open_vectors_into(
+        self, record_ids: Sequence[str], blobs: Sequence[Any], revs: Sequence[Any], out: npt.NDArray[np.float32]
+    ) -> None:
+        """Open the vector fields of many records (each of its write ``revs[i]``) into ``out`` (little-endian)."""
         dim = out.shape[1]
         width = dim * _VECTOR_DTYPE.itemsize
         flat = out.data.cast("B")
-        opened = self.keyset.open_field_batch(self.vault_id, self.collection, record_ids, FIELD_VECTOR, blobs)
+        opened = self.keyset.open_field_batch(self.vault_id, self.collection, record_ids, FIELD_VECTOR, blobs, revs)
         for i, data in enumerate(opened):
             if len(data) != width:
                 decode_vector(data, dim)  # raises the IntegrityError for a wrong length
             flat[i * width : (i + 1) * width] = data
 
-    def open_texts(self, record_ids: Sequence[str], blobs: Sequence[Any]) -> list[str]:
-        """Open the text fields of many records."""
-        opened = self.keyset.open_field_batch(self.vault_id, self.collection, record_ids, FIELD_TEXT, blobs)
+    def open_texts(self, record_ids: Sequence[str], blobs: Sequence[Any], revs: Sequence[Any]) -> list[str]:
+        """Open the text fields of many records (each of its write ``revs[i]``)."""
+        opened = self.keyset.open_field_batch(self.vault_id, self.collection, record_ids, FIELD_TEXT, blobs, revs)
         texts: list[str] = []
         for record_id, data in zip(record_ids, opened, strict=True):
             try:
@@ -390,28 +396,30 @@ class RecordSealer:
                 raise IntegrityError(f"The text of record {record_id!r} is not UTF-8; the vault is damaged.") from None
         return texts
 
-    def open_metadatas(self, record_ids: Sequence[str], blobs: Sequence[Any]) -> list[dict[str, Any]]:
-        """Open the metadata fields of many records."""
-        opened = self.keyset.open_field_batch(self.vault_id, self.collection, record_ids, FIELD_METADATA, blobs)
+    def open_metadatas(
+        self, record_ids: Sequence[str], blobs: Sequence[Any], revs: Sequence[Any]
+    ) -> list[dict[str, Any]]:
+        """Open the metadata fields of many records (each of its write ``revs[i]``)."""
+        opened = self.keyset.open_field_batch(self.vault_id, self.collection, record_ids, FIELD_METADATA, blobs, revs)
         return [decode_metadata(data) for data in opened]
 
-    def open(self, record_id: str, field_name: str, blob: Any) -> bytes:
-        """Open one field; any failure is an IntegrityError."""
+    def open(self, record_id: str, field_name: str, blob: Any, rev: Any) -> bytes:
+        """Open one field of the write ``rev``; any failure is an IntegrityError."""
         if not isinstance(blob, bytes):
             raise IntegrityError(f"The {field_name} field of record {record_id!r} is not a sealed value.")
-        return self.keyset.open(blob, self.context(record_id, field_name))
+        return self.keyset.open(blob, self.context(record_id, field_name, rev))
 
-    def open_text(self, record_id: str, blob: Any) -> str:
+    def open_text(self, record_id: str, blob: Any, rev: Any) -> str:
         """Open a text field."""
         try:
-            return self.open(record_id, FIELD_TEXT, blob).decode()
+            return self.open(record_id, FIELD_TEXT, blob, rev).decode()
         except UnicodeDecodeError:
             raise IntegrityError(f"The text of record {record_id!r} is not UTF-8; the vault is damaged.") from None
 
-    def open_metadata(self, record_id: str, blob: Any) -> dict[str, Any]:
+    def open_metadata(self, record_id: str, blob: Any, rev: Any) -> dict[str, Any]:
         """Open a metadata field."""
-        return decode_metadata(self.open(record_id, FIELD_METADATA, blob))
+        return decode_metadata(self.open(record_id, FIELD_METADATA, blob, rev))
 
-    def open_vector(self, record_id: str, blob: Any, dim: int) -> npt.NDArray[np.float32]:
+    def open_vector(self, record_id: str, blob: Any, rev: Any, dim: int) -> npt.NDArray[np.float32]:
         """Open a vector field."""
-        return decode_vector(self.open(record_id, FIELD_VECTOR, blob), dim)
+        return decode_vector(self.open(record_id, FIELD_VECTOR, blob, rev), dim)

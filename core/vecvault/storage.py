@@ -60,7 +60,7 @@ __all__ = [
     "quote_identifier",
 ]
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 _SCHEMA_VERSION_TEXT = re.compile(rb"[0-9]{1,9}")
 # What every message about a damaged vault file tells the user to do.
 RESTORE_HINT = (
@@ -218,6 +218,10 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
     # 3 -> 4: no index on the data key id. Each add paid for it (~7% of add throughput); key rotation,
     # its only reader, walks the records in rowid order instead (vecvault.lifecycle).
     3: ("DROP INDEX IF EXISTS vv_records_by_key",),
+    # 4 -> 5: sealed fields bind their write version (field format v2, vecvault.crypto). No table changes:
+    # the vault re-seals its records under fresh v2 data keys after opening (vecvault.lifecycle); the
+    # version tells an older vecvault to upgrade instead of failing on fields it cannot read.
+    4: (),
 }
 
 
@@ -948,8 +952,17 @@ class Storage:
         return (int(rows[0][0]), int(rows[0][1])) if rows else None
 
     def bump_revision(self, name: str) -> tuple[int, int]:
-        """Advance a collection's revision (inside a write transaction) and return ``(old_rev, new_rev)``."""
-        rows = self.query("UPDATE vv_collections SET rev = rev + 1 WHERE name = ? RETURNING rev", (name,))
+        """Advance a collection's revision (inside a write transaction) and return ``(old_rev, new_rev)``.
+
+        The new revision is the write version sealed into every field of the write, so it must never be
+        one a stored record already has: it is above the counter and above every stored record's ``rev``
+        (a counter put back by someone editing the file does not make a version come round again).
+        """
+        rows = self.query(
+            "UPDATE vv_collections SET rev = max(rev, coalesce((SELECT max(rev) FROM vv_records "
+            "WHERE collection = ?), 0)) + 1 WHERE name = ? RETURNING rev",
+            (name, name),
+        )
         if not rows:
             raise StorageError(f"Collection {name!r} disappeared while writing; it was dropped by another process.")
         new_rev = int(rows[0][0])
@@ -1121,11 +1134,6 @@ class Storage:
         sql = f"SELECT id, {cols} FROM vv_records WHERE collection = ? AND id > ? ORDER BY id LIMIT ?"  # noqa: S608
         return self.query(sql, (collection, after_id, int(limit)))
 
-    def changed_ids_since(self, collection: str, rev: int) -> list[str]:
-        """Ids of records written after ``rev``."""
-        rows = self.query("SELECT id FROM vv_records WHERE collection = ? AND rev > ?", (collection, rev))
-        return [str(r[0]) for r in rows]
-
     def save_ann(self, collection: str, chunks: Iterable[tuple[int, int, int, int, bytes]]) -> None:
         """Replace a collection's stored graph by ``(chunk, count, rev, key_id, blob)`` rows (in a transaction).
 
@@ -1137,6 +1145,16 @@ class Storage:
                 "INSERT INTO vv_ann (collection, chunk, count, rev, key_id, blob) VALUES (?, ?, ?, ?, ?, ?)",
                 (collection, *chunk),
             )
+
+    def drop_ann(self, collection: str, key_ids: Sequence[int] | None = None) -> None:
+        """Delete a collection's stored graph (a cache); with ``key_ids``, only if it is sealed under one of them."""
+        if key_ids is None:
+            self.query("DELETE FROM vv_ann WHERE collection = ?", (collection,))
+            return
+        for key_id in key_ids:
+            if self.query("SELECT 1 FROM vv_ann WHERE collection = ? AND key_id = ? LIMIT 1", (collection, key_id)):
+                self.query("DELETE FROM vv_ann WHERE collection = ?", (collection,))
+                return
 
     def has_ann(self, collection: str) -> bool:
         """Whether a graph is stored for the collection."""

@@ -9,6 +9,7 @@ by the next query without reloading everything.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -244,7 +245,16 @@ class Vault:
         vault_id = stored_id
         kek = crypto.derive_kek(master, vault_id)
         keyset = Keyset(_open_key(kek, vault_id, row) for row in storage.load_keys())
-        return cls(storage, vault_id=vault_id, keyset=keyset, kek=kek, key_provider=provider)
+        vault = cls(storage, vault_id=vault_id, keyset=keyset, kek=kek, key_provider=provider)
+        if keyset.has_live_legacy_keys():
+            from vecvault.lifecycle import upgrade_legacy_keys
+
+            # Re-seal into field format v2 (binds each write's fields together). A record that does not
+            # open (`vecvault verify` names it), or a busy or read-only vault, stops the upgrade: the vault
+            # stays readable, its legacy keys still open their v1 fields, and the next open resumes.
+            with contextlib.suppress(IntegrityError, StorageError):
+                upgrade_legacy_keys(vault)
+        return vault
 
     # -- properties --------------------------------------------------------------------------------------
 
@@ -499,8 +509,8 @@ class Vault:
         with self._storage.transaction():
             self._reload_keys_if_changed()
             primary = self._keyset.primary_for(scope)
-            if primary is None or self._keyset.needs_rotation(scope, sealed_count):
-                primary = self._new_primary(scope)
+            if primary is None or primary.legacy or self._keyset.needs_rotation(scope, sealed_count):
+                primary = self._new_primary(scope)  # a legacy (v1) key never seals: it is replaced first
             yield primary
             if sealed_count:
                 self._storage.add_encryptions(primary.key_id, sealed_count)
@@ -532,7 +542,11 @@ class Vault:
 
 
 def _key_row(kek: bytes, vault_id: bytes, key: DataKey) -> KeyRow:
-    wrapped = None if key.material is None else crypto.wrap_data_key(kek, vault_id, key.key_id, key.material)
+    wrapped = (
+        None
+        if key.material is None
+        else crypto.wrap_data_key(kek, vault_id, key.key_id, key.material, key_format=key.key_format)
+    )
     return KeyRow(key.key_id, key.scope, key.state.value, wrapped, key.encryptions)
 
 
@@ -558,13 +572,21 @@ def _key_state(row: KeyRow) -> KeyState:
 def _open_key(kek: bytes, vault_id: bytes, row: KeyRow) -> DataKey:
     state = _key_state(row)
     material = None
+    key_format = crypto.KEY_FORMAT_V2
     if state is not KeyState.DESTROYED:
         if row.wrapped is None:
             raise _damaged_key(row, f"it is {state.value} but its wrapped key material is missing")
         if len(row.wrapped) != _WRAPPED_KEY_BYTES:
             raise _damaged_key(row, f"its wrapped key material is {len(row.wrapped)} bytes, not {_WRAPPED_KEY_BYTES}")
-        material = crypto.unwrap_data_key(kek, vault_id, row.key_id, row.wrapped)
-    return DataKey(key_id=row.key_id, state=state, scope=row.scope, material=material, encryptions=row.encryptions)
+        material, key_format = crypto.unwrap_data_key_with_format(kek, vault_id, row.key_id, row.wrapped)
+    return DataKey(
+        key_id=row.key_id,
+        state=state,
+        scope=row.scope,
+        material=material,
+        encryptions=row.encryptions,
+        key_format=key_format,
+    )
 
 
 def _check_same(row: CollectionRow, *, dim: int | None, metric: str, vectors: str, model: str | None) -> None:
@@ -615,6 +637,7 @@ class Collection:
         self._index_mode = "exact"
         self._ann: HnswIndex | None = None
         self._ann_save_due = False
+        self._ann_stale = False  # the stored graph does not open: never retried, replaced by the next save
 
     def __repr__(self) -> str:
         return f"Collection({self.name!r}, dim={self.dim}, metric={self.metric!r})"
@@ -731,7 +754,8 @@ class Collection:
     ) -> VectorIndex | None:
         """Reopen fast path: decrypt each vector straight into the stored graph's element records.
 
-        Taken only when a stored graph reflects exactly the current revision and every record is in it;
+        Taken only when a stored graph holds exactly the current records, none of them written after the
+        graph (each record's write version, authenticated as its vector opens, is at most the graph's);
         the exact index is then born released (its rows are read from the graph), so a reopen decrypts and
         holds every vector once. Anything unexpected returns None and the general path runs instead
         (which also rebuilds a graph that does not open).
@@ -742,15 +766,14 @@ class Collection:
         count = storage.count(self.name)
         if sys.byteorder != "little" or not self._wants_graph(config.dim, count):
             return None
-        if not storage.has_ann(self.name):
+        if self._ann_stale or not storage.has_ann(self.name) or not self._revs_authenticated():
             return None
         try:
             chunks = (ann_store.SealedChunk(*r) for r in storage.iter_ann(self.name))
             rev, data = ann_store.open_graph(self._vault._keyset, self._vault._vault_id, self.name, chunks)
-            if rev != state[0]:
-                return None  # records changed since it was stored: the general path catches it up
             skeleton = HnswIndex.skeleton(data, config.dim, config.metric)
         except IntegrityError:
+            self._ann_stale = True
             return None
         del data
         graph = skeleton.graph
@@ -770,13 +793,17 @@ class Collection:
             found = list(map(label_of.get, ids))
             if filled + len(ids) > live or None in found:
                 return None  # a record the stored graph does not know
+            revs = [r[1] for r in rows]
+            written = _rev_array(revs)
+            if written.size and int(written.max()) > rev:
+                return None  # a record written after the graph: the general path catches the graph up
             labels = np.array(found, dtype=np.int64)
             page = np.empty((len(ids), config.dim), dtype=np.float32)
-            self._sealer.open_vectors_into(ids, [r[1] for r in rows], page)
+            self._sealer.open_vectors_into(ids, [r[2] for r in rows], revs, page)  # authenticates the revs
             page = index.prepare(page, in_place=True)
             skeleton.vectors[position[labels]] = page
-            metadatas = self._sealer.open_metadatas(ids, [r[2] for r in rows]) if with_metadata else None
-            index.extend_released(ids, np.einsum("ij,ij->i", page, page), metadatas)
+            metadatas = self._sealer.open_metadatas(ids, [r[3] for r in rows], revs) if with_metadata else None
+            index.extend_released(ids, np.einsum("ij,ij->i", page, page), metadatas, written)
             row_labels[filled : filled + len(ids)] = labels
             filled += len(ids)
         if filled != live:
@@ -793,28 +820,32 @@ class Collection:
 
     @staticmethod
     def _scan_columns(config: CollectionRow, with_metadata: bool) -> list[str]:
-        columns = [] if config.vectors == "plain" else ["vector"]
+        columns = ["rev"] if config.vectors == "plain" else ["rev", "vector"]
         return [*columns, "metadata"] if with_metadata else columns
 
     def _apply_rows(self, index: VectorIndex, rows: Sequence[tuple[Any, ...]], dim: int) -> None:
+        """Open ``(id, rev, [vector], [metadata])`` rows into the index, each under its write version."""
         if not rows:
             return
         sealer = self._sealer
         ids = [str(r[0]) for r in rows]
+        revs = [r[1] for r in rows]
         matrix = np.empty((len(rows), index.dim), dtype=np.float32)
-        meta_col = 1
+        meta_col = 2
         if index.dim:
-            meta_col = 2
+            meta_col = 3
             if sys.byteorder == "little":
                 # Copy each opened vector's bytes straight into the matrix (no array per row).
-                sealer.open_vectors_into(ids, [r[1] for r in rows], matrix)
+                sealer.open_vectors_into(ids, [r[2] for r in rows], revs, matrix)
             else:
                 for i, row in enumerate(rows):
-                    matrix[i] = sealer.open_vector(ids[i], row[1], dim)
+                    matrix[i] = sealer.open_vector(ids[i], row[2], revs[i], dim)
         metadatas = None
         if index.metadata is not None:
-            metadatas = sealer.open_metadatas(ids, [row[meta_col] for row in rows])
-        index.upsert(ids, matrix, metadatas, owned=True)
+            metadatas = sealer.open_metadatas(ids, [row[meta_col] for row in rows], revs)
+        # The revs are authenticated only where a field opened under them (plain mode may open none).
+        opened = bool(index.dim) or metadatas is not None
+        index.upsert(ids, matrix, metadatas, owned=True, revs=_rev_array(revs) if opened else None)
 
     # -- writes ------------------------------------------------------------------------------------------
 
@@ -862,7 +893,7 @@ class Collection:
             with self._vault._write(self.name, 3 * count) as primary:
                 old_rev, new_rev = storage.bump_revision(self.name)
                 sealed_texts, sealed_meta, sealed_vectors = self._sealer.seal_records(
-                    primary, id_list, encoded_texts, encoded_meta, matrix
+                    primary, id_list, encoded_texts, encoded_meta, matrix, rev=new_rev
                 )
                 storage.upsert_records(
                     self.name, new_rev, primary.key_id, id_list, sealed_texts, sealed_meta, sealed_vectors
@@ -870,7 +901,9 @@ class Collection:
                 if config.vectors == "plain":
                     storage.upsert_plain(self.name, [(rid, encode_vector(matrix[i])) for i, rid in enumerate(id_list)])
             in_memory = matrix if config.vectors != "plain" else np.empty((count, 0), dtype=np.float32)
-            self._after_write(old_rev, new_rev, lambda index: index.upsert(id_list, in_memory, meta_list))
+            self._after_write(
+                old_rev, new_rev, lambda index: index.upsert(id_list, in_memory, meta_list, revs=new_rev)
+            )
             return id_list
 
     upsert = add
@@ -1024,19 +1057,20 @@ class Collection:
                 wanted = list(ids)
             if limit is not None:
                 wanted = wanted[: max(0, int(limit))]
-            columns = ["text", "metadata", "vector"] if include_vectors else ["text", "metadata"]
+            columns = ["rev", "text", "metadata", "vector"] if include_vectors else ["rev", "text", "metadata"]
             found = storage.fetch(self.name, list(dict.fromkeys(wanted)), columns)
             out: list[Record] = []
             for record_id in wanted:
                 row = found.get(record_id)
                 if row is None:
                     continue
-                vector = self._sealer.open_vector(record_id, row[2], config.dim) if include_vectors else None
+                rev = row[0]  # the write version: every field must be of this one write
+                vector = self._sealer.open_vector(record_id, row[3], rev, config.dim) if include_vectors else None
                 out.append(
                     Record(
                         id=record_id,
-                        text=self._sealer.open_text(record_id, row[0]),
-                        metadata=self._sealer.open_metadata(record_id, row[1]),
+                        text=self._sealer.open_text(record_id, row[1], rev),
+                        metadata=self._sealer.open_metadata(record_id, row[2], rev),
                         vector=vector,
                     )
                 )
@@ -1068,9 +1102,11 @@ class Collection:
                 ann = self._ann_for(index)
                 if ann is None:
                     scored = index.search(query, k, mask)
-                    return self._hits(config, [(index.ids[s.row], s.score) for s in scored])
+                    return self._hits(config, [(index.ids[s.row], s.score) for s in scored], index)
                 rows, scores = ann.candidates(query, k, mask)
-                hits = self._hits(config, [(index.ids[r], float(s)) for r, s in zip(rows, scores, strict=True)])
+                hits = self._hits(
+                    config, [(index.ids[r], float(s)) for r, s in zip(rows, scores, strict=True)], index
+                )
             self._save_ann_if_due()
             return hits
 
@@ -1120,7 +1156,7 @@ class Collection:
                 # With a graph, MMR picks among the graph's fetch_k candidates, as a search would find them.
                 found = ann.candidates(query, fetch_k, mask) if ann is not None else None
                 scored = index.search_mmr(query, k, fetch_k, float(lambda_mult), mask, candidates=found)
-                hits = self._hits(config, [(index.ids[s.row], s.score) for s in scored])
+                hits = self._hits(config, [(index.ids[s.row], s.score) for s in scored], index)
             self._save_ann_if_due()
             return hits
 
@@ -1141,12 +1177,18 @@ class Collection:
         if ann is None:
             ann = self._ann = self._load_ann(index)
         if ann._source is not index:
-            changed = storage.changed_ids_since(self.name, ann.rev) if ann.rev is not None else ()
-            ann.attach(index, changed)
+            if ann.rev is not None and not self._revs_authenticated():
+                ann = self._ann = HnswIndex(index.dim, index.metric)  # v1 records' revs prove nothing: rebuild
+            ann.attach(index)  # re-inserts the records whose authenticated write version is newer than the graph
         if ann.behind:
             changed_count = ann.catch_up()
-            # Save after a large change, or when no graph is stored (a delete drops the stored one).
-            if changed_count >= max(_ANN_SAVE_MIN, len(index) // 20) or not storage.has_ann(self.name):
+            # Save after a large change, or when no graph is stored (a delete drops the stored one) or the
+            # stored one does not open.
+            if (
+                changed_count >= max(_ANN_SAVE_MIN, len(index) // 20)
+                or self._ann_stale
+                or not storage.has_ann(self.name)
+            ):
                 self._ann_save_due = True
         if ann.needs_rebuild:
             index.restore_vectors()  # the old graph may hold the only copy: take it back before dropping it
@@ -1154,18 +1196,21 @@ class Collection:
             ann.attach(index)
             ann.catch_up()
             self._ann_save_due = True
-        if self._known is not None:
-            ann.rev = self._known[0]
+        ann.rev = index.max_rev  # from the authenticated revs of the rows it now holds, not the plaintext counter
         if not index.released and ann.covers_source:
             index.release_vectors(ann.gather)  # the graph holds every vector: keep one copy, not two
         return ann
 
     def _load_ann(self, index: VectorIndex) -> HnswIndex:
-        """The stored graph if it opens and fits this collection, else an empty one (rebuilt lazily)."""
+        """The stored graph if it opens and fits this collection, else an empty one (rebuilt lazily).
+
+        A stored graph that does not open is only a cache gone bad: it is never trusted and never tried
+        again by this process; the rebuilt graph's save replaces it.
+        """
         from vecvault import ann_store
 
         storage = self._vault._storage
-        if storage.has_ann(self.name):
+        if not self._ann_stale and self._revs_authenticated() and storage.has_ann(self.name):
             try:
                 chunks = (ann_store.SealedChunk(*r) for r in storage.iter_ann(self.name))
                 rev, data = ann_store.open_graph(self._vault._keyset, self._vault._vault_id, self.name, chunks)
@@ -1174,8 +1219,12 @@ class Collection:
                     raise IntegrityError("The stored graph does not match its collection.")
                 return ann
             except IntegrityError:
-                pass  # a damaged or foreign graph is never trusted: rebuild from the records
+                self._ann_stale = True  # a damaged or foreign graph is never trusted: rebuild from the records
         return HnswIndex(index.dim, index.metric)
+
+    def _revs_authenticated(self) -> bool:
+        """Whether every record's write version is bound by its seal (no live legacy v1 key in the collection)."""
+        return not self._vault._keyset.has_live_legacy_keys(self.name)
 
     def _save_ann_if_due(self) -> None:
         """Seal and store the graph after a large catch-up (outside the read snapshot)."""
@@ -1192,6 +1241,8 @@ class Collection:
                 self._vault._storage.save_ann(self.name, ((c.index, c.count, c.rev, c.key_id, c.blob) for c in chunks))
         except StorageError:
             self._ann_save_due = True  # busy: try again after the next search
+            return
+        self._ann_stale = False
 
     def _prepare_query(self, vector: Any) -> tuple[CollectionRow, npt.NDArray[np.float32]] | None:
         """The collection's configuration and the checked query; None while the collection has no records."""
@@ -1226,14 +1277,29 @@ class Collection:
             ranked = storage.plain_top_k(self.name, config.metric, q, k, ids=matching) if matching else []
         return [(record_id, _plain_score(config.metric, d)) for record_id, d in ranked]
 
-    def _hits(self, config: CollectionRow, scored: list[tuple[str, float]]) -> list[Hit]:
+    def _hits(
+        self, config: CollectionRow, scored: list[tuple[str, float]], index: VectorIndex | None = None
+    ) -> list[Hit]:
+        """Open the hits' texts and metadata; ``index``: the index that ranked them by its opened vectors."""
         if not scored:
             return []
-        found = self._vault._storage.fetch(self.name, [record_id for record_id, _ in scored], ["text", "metadata"])
+        storage = self._vault._storage
+        found = storage.fetch(self.name, [record_id for record_id, _ in scored], ["rev", "text", "metadata"])
         present = [(record_id, score) for record_id, score in scored if record_id in found]
         ids = [record_id for record_id, _ in present]
-        texts = self._sealer.open_texts(ids, [found[record_id][0] for record_id in ids])
-        metadatas = self._sealer.open_metadatas(ids, [found[record_id][1] for record_id in ids])
+        revs = [found[record_id][0] for record_id in ids]
+        texts = self._sealer.open_texts(ids, [found[record_id][1] for record_id in ids], revs)
+        metadatas = self._sealer.open_metadatas(ids, [found[record_id][2] for record_id in ids], revs)
+        if index is not None and not storage.remote and not storage.replica:
+            # Inside one read snapshot the index holds each record's current write: a hit's text and
+            # metadata must be of the write whose vector ranked it.
+            for record_id, rev in zip(ids, revs, strict=True):
+                ranked = index.rev_of(record_id)
+                if ranked is not None and ranked >= 0 and ranked != rev:
+                    raise IntegrityError(
+                        f"Record {record_id!r} was ranked by the vector of another write than its stored text "
+                        "and metadata: the vault was altered. Run `vecvault verify`, or restore a backup."
+                    )
         return [
             Hit(
                 id=record_id,
@@ -1255,6 +1321,14 @@ class Collection:
             if index is None:
                 return [], np.empty((0, self.dim or 0), dtype=np.float32)
             return list(index.ids), index.vectors.copy()
+
+
+def _rev_array(revs: Sequence[Any]) -> npt.NDArray[np.int64]:
+    """Stored write versions as int64; one that is no integer means the file was altered."""
+    try:
+        return np.array(revs, dtype=np.int64)
+    except (TypeError, ValueError, OverflowError):
+        raise IntegrityError("A record's write version (rev) is not an integer; the vault was altered.") from None
 
 
 def _plain_score(metric: str, distance_value: float) -> float:
