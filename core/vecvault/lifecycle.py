@@ -81,7 +81,6 @@ __all__ = [
 DEFAULT_BATCH_SIZE = 500
 _HEADER_KEY = slice(1, 5)  # the key id in a sealed field's header (vecvault.crypto)
 _FIELDS = (FIELD_TEXT, FIELD_METADATA, FIELD_VECTOR)
-_FILE_KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
 # -- reports ---------------------------------------------------------------------------------------------
@@ -146,10 +145,6 @@ class VerifyReport:
 # -- helpers ---------------------------------------------------------------------------------------------
 
 
-def _marks(n: int) -> str:
-    return ",".join("?" * n)
-
-
 def _key_row(vault: Vault, key: crypto.DataKey) -> KeyRow:
     from vecvault.vault import _key_row as row
 
@@ -161,8 +156,7 @@ def key_info(vault: Vault) -> list[KeyInfo]:
     with vault._lock:
         vault._check_open()
         storage = vault._storage
-        rows = storage.query("SELECT key_id, count(*) FROM vv_records GROUP BY key_id")
-        counts = {int(r[0]): int(r[1]) for r in rows}
+        counts = storage.records_per_key()
         return [
             KeyInfo(r.key_id, r.scope, r.state, r.encryptions, counts.get(r.key_id, 0)) for r in storage.load_keys()
         ]
@@ -283,15 +277,7 @@ def _count_on(vault: Vault, scope: str, key_ids: Sequence[int]) -> int:
     Headers are not authenticated until their field opens, so nothing is decided from this count (nor from
     the plaintext ``key_id`` column): :func:`_reseal_batch` and :func:`_destroy_unused` open the fields.
     """
-    if not key_ids:
-        return 0
-    named = [int(key_id).to_bytes(4, "big") for key_id in key_ids]
-    marks = _marks(len(named))
-    sql = (
-        f"SELECT count(*) FROM vv_records WHERE collection = ? AND (substr(text, 2, 4) IN ({marks}) "  # noqa: S608
-        f"OR substr(metadata, 2, 4) IN ({marks}) OR substr(vector, 2, 4) IN ({marks}))"
-    )
-    return int(vault._storage.query(sql, (scope, *named, *named, *named))[0][0])
+    return vault._storage.count_naming_keys(scope, key_ids)
 
 
 def _header_key(blob: Any) -> int | None:
@@ -333,17 +319,11 @@ def _reseal_batch(vault: Vault, scope: str, old_ids: list[int], batch_size: int,
     if not old_ids:
         return 0, -1
     storage = vault._storage
-    # The rowid range is the table's own order (no index on key_id: adds would pay for one), and the
-    # unary + keeps SQLite from walking the (collection, id) index instead.
-    sql = (
-        "SELECT rowid, id, rev, key_id, text, metadata, vector FROM vv_records "
-        "WHERE rowid > ? AND +collection = ? ORDER BY rowid LIMIT ?"
-    )
     old = set(old_ids)
     with vault._lock:
         vault._check_open()
         with storage.snapshot():
-            found = storage.query(sql, (after, scope, batch_size))
+            found = storage.rotation_page(scope, after, batch_size)
         if not found:
             return 0, -1
         last = int(found[-1][0])
@@ -373,11 +353,7 @@ def _reseal_batch(vault: Vault, scope: str, old_ids: list[int], batch_size: int,
             ]
             # Compare-and-swap: a record rewritten or deleted since the read is left alone (it is no
             # longer on the old key, or no longer exists).
-            storage.execute_many(
-                "UPDATE vv_records SET key_id = ?, text = ?, metadata = ?, vector = ?, rev = ?, updated_at = ? "
-                "WHERE collection = ? AND id = ? AND key_id = ? AND rev = ?",
-                params,
-            )
+            storage.reseal_records(params)
             _hook_after_batch()
         col = vault._collections.get(scope)
         if col is not None:
@@ -504,28 +480,6 @@ def _key_under(location: str, named: Sequence[tuple[str, str]]) -> tuple[str, st
     )
 
 
-def _rekey(storage: Storage, file_key: str) -> None:
-    """``PRAGMA rekey`` (inside the caller's transaction); the key never reaches the tracer."""
-    if file_key and (len(file_key) != 32 or not set(file_key) <= _FILE_KEY_CHARS):
-        raise AssertionError("a derived file key must be 32 base64url characters")
-    sql = f"PRAGMA rekey = '{file_key}'"
-    storage._run(lambda: storage._conn.execute(sql).fetchall(), "PRAGMA rekey = <file key>")
-
-
-def _set_journal(storage: Storage, mode: str) -> None:
-    sql = f"PRAGMA journal_mode={mode}"
-    try:  # once, without the lock retries of Storage.query: a busy vault fails at once
-        rows = storage._run(lambda: storage._conn.execute(sql).fetchall(), sql)
-    except StorageError:
-        rows = []
-    got = str(rows[0][0]).lower() if rows else ""
-    if got != mode.lower():
-        raise StorageError(
-            f"Could not switch {storage.shown_location} to journal_mode={mode} (it stayed {got or 'unknown'}): another "
-            "program has the vault open. Close every other program using it, then run the command again."
-        )
-
-
 def _check_local(location: str) -> str:
     """The checked local path (``~`` expanded) of a vault a file-level operation may change."""
     if is_remote_url(location) or location == ":memory:":
@@ -594,19 +548,19 @@ def rotate_master_key(
         if need_wrap or need_rekey:
             new_kek = crypto.derive_kek(new_master, vault_id)
             if need_rekey:
-                _set_journal(storage, "DELETE")
+                storage.set_journal_mode("DELETE")
             with storage.transaction():
                 if need_wrap:
                     for row, (material, key_format) in zip(rows, materials, strict=True):
                         wrapped = crypto.wrap_data_key(new_kek, vault_id, row.key_id, material, key_format=key_format)
                         storage.update_key(KeyRow(row.key_id, row.scope, row.state, wrapped, row.encryptions))
                 if need_rekey:
-                    _rekey(storage, new_fk)
+                    storage.rekey(new_fk)
             result = MasterRotation(len(rows) if need_wrap else 0, file_rekeyed=need_rekey, already_done=False)
     finally:
         # Closed without a checkpoint: after a re-key this connection may no longer read the file. The
         # next open (below) turns WAL back on.
-        storage._close_quietly()
+        storage.close_without_checkpoint()
     _prove_opens(location, new)
     if move_registration:
         _move_registration(vault_id.hex(), old, new)
@@ -659,13 +613,13 @@ def set_file_encryption(location: str | os.PathLike[str], key: KeyProvider, *, e
     storage = Storage.open(location, file_key=file_key if encrypted else None)
     try:
         _check_vault_key(storage, master)
-        _set_journal(storage, "DELETE")
+        storage.set_journal_mode("DELETE")
         # No explicit transaction here: measured on libsql 0.1.x, re-keying a *plain* connection inside
         # BEGIN ... COMMIT writes a file that opens with neither key. On its own, the re-key runs in its
         # own journaled transaction (a crash rolls back on the next open, which detects the old setting).
-        _rekey(storage, file_key if enabled else "")
+        storage.rekey(file_key if enabled else "")
     finally:
-        storage._close_quietly()  # see rotate_master_key: the next open restores WAL
+        storage.close_without_checkpoint()  # see rotate_master_key: the next open restores WAL
     _prove_opens(location, key)
     return True
 
