@@ -100,14 +100,14 @@ def test_reopen_loads_the_stored_graph(vault_path: tuple[Path, bytes], data: tup
     vectors, metas = data
     _fill(path, key, vectors, metas)
     with Vault.open(path, key=key) as vault:
-        stored = vault._storage.load_ann("c")
+        stored = vault.core.storage.load_ann("c")
         assert stored
-        assert stored[0][2] == vault._storage.revision("c")[0]
+        assert stored[0][2] == vault.core.storage.revision("c")[0]
         col = vault.collection("c", index="hnsw")
         col.search(vectors[1], k=3)
         assert col._ann is not None
         assert len(col._ann) == N
-        assert vault._storage.load_ann("c") == stored  # loaded, not rebuilt and re-saved
+        assert vault.core.storage.load_ann("c") == stored  # loaded, not rebuilt and re-saved
         # Nothing readable: no chunk contains a vector's raw bytes.
         assert all(vectors[1].tobytes()[:16] not in row[4] for row in stored)
 
@@ -181,13 +181,16 @@ def test_tampered_graph_is_rebuilt_not_trusted(vault_path: tuple[Path, bytes], d
     vectors, metas = data
     _fill(path, key, vectors, metas)
     with Vault.open(path, key=key) as vault:
-        chunk, count, rev, key_id, blob = vault._storage.load_ann("c")[0]
+        chunk, count, rev, key_id, blob = vault.core.storage.load_ann("c")[0]
         flipped = blob[:40] + bytes([blob[40] ^ 1]) + blob[41:]
-        with vault._storage.transaction():
-            vault._storage.save_ann("c", [(chunk, count, rev, key_id, flipped)])
+        with vault.core.storage.transaction():
+            vault.core.storage.save_ann("c", [(chunk, count, rev, key_id, flipped)])
         with pytest.raises(IntegrityError):
             ann_store.open_graph(
-                vault._keyset, vault._vault_id, "c", [ann_store.SealedChunk(chunk, count, rev, key_id, flipped)]
+                vault.core.keys.keyset,
+                vault.core.keys.vault_id,
+                "c",
+                [ann_store.SealedChunk(chunk, count, rev, key_id, flipped)],
             )
     with Vault.open(path, key=key) as vault:
         col = vault.collection("c", index="hnsw")
@@ -200,24 +203,24 @@ def test_chunks_are_bound_to_collection_revision_and_position(vault_path: tuple[
     path, key = vault_path
     with Vault.open(path, key=key) as vault:
         vault.collection("c", dim=DIM).add(vectors=np.ones((1, DIM), dtype=np.float32))
-        primary = vault._keyset.primary("c")
+        primary = vault.core.keys.keyset.primary("c")
         data = os.urandom(ann_store.CHUNK_BYTES + 10)
-        chunks = list(ann_store.seal_graph(primary, vault._vault_id, "c", 5, data))
+        chunks = list(ann_store.seal_graph(primary, vault.core.keys.vault_id, "c", 5, data))
         assert len(chunks) == 2
-        assert ann_store.open_graph(vault._keyset, vault._vault_id, "c", chunks) == (5, data)
+        assert ann_store.open_graph(vault.core.keys.keyset, vault.core.keys.vault_id, "c", chunks) == (5, data)
         with pytest.raises(IntegrityError):
-            ann_store.open_graph(vault._keyset, vault._vault_id, "c", chunks[:1])  # a dropped chunk
+            ann_store.open_graph(vault.core.keys.keyset, vault.core.keys.vault_id, "c", chunks[:1])  # a dropped chunk
         swapped = [
             ann_store.SealedChunk(0, 2, 5, chunks[1].key_id, chunks[1].blob),
             ann_store.SealedChunk(1, 2, 5, chunks[0].key_id, chunks[0].blob),
         ]
         with pytest.raises(IntegrityError):
-            ann_store.open_graph(vault._keyset, vault._vault_id, "c", swapped)
+            ann_store.open_graph(vault.core.keys.keyset, vault.core.keys.vault_id, "c", swapped)
         stale = [ann_store.SealedChunk(c.index, c.count, 4, c.key_id, c.blob) for c in chunks]
         with pytest.raises(IntegrityError):
-            ann_store.open_graph(vault._keyset, vault._vault_id, "c", stale)
+            ann_store.open_graph(vault.core.keys.keyset, vault.core.keys.vault_id, "c", stale)
         with pytest.raises(IntegrityError):
-            ann_store.open_graph(vault._keyset, vault._vault_id, "other", chunks)
+            ann_store.open_graph(vault.core.keys.keyset, vault.core.keys.vault_id, "other", chunks)
 
 
 def test_delete_drops_the_stored_graph_and_hides_deleted(
@@ -230,12 +233,12 @@ def test_delete_drops_the_stored_graph_and_hides_deleted(
         col = vault.collection("c", index="hnsw")
         assert col.search(vectors[3], k=1)[0].id == "r3"
         col.delete(["r3"])
-        assert vault._storage.load_ann("c") == []
+        assert vault.core.storage.load_ann("c") == []
         assert "r3" not in {h.id for h in col.search(vectors[3], k=10)}
         # The next search stores the graph again: without the deleted id, and without any vector.
-        chunks = [ann_store.SealedChunk(*r) for r in vault._storage.load_ann("c")]
+        chunks = [ann_store.SealedChunk(*r) for r in vault.core.storage.load_ann("c")]
         assert chunks
-        _, plain = ann_store.open_graph(vault._keyset, vault._vault_id, "c", chunks)
+        _, plain = ann_store.open_graph(vault.core.keys.keyset, vault.core.keys.vault_id, "c", chunks)
         assert b'"r3"' not in plain and b'"r4"' in plain
         normalised = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
         assert normalised[3].astype(np.float32).tobytes() not in plain
@@ -340,11 +343,11 @@ def test_schema_migrates_from_version_1(tmp_path: Path) -> None:
     path, key = tmp_path / "m.db", os.urandom(32)
     with Vault.open(path, key=key, file_encryption=False) as vault:
         vault.collection("c", dim=DIM).add(vectors=np.ones((1, DIM), dtype=np.float32))
-        vault._storage.query("DROP TABLE vv_ann")
-        vault._storage.query("UPDATE vv_meta SET value = ? WHERE key = 'schema_version'", (b"1",))
+        vault.core.storage.query("DROP TABLE vv_ann")
+        vault.core.storage.query("UPDATE vv_meta SET value = ? WHERE key = 'schema_version'", (b"1",))
     with Vault.open(path, key=key) as vault:
-        assert vault._storage.schema_version() == SCHEMA_VERSION
-        assert vault._storage.load_ann("c") == []
+        assert vault.core.storage.schema_version() == SCHEMA_VERSION
+        assert vault.core.storage.load_ann("c") == []
 
 
 def test_search_ef_grows_with_the_graph_unless_given() -> None:
@@ -479,7 +482,7 @@ def test_lowered_record_revs_never_hide_updated_records_from_the_graph(
     vectors, metas = data
     _fill(path, key, vectors, metas)
     with Vault.open(path, key=key) as vault:
-        graph_rev = vault._storage.load_ann("c")[0][2]
+        graph_rev = vault.core.storage.load_ann("c")[0][2]
     ids, moved = _update_50(path, key, vectors)
     marks = ",".join("?" * len(ids))
     _sql(path, key, f"UPDATE vv_records SET rev = ? WHERE collection = 'c' AND id IN ({marks})", (graph_rev, *ids))
@@ -499,7 +502,7 @@ def test_a_lowered_collection_revision_never_makes_a_stale_graph_current(
     vectors, metas = data
     _fill(path, key, vectors, metas)
     with Vault.open(path, key=key) as vault:
-        graph_rev = vault._storage.load_ann("c")[0][2]
+        graph_rev = vault.core.storage.load_ann("c")[0][2]
     ids, moved = _update_50(path, key, vectors)
     _sql(path, key, "UPDATE vv_collections SET rev = ? WHERE name = 'c'", (graph_rev,))
     assert _own_top1(path, key, ids, moved) == 50
@@ -507,7 +510,7 @@ def test_a_lowered_collection_revision_never_makes_a_stale_graph_current(
     with Vault.open(path, key=key) as vault:
         col = vault.collection("c", index="hnsw")
         col.add(vectors=vectors[:1] * -1, ids=["late"])
-        revs = dict(vault._storage.query("SELECT id, rev FROM vv_records WHERE collection = 'c'"))
+        revs = dict(vault.core.storage.query("SELECT id, rev FROM vv_records WHERE collection = 'c'"))
         assert revs["late"] > max(rev for rid, rev in revs.items() if rid != "late")
 
 
@@ -517,7 +520,7 @@ def _small_graph(path: Path, key: bytes, n: int = 300) -> np.ndarray:
         col = vault.collection("c", dim=DIM, index="hnsw")
         col.add(vectors=vectors, ids=[f"r{i}" for i in range(n)])
         col.search(vectors[0], k=1)  # no graph stored yet: this one is saved
-        assert vault._storage.has_ann("c")
+        assert vault.core.storage.has_ann("c")
     return vectors
 
 
@@ -550,14 +553,14 @@ def test_rotation_removes_the_graph_sealed_under_the_destroyed_key(
     path, key = vault_path
     vectors = _small_graph(path, key)
     with Vault.open(path, key=key) as vault:
-        sealed_under = {row[3] for row in vault._storage.load_ann("c")}
+        sealed_under = {row[3] for row in vault.core.storage.load_ann("c")}
         (report,) = vault.rotate_data_keys("c")
         assert sealed_under <= set(report.destroyed)
-        assert vault._storage.load_ann("c") == []
+        assert vault.core.storage.load_ann("c") == []
     assert not _reopen_uses_stored_graph(path, key, vectors[1], monkeypatch)  # rebuilt once, and saved
     assert _reopen_uses_stored_graph(path, key, vectors[2], monkeypatch)
     with Vault.open(path, key=key) as vault:
-        assert {row[3] for row in vault._storage.load_ann("c")} == {vault._keyset.primary("c").key_id}
+        assert {row[3] for row in vault.core.storage.load_ann("c")} == {vault.core.keys.keyset.primary("c").key_id}
 
 
 def test_a_graph_that_does_not_open_is_replaced_not_retried_on_every_start(
@@ -566,7 +569,7 @@ def test_a_graph_that_does_not_open_is_replaced_not_retried_on_every_start(
     path, key = vault_path
     vectors = _small_graph(path, key)
     with Vault.open(path, key=key) as vault:
-        chunk, *_, blob = vault._storage.load_ann("c")[0]
+        chunk, *_, blob = vault.core.storage.load_ann("c")[0]
     flipped = blob[:40] + bytes([blob[40] ^ 1]) + blob[41:]
     _sql(path, key, "UPDATE vv_ann SET blob = ? WHERE chunk = ?", (flipped, chunk))
     assert not _reopen_uses_stored_graph(path, key, vectors[1], monkeypatch)
@@ -578,4 +581,4 @@ def test_shred_leaves_no_stored_graph(vault_path: tuple[Path, bytes]) -> None:
     _small_graph(path, key)
     with Vault.open(path, key=key) as vault:
         vault.shred("c")
-        assert vault._storage.load_ann("c") == []
+        assert vault.core.storage.load_ann("c") == []

@@ -125,7 +125,7 @@ def test_verify_reports_a_tampered_record(capsys, tmp_path: Path, key_env: str) 
     assert code == 0
     with Vault.open(path, key=EnvKeyProvider()) as vault:
         vault.collection("notes", dim=2).add(texts=["a", "b"], vectors=[[1, 0], [0, 1]], ids=["a", "b"])
-        storage = vault._storage
+        storage = vault.core.storage
         blob = storage.query("SELECT metadata FROM vv_records WHERE id = 'b'")[0][0]
         with storage.transaction():
             storage.query("UPDATE vv_records SET metadata = ? WHERE id = 'b'", (blob[:-1] + b"\x00",))

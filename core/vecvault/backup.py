@@ -281,7 +281,7 @@ def export_vault(
         secret = _argon2(passphrase, salt, argon2_params)
     else:
         kdf = {"kind": "master"}
-        secret = _as_master(vault._key_provider if key is None else key)
+        secret = _as_master(vault.core.key_provider if key is None else key)
     keys = _Keys(secret, salt)
     del secret
     doc = {
@@ -317,9 +317,10 @@ def export_vault(
 
 
 def _write_records(vault: Vault, writer: _ChunkWriter, progress: ProgressCallback | None) -> tuple[int, int]:
-    with vault._lock:
-        vault._check_open()
-        storage = vault._storage
+    core = vault.core
+    with core.lock:
+        core.check_open()
+        storage = core.storage
         with storage.snapshot():  # one consistent state, even with writers in other processes
             configs = storage.collections()
             total = sum(storage.count(c.name) for c in configs)
@@ -585,11 +586,12 @@ def import_bundle(
         ConfigurationError: ``location`` exists, and is not the vault an earlier, interrupted import of this
             same bundle published (that one is reported as done: rerunning an import finishes it).
     """
-    from vecvault.vault import Vault, _as_key_provider
+    from vecvault.engine import as_key_provider
+    from vecvault.vault import Vault
 
     path = Path(bundle)
     target = file_layer.local_path(os.fspath(location))
-    provider = _as_key_provider(key)
+    provider = as_key_provider(key)
     source: KeyProvider | bytes = provider if bundle_key is None else bundle_key
     # Pass 1: authenticate everything before anything is written.
     stream, header, keys = _open_bundle(path, source if passphrase is None else None, passphrase)
@@ -626,8 +628,8 @@ def import_bundle(
                     )
                     done += len(records)
                     call_progress(progress, done, total)
-            with vault._lock:
-                vault._storage.set_meta(_IMPORTED_FROM, header.digest)
+            with vault.core.lock:
+                vault.core.storage.set_meta(_IMPORTED_FROM, header.digest)
         _remove_sidecars(tmp)
         os.link(tmp, target)  # fails rather than replace a file that appeared meanwhile
         os.unlink(tmp)
@@ -666,8 +668,8 @@ def _imported_here(target: str, key: KeyProvider, digest: bytes) -> tuple[int, i
     except VecVaultError:
         return None  # not a vault this key opens: certainly not that import's result
     with vault:
-        with vault._lock:
-            marker = vault._storage.get_meta(_IMPORTED_FROM)
+        with vault.core.lock:
+            marker = vault.core.storage.get_meta(_IMPORTED_FROM)
         if marker is None or not hmac.compare_digest(marker, digest):
             return None
         infos = vault.collection_info()

@@ -145,6 +145,16 @@ class Aead:
             raise ConfigurationError(f"A nonce must be {NONCE_BYTES} bytes.")
         return self._aesgcm.encrypt(nonce, plaintext, aad)
 
+    @property
+    def encrypt_unchecked(self) -> Callable[[bytes, bytes | memoryview, bytes], bytes]:
+        """AES-GCM's own ``encrypt(nonce, plaintext, aad)``, for batch loops whose inputs are checked once."""
+        return self._aesgcm.encrypt
+
+    @property
+    def decrypt_unchecked(self) -> Callable[[bytes, bytes, bytes], bytes]:
+        """AES-GCM's own ``decrypt``: raises ``InvalidTag``; for batch loops that turn it into IntegrityError."""
+        return self._aesgcm.decrypt
+
     def decrypt(self, nonce: bytes, sealed: bytes, aad: bytes) -> bytes:
         """Open ``ciphertext ‖ tag``; raise IntegrityError on any failure."""
         if len(nonce) != NONCE_BYTES or len(sealed) < TAG_BYTES:
@@ -331,6 +341,11 @@ class DataKey:
             self._aead = Aead(derive_subkey(self.material, "row-seal"))
         return self._aead
 
+    def forget(self) -> None:
+        """Drop the key material from memory (a closed vault); the stored state is unchanged."""
+        self.material = None
+        self._aead = None
+
     def destroy(self) -> None:
         """Forget the key material (the caller persists the new state)."""
         self.material = None
@@ -467,7 +482,7 @@ class Keyset:
         prefix = _aad_prefix(header, vault_id, collection) + _check_rev(rev)
         name = field_name.encode()
         suffix = _LENGTH.pack(len(name)) + name
-        encrypt = key.aead._aesgcm.encrypt
+        encrypt = key.aead.encrypt_unchecked
         pack_length = _LENGTH.pack
         out: list[bytes] = []
         for i, record_id in enumerate(record_ids):
@@ -561,9 +576,9 @@ class Keyset:
             if cached is None:
                 key = self._opening_key(blob, collection, record_id, field_name)
                 if key.legacy:
-                    cached = (_aad_prefix_v1(header, vault_id, collection), key.aead._aesgcm.decrypt, False)
+                    cached = (_aad_prefix_v1(header, vault_id, collection), key.aead.decrypt_unchecked, False)
                 else:
-                    cached = (_aad_prefix(header, vault_id, collection), key.aead._aesgcm.decrypt, True)
+                    cached = (_aad_prefix(header, vault_id, collection), key.aead.decrypt_unchecked, True)
                 by_header[header] = cached
             base, decrypt, versioned = cached
             if not versioned:

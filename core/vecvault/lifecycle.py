@@ -59,7 +59,7 @@ from vecvault.records import FIELD_METADATA, FIELD_TEXT, FIELD_VECTOR, decode_me
 from vecvault.storage import KeyRow, Storage, is_remote_url
 
 if TYPE_CHECKING:
-    from vecvault.vault import Vault
+    from vecvault.engine import VaultCore
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
@@ -145,17 +145,11 @@ class VerifyReport:
 # -- helpers ---------------------------------------------------------------------------------------------
 
 
-def _key_row(vault: Vault, key: crypto.DataKey) -> KeyRow:
-    from vecvault.vault import _key_row as row
-
-    return row(vault._kek, vault._vault_id, key)
-
-
-def key_info(vault: Vault) -> list[KeyInfo]:
+def key_info(core: VaultCore) -> list[KeyInfo]:
     """Every data key of the vault with its scope, state, encryption count and number of records."""
-    with vault._lock:
-        vault._check_open()
-        storage = vault._storage
+    with core.lock:
+        core.check_open()
+        storage = core.storage
         counts = storage.records_per_key()
         return [
             KeyInfo(r.key_id, r.scope, r.state, r.encryptions, counts.get(r.key_id, 0)) for r in storage.load_keys()
@@ -166,7 +160,7 @@ def key_info(vault: Vault) -> list[KeyInfo]:
 
 
 def rotate_data_keys(
-    vault: Vault,
+    core: VaultCore,
     collection: str | None = None,
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,
@@ -180,7 +174,7 @@ def rotate_data_keys(
     uses them. Other connections may read and write throughout; every record stays readable.
 
     Args:
-        vault: an open vault.
+        core: an open vault's engine (``vault.core``).
         collection: the collection to rotate; ``None`` rotates every collection and the vault scope.
         batch_size: records per transaction.
         progress: ``progress(done, total)`` after each committed batch (records across all scopes).
@@ -194,19 +188,19 @@ def rotate_data_keys(
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
         raise ConfigurationError(f"batch_size must be a positive int, not {batch_size!r}.")
-    with vault._lock:
-        vault._check_open()
-        names = [c.name for c in vault._storage.collections()]
+    with core.lock:
+        core.check_open()
+        names = [c.name for c in core.storage.collections()]
         if collection is not None:
             if collection not in names:
                 raise ConfigurationError(f"No collection named {collection!r}; existing: {names}.")
             scopes = [collection]
         else:
             scopes = [*names, ""]
-    return _rotate_scopes(vault, scopes, batch_size, progress)
+    return _rotate_scopes(core, scopes, batch_size, progress)
 
 
-def upgrade_legacy_keys(vault: Vault, *, batch_size: int = DEFAULT_BATCH_SIZE) -> list[RotationReport]:
+def upgrade_legacy_keys(core: VaultCore, *, batch_size: int = DEFAULT_BATCH_SIZE) -> list[RotationReport]:
     """Re-seal every scope that still has a live legacy (v1) data key into field format v2; destroy those keys.
 
     ``Vault.open`` runs it: it is the data-key rotation of those scopes (resumable and crash-safe, other
@@ -216,28 +210,29 @@ def upgrade_legacy_keys(vault: Vault, *, batch_size: int = DEFAULT_BATCH_SIZE) -
     Raises:
         IntegrityError: a record does not open (run ``vecvault verify``); the legacy keys are kept.
     """
-    with vault._lock:
-        vault._check_open()
-        vault._reload_keys_if_changed()
-        scopes = sorted({k.scope for k in vault._keyset if k.legacy and vault._keyset.has_live_legacy_keys(k.scope)})
-    return _rotate_scopes(vault, scopes, batch_size, None)
+    with core.lock:
+        core.check_open()
+        core.reload_keys_if_changed()
+        keyset = core.keys.keyset
+        scopes = sorted({k.scope for k in keyset if k.legacy and keyset.has_live_legacy_keys(k.scope)})
+    return _rotate_scopes(core, scopes, batch_size, None)
 
 
 def _rotate_scopes(
-    vault: Vault, scopes: list[str], batch_size: int, progress: ProgressCallback | None
+    core: VaultCore, scopes: list[str], batch_size: int, progress: ProgressCallback | None
 ) -> list[RotationReport]:
-    with vault._lock:
-        vault._check_open()
-        starts = [_start_rotation(vault, scope) for scope in scopes]
-        total = sum(_count_on(vault, scope, old_ids) for scope, (_, old_ids, _) in zip(scopes, starts, strict=True))
+    with core.lock:
+        core.check_open()
+        starts = [_start_rotation(core, scope) for scope in scopes]
+        total = sum(_count_on(core, scope, old_ids) for scope, (_, old_ids, _) in zip(scopes, starts, strict=True))
     tracker = _Tracker(progress, total)
     tracker.report()
     reports = []
     for scope, (primary_id, old_ids, resumed) in zip(scopes, starts, strict=True):
-        resealed, destroyed = _finish_rotation(vault, scope, old_ids, batch_size, tracker)
+        resealed, destroyed = _finish_rotation(core, scope, old_ids, batch_size, tracker)
         reports.append(RotationReport(scope, primary_id, resealed, tuple(destroyed), resumed))
-    with vault._lock:
-        vault._storage.checkpoint()
+    with core.lock:
+        core.storage.checkpoint()
     return reports
 
 
@@ -256,28 +251,28 @@ class _Tracker:
         call_progress(self.progress, self.done, self.total)
 
 
-def _start_rotation(vault: Vault, scope: str) -> tuple[int, list[int], bool]:
+def _start_rotation(core: VaultCore, scope: str) -> tuple[int, list[int], bool]:
     """Make a fresh primary unless a rotation is under way; return (primary id, old key ids, resumed)."""
-    storage = vault._storage
+    storage = core.storage
     with storage.transaction():
-        vault._reload_keys_if_changed()
-        keyset = vault._keyset
+        core.reload_keys_if_changed()
+        keyset = core.keys.keyset
         pending = [k.key_id for k in keyset.in_scope(scope) if k.state is KeyState.ENABLED]
         primary = keyset.primary_for(scope)
         if pending and primary is not None and not primary.legacy:
             return primary.key_id, pending, True
-        fresh = vault._new_primary(scope)  # demotes the old primary to enabled: it keeps opening
+        fresh = core.new_primary(scope)  # demotes the old primary to enabled: it keeps opening
         old = [k.key_id for k in keyset.in_scope(scope) if k.state is KeyState.ENABLED]
         return fresh.key_id, old, False
 
 
-def _count_on(vault: Vault, scope: str, key_ids: Sequence[int]) -> int:
+def _count_on(core: VaultCore, scope: str, key_ids: Sequence[int]) -> int:
     """Records of a scope with a sealed field whose header names one of ``key_ids``: a progress estimate.
 
     Headers are not authenticated until their field opens, so nothing is decided from this count (nor from
     the plaintext ``key_id`` column): :func:`_reseal_batch` and :func:`_destroy_unused` open the fields.
     """
-    return vault._storage.count_naming_keys(scope, key_ids)
+    return core.storage.count_naming_keys(scope, key_ids)
 
 
 def _header_key(blob: Any) -> int | None:
@@ -288,25 +283,25 @@ def _header_key(blob: Any) -> int | None:
 
 
 def _finish_rotation(
-    vault: Vault, scope: str, old_ids: list[int], batch_size: int, tracker: _Tracker
+    core: VaultCore, scope: str, old_ids: list[int], batch_size: int, tracker: _Tracker
 ) -> tuple[int, list[int]]:
     resealed = 0
     while True:
         after = 0  # one pass over the records in rowid order: every row is read once per pass
         while True:
-            moved, after = _reseal_batch(vault, scope, old_ids, batch_size, after)
+            moved, after = _reseal_batch(core, scope, old_ids, batch_size, after)
             if after < 0:
                 break
             resealed += moved
             tracker.add(moved)
-        destroyed = _destroy_unused(vault, scope, old_ids)
+        destroyed = _destroy_unused(core, scope, old_ids)
         if destroyed is not None:
             return resealed, destroyed
         # A record landed on an old key between the last batch and the check (a writer with a stale view):
         # go round again.
 
 
-def _reseal_batch(vault: Vault, scope: str, old_ids: list[int], batch_size: int, after: int) -> tuple[int, int]:
+def _reseal_batch(core: VaultCore, scope: str, old_ids: list[int], batch_size: int, after: int) -> tuple[int, int]:
     """Re-seal the records among the next ``batch_size`` of the scope past rowid ``after`` that are on an old key.
 
     A record is on an old key when a sealed field's header names one; the plaintext ``key_id`` column is
@@ -318,17 +313,17 @@ def _reseal_batch(vault: Vault, scope: str, old_ids: list[int], batch_size: int,
     """
     if not old_ids:
         return 0, -1
-    storage = vault._storage
+    storage = core.storage
     old = set(old_ids)
-    with vault._lock:
-        vault._check_open()
+    with core.lock:
+        core.check_open()
         with storage.snapshot():
             found = storage.rotation_page(scope, after, batch_size)
         if not found:
             return 0, -1
         last = int(found[-1][0])
-        keyset = vault._keyset
-        vault_id = vault._vault_id
+        keyset = core.keys.keyset
+        vault_id = core.keys.vault_id
         # Only records with a field whose header names a key being retired (the final check opens the rest).
         moving = [row for row in found if any(_header_key(blob) in old for blob in row[4:7])]
         if not moving:
@@ -340,7 +335,7 @@ def _reseal_batch(vault: Vault, scope: str, old_ids: list[int], batch_size: int,
             keyset.open_field_batch(vault_id, scope, ids, field, [row[column] for row in moving], revs)
             for column, field in enumerate(_FIELDS, start=4)
         ]
-        with vault._write(scope, 3 * len(moving)) as primary:
+        with core.write(scope, 3 * len(moving)) as primary:
             old_rev, new_rev = storage.bump_revision(scope)
             now = time.time()
             texts, metadatas, vectors = (
@@ -355,11 +350,11 @@ def _reseal_batch(vault: Vault, scope: str, old_ids: list[int], batch_size: int,
             # longer on the old key, or no longer exists).
             storage.reseal_records(params)
             _hook_after_batch()
-        col = vault._collections.get(scope)
+        col = core.collections.get(scope)
         if col is not None:
             # The opened values did not change: a loaded index stays valid at the new revision, its rows
             # now of the re-sealing write.
-            col._after_write(old_rev, new_rev, lambda index: index.note_revs(ids, new_rev))
+            col.apply_own_write(old_rev, new_rev, lambda index: index.note_revs(ids, new_rev))
         return len(moving), last
 
 
@@ -381,7 +376,7 @@ def _hook_after_batch() -> None:
 _BATCHES_SEEN = 0
 
 
-def _destroy_unused(vault: Vault, scope: str, old_ids: list[int]) -> list[int] | None:
+def _destroy_unused(core: VaultCore, scope: str, old_ids: list[int]) -> list[int] | None:
     """Destroy the old keys once no sealed field needs them, in one transaction; None if one still does.
 
     Inside the destroying write transaction (no other write can come in between) every sealed field of the
@@ -391,34 +386,34 @@ def _destroy_unused(vault: Vault, scope: str, old_ids: list[int]) -> list[int] |
     Raises:
         IntegrityError: a field does not open; it names the record. Nothing is destroyed.
     """
-    storage = vault._storage
-    with vault._lock:
-        vault._check_open()
+    storage = core.storage
+    with core.lock:
+        core.check_open()
         with storage.transaction():
-            vault._reload_keys_if_changed()
+            core.reload_keys_if_changed()
             doomed = []
             for key_id in old_ids:
-                key = vault._keyset.get(key_id)
+                key = core.keys.keyset.get(key_id)
                 if key is None or key.state is KeyState.DESTROYED or key.state is KeyState.PRIMARY:
                     continue
                 doomed.append(key)
             if not doomed:
                 return []
-            if not _every_field_opens_without(vault, scope, {key.key_id for key in doomed}):
+            if not _every_field_opens_without(core, scope, {key.key_id for key in doomed}):
                 return None
             for key in doomed:
                 key.destroy()
-                storage.update_key(_key_row(vault, key))
+                storage.update_key(core.keys.key_row(key))
             destroyed = [key.key_id for key in doomed]
             # A stored graph sealed under a destroyed key can never open again: it goes with the key.
             storage.drop_ann(scope, destroyed)
-        col = vault._collections.get(scope)
-        if col is not None and col._ann is not None:
-            col._ann_save_due = True  # the next search stores the graph this process holds, under the new key
+        col = core.collections.get(scope)
+        if col is not None:
+            col.keys_rotated()  # the next search stores the graph this process holds, under the new key
         return destroyed
 
 
-def _every_field_opens_without(vault: Vault, scope: str, doomed: set[int]) -> bool:
+def _every_field_opens_without(core: VaultCore, scope: str, doomed: set[int]) -> bool:
     """Whether every sealed field of the scope opens under a key outside ``doomed`` (inside a transaction).
 
     Returns False as soon as a field's header names a doomed key (it may still open under it).
@@ -426,8 +421,8 @@ def _every_field_opens_without(vault: Vault, scope: str, doomed: set[int]) -> bo
     Raises:
         IntegrityError: a field does not open, naming its record and field.
     """
-    keyset, vault_id = vault._keyset, vault._vault_id
-    for rows in vault._storage.scan_pages(scope, ["rev", *_FIELDS]):
+    keyset, vault_id = core.keys.keyset, core.keys.vault_id
+    for rows in core.storage.scan_pages(scope, ["rev", *_FIELDS]):
         ids = [str(row[0]) for row in rows]
         revs = [row[1] for row in rows]
         for column, field in enumerate(_FIELDS, start=2):
@@ -589,9 +584,9 @@ def _unwrap_all(kek: bytes, vault_id: bytes, rows: Sequence[KeyRow]) -> list[tup
 
 
 def _prove_opens(location: str, provider: KeyProvider) -> None:
-    from vecvault.vault import Vault
+    from vecvault.engine import VaultCore
 
-    Vault.open(location, key=provider, create=False).close()
+    VaultCore.open(location, key=provider, create=False).close()
 
 
 def set_file_encryption(location: str | os.PathLike[str], key: KeyProvider, *, enabled: bool) -> bool:
@@ -637,36 +632,37 @@ def _check_vault_key(storage: Storage, master: bytes) -> None:
 # -- shredding -------------------------------------------------------------------------------------------
 
 
-def shred(vault: Vault, collection: str) -> int:
+def shred(core: VaultCore, collection: str) -> int:
     """Crypto-shred a collection: destroy its data keys and delete its records; return how many records.
 
     Raises:
         ConfigurationError: there is no such collection.
     """
-    with vault._lock:
-        vault._check_open()
-        if vault._storage.collection(collection) is None:
-            raise ConfigurationError(f"No collection named {collection!r}; existing: {vault.collections()}.")
-        count = vault._storage.count(collection)
-        vault.drop_collection(collection)
+    with core.lock:
+        core.check_open()
+        if core.storage.collection(collection) is None:
+            names = [row.name for row in core.storage.collections()]
+            raise ConfigurationError(f"No collection named {collection!r}; existing: {names}.")
+        count = core.storage.count(collection)
+        core.drop_collection(collection)
         return count
 
 
-def shred_all(vault: Vault) -> list[str]:
+def shred_all(core: VaultCore) -> list[str]:
     """Shred every collection and replace the vault-scope data key; return the shredded collection names."""
-    with vault._lock:
-        vault._check_open()
-        names = vault.collections()
+    with core.lock:
+        core.check_open()
+        names = [row.name for row in core.storage.collections()]
         for name in names:
-            vault.drop_collection(name)
-    rotate_data_keys(vault, None)
+            core.drop_collection(name)
+    rotate_data_keys(core, None)
     return names
 
 
 # -- verification ----------------------------------------------------------------------------------------
 
 
-def verify(vault: Vault, *, progress: ProgressCallback | None = None, batch_size: int = 2000) -> VerifyReport:
+def verify(core: VaultCore, *, progress: ProgressCallback | None = None, batch_size: int = 2000) -> VerifyReport:
     """Open every sealed field of every record and check what it decodes to; never raises for a record.
 
     Returns:
@@ -674,9 +670,9 @@ def verify(vault: Vault, *, progress: ProgressCallback | None = None, batch_size
     """
     failures: list[VerifyFailure] = []
     records = fields = 0
-    with vault._lock:
-        vault._check_open()
-        storage = vault._storage
+    with core.lock:
+        core.check_open()
+        storage = core.storage
         configs = storage.collections()
         total = sum(storage.count(c.name) for c in configs)
         call_progress(progress, 0, total)
@@ -692,7 +688,7 @@ def verify(vault: Vault, *, progress: ProgressCallback | None = None, batch_size
                     record_id, rev = str(row[0]), row[1]
                     for field, blob in zip(_FIELDS, row[2:5], strict=True):
                         fields += 1
-                        reason = _check_field(vault, config.name, config.dim, record_id, field, blob, rev)
+                        reason = _check_field(core, config.name, config.dim, record_id, field, blob, rev)
                         if reason is not None:
                             failures.append(VerifyFailure(config.name, record_id, field, reason))
                 records += len(rows)
@@ -702,14 +698,14 @@ def verify(vault: Vault, *, progress: ProgressCallback | None = None, batch_size
 
 
 def _check_field(
-    vault: Vault, collection: str, dim: int, record_id: str, field: str, blob: Any, rev: Any
+    core: VaultCore, collection: str, dim: int, record_id: str, field: str, blob: Any, rev: Any
 ) -> str | None:
     try:
         if blob is None:
             raise IntegrityError("the stored value is NULL, not a sealed value")
         if not isinstance(blob, bytes):
             raise IntegrityError("the stored value is not a sealed value")
-        plain = vault._keyset.open(blob, FieldContext(vault._vault_id, collection, record_id, field, rev))
+        plain = core.keys.keyset.open(blob, FieldContext(core.keys.vault_id, collection, record_id, field, rev))
         if field == FIELD_TEXT:
             plain.decode()
         elif field == FIELD_METADATA:
