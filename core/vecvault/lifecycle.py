@@ -40,7 +40,7 @@ from __future__ import annotations
 import hmac
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -165,6 +165,7 @@ def rotate_data_keys(
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: ProgressCallback | None = None,
+    batch_hook: Callable[[], None] | None = None,
 ) -> list[RotationReport]:
     """Rotate the data keys of one collection, or of every collection and the vault scope.
 
@@ -178,6 +179,8 @@ def rotate_data_keys(
         collection: the collection to rotate; ``None`` rotates every collection and the vault scope.
         batch_size: records per transaction.
         progress: ``progress(done, total)`` after each committed batch (records across all scopes).
+        batch_hook: called inside each batch's transaction, after its writes and before its commit: the
+            seam crash tests use to stop a process at the worst moment.
 
     Returns:
         One report per rotated scope.
@@ -197,7 +200,7 @@ def rotate_data_keys(
             scopes = [collection]
         else:
             scopes = [*names, ""]
-    return _rotate_scopes(core, scopes, batch_size, progress)
+    return _rotate_scopes(core, scopes, batch_size, progress, batch_hook)
 
 
 def upgrade_legacy_keys(core: VaultCore, *, batch_size: int = DEFAULT_BATCH_SIZE) -> list[RotationReport]:
@@ -215,11 +218,15 @@ def upgrade_legacy_keys(core: VaultCore, *, batch_size: int = DEFAULT_BATCH_SIZE
         core.reload_keys_if_changed()
         keyset = core.keys.keyset
         scopes = sorted({k.scope for k in keyset if k.legacy and keyset.has_live_legacy_keys(k.scope)})
-    return _rotate_scopes(core, scopes, batch_size, None)
+    return _rotate_scopes(core, scopes, batch_size, None, None)
 
 
 def _rotate_scopes(
-    core: VaultCore, scopes: list[str], batch_size: int, progress: ProgressCallback | None
+    core: VaultCore,
+    scopes: list[str],
+    batch_size: int,
+    progress: ProgressCallback | None,
+    batch_hook: Callable[[], None] | None,
 ) -> list[RotationReport]:
     with core.lock:
         core.check_open()
@@ -229,7 +236,7 @@ def _rotate_scopes(
     tracker.report()
     reports = []
     for scope, (primary_id, old_ids, resumed) in zip(scopes, starts, strict=True):
-        resealed, destroyed = _finish_rotation(core, scope, old_ids, batch_size, tracker)
+        resealed, destroyed = _finish_rotation(core, scope, old_ids, batch_size, tracker, batch_hook)
         reports.append(RotationReport(scope, primary_id, resealed, tuple(destroyed), resumed))
     with core.lock:
         core.storage.checkpoint()
@@ -283,13 +290,18 @@ def _header_key(blob: Any) -> int | None:
 
 
 def _finish_rotation(
-    core: VaultCore, scope: str, old_ids: list[int], batch_size: int, tracker: _Tracker
+    core: VaultCore,
+    scope: str,
+    old_ids: list[int],
+    batch_size: int,
+    tracker: _Tracker,
+    batch_hook: Callable[[], None] | None,
 ) -> tuple[int, list[int]]:
     resealed = 0
     while True:
         after = 0  # one pass over the records in rowid order: every row is read once per pass
         while True:
-            moved, after = _reseal_batch(core, scope, old_ids, batch_size, after)
+            moved, after = _reseal_batch(core, scope, old_ids, batch_size, after, batch_hook=batch_hook)
             if after < 0:
                 break
             resealed += moved
@@ -301,7 +313,15 @@ def _finish_rotation(
         # go round again.
 
 
-def _reseal_batch(core: VaultCore, scope: str, old_ids: list[int], batch_size: int, after: int) -> tuple[int, int]:
+def _reseal_batch(
+    core: VaultCore,
+    scope: str,
+    old_ids: list[int],
+    batch_size: int,
+    after: int,
+    *,
+    batch_hook: Callable[[], None] | None = None,
+) -> tuple[int, int]:
     """Re-seal the records among the next ``batch_size`` of the scope past rowid ``after`` that are on an old key.
 
     A record is on an old key when a sealed field's header names one; the plaintext ``key_id`` column is
@@ -349,31 +369,14 @@ def _reseal_batch(core: VaultCore, scope: str, old_ids: list[int], batch_size: i
             # Compare-and-swap: a record rewritten or deleted since the read is left alone (it is no
             # longer on the old key, or no longer exists).
             storage.reseal_records(params)
-            _hook_after_batch()
+            if batch_hook is not None:
+                batch_hook()
         col = core.collections.get(scope)
         if col is not None:
             # The opened values did not change: a loaded index stays valid at the new revision, its rows
             # now of the re-sealing write.
             col.apply_own_write(old_rev, new_rev, lambda index: index.note_revs(ids, new_rev))
         return len(moving), last
-
-
-def _hook_after_batch() -> None:
-    """Test seam for the crash tests: exit abruptly inside a batch transaction.
-
-    With ``VECVAULT_TEST_EXIT_AFTER_BATCHES=N`` the process exits (``os._exit``) inside the N-th batch
-    transaction, after its writes and before its commit: a crash at the worst moment.
-    """
-    limit = os.environ.get("VECVAULT_TEST_EXIT_AFTER_BATCHES")
-    if not limit:
-        return
-    global _BATCHES_SEEN
-    _BATCHES_SEEN += 1
-    if int(limit) <= _BATCHES_SEEN:
-        os._exit(70)
-
-
-_BATCHES_SEEN = 0
 
 
 def _destroy_unused(core: VaultCore, scope: str, old_ids: list[int]) -> list[int] | None:
