@@ -135,10 +135,19 @@ def test_master_rotation_of_a_legacy_vault_keeps_its_keys_legacy(legacy: Path, t
 
 
 UPGRADE = """
-import sys
-from vecvault import Vault
+import os, sys
+from vecvault import lifecycle
+from vecvault.engine import VaultCore
 from vecvault.keys import EnvKeyProvider
-Vault.open(sys.argv[1], key=EnvKeyProvider(), create=False).close()
+exit_after, batches = int(sys.argv[2]), []
+
+def hook():  # inside the n-th re-sealing transaction, before its commit
+    batches.append(1)
+    if len(batches) >= exit_after:
+        os._exit(70)
+
+core = VaultCore.open(sys.argv[1], key=EnvKeyProvider(), create=False)  # the engine alone does not upgrade
+lifecycle.upgrade_legacy_keys(core, batch_size=500, batch_hook=hook)
 """
 
 
@@ -155,8 +164,9 @@ def test_a_killed_upgrade_resumes_and_never_loses_a_record(
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "core"), env.get("PYTHONPATH", "")])
     monkeypatch.setenv("VECVAULT_KEY", env["VECVAULT_KEY"])
     for after in (1, 2):  # os._exit inside the n-th re-sealing transaction, before its commit
-        hooked = dict(env, VECVAULT_TEST_EXIT_AFTER_BATCHES=str(after))
-        proc = subprocess.run([sys.executable, "-c", UPGRADE, str(path)], env=hooked, capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, "-c", UPGRADE, str(path), str(after)], env=env, capture_output=True, text=True
+        )
         assert proc.returncode == 70, proc.stderr
     assert _formats(path) == {1, 2}  # interrupted half way
     with Vault.open(path, key=EnvKeyProvider(), create=False) as vault:

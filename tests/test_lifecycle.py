@@ -13,6 +13,7 @@ from vecvault import IntegrityError, Vault, WrongKeyError, lifecycle
 from vecvault.crypto import FieldContext
 from vecvault.errors import ConfigurationError, StorageError
 from vecvault.keys import KeyFileProvider, StaticKeyProvider
+from vecvault.ops import rotation
 from vecvault.storage import Storage
 
 DIM = 4
@@ -101,17 +102,17 @@ def test_rotation_reseals_every_record_when_collections_interleave_and_writers_a
     for i in range(6):
         _add(a, 7, prefix=f"a{i}-")
         _add(b, 5, prefix=f"b{i}-")
-    _, old_ids, _ = lifecycle._start_rotation(vault.core, "a")
-    moved, after = lifecycle._reseal_batch(vault.core, "a", old_ids, 9, 0)
+    _, old_ids, _ = rotation._start_rotation(vault.core, "a")
+    moved, after = rotation._reseal_batch(vault.core, "a", old_ids, 9, 0)
     assert moved == 9
     _add(a, 4, prefix="late-")  # written under the new primary: the pass skips it
     done = moved
     while after >= 0:
-        moved, after = lifecycle._reseal_batch(vault.core, "a", old_ids, 9, after)
+        moved, after = rotation._reseal_batch(vault.core, "a", old_ids, 9, after)
         done += moved
     assert done == 42
-    assert lifecycle._count_on(vault.core, "a", old_ids) == 0
-    assert lifecycle._count_on(vault.core, "b", [k.key_id for k in vault.core.keys.keyset.in_scope("b")]) == 30
+    assert rotation._count_on(vault.core, "a", old_ids) == 0
+    assert rotation._count_on(vault.core, "b", [k.key_id for k in vault.core.keys.keyset.in_scope("b")]) == 30
     assert {r.id for r in a.get()} >= {f"a{i}-{j}" for i in range(6) for j in range(7)}
     assert vault.verify().ok
 
@@ -122,10 +123,10 @@ def test_rotate_all_scopes_and_resume_after_interrupted_batches(vault: Vault) ->
     _add(b, 20)
     old_a = _states(vault, "a")["primary"][0]
     # Start a rotation by hand and stop after one batch, as a crash would.
-    primary, old_ids, resumed = lifecycle._start_rotation(vault.core, "a")
+    primary, old_ids, resumed = rotation._start_rotation(vault.core, "a")
     assert old_ids == [old_a]
     assert not resumed
-    moved, after = lifecycle._reseal_batch(vault.core, "a", old_ids, 10, 0)
+    moved, after = rotation._reseal_batch(vault.core, "a", old_ids, 10, 0)
     assert moved == 10 and after > 0
     assert vault.verify().ok
     reports = {r.scope: r for r in vault.rotate_data_keys()}
@@ -210,7 +211,7 @@ def test_rotation_refuses_to_destroy_a_key_a_field_may_still_need(tmp_path: Path
     path = tmp_path / "v.db"
     with Vault.open(path, key=key, file_encryption=False) as vault:
         _add(vault.collection("notes", dim=DIM), 12)
-        _, old_ids, _ = lifecycle._start_rotation(vault.core, "notes")
+        _, old_ids, _ = rotation._start_rotation(vault.core, "notes")
         primary = vault.core.keys.keyset.primary("notes").key_id
     conn = Storage.open(str(path), file_key=None)
     try:
@@ -235,10 +236,10 @@ def test_rotation_refuses_to_destroy_a_key_a_field_may_still_need(tmp_path: Path
 def test_a_field_sealed_under_an_old_key_after_the_pass_sends_rotation_round_again(vault: Vault) -> None:
     col = vault.collection("notes", dim=DIM)
     _add(col, 20)
-    _, old_ids, _ = lifecycle._start_rotation(vault.core, "notes")
+    _, old_ids, _ = rotation._start_rotation(vault.core, "notes")
     after = 0
     while after >= 0:
-        _, after = lifecycle._reseal_batch(vault.core, "notes", old_ids, 8, after)
+        _, after = rotation._reseal_batch(vault.core, "notes", old_ids, 8, after)
     # A writer with a stale view seals one record under the old key (still enabled) after the pass.
     old = vault.core.keys.keyset.get(old_ids[0])
     assert old is not None
@@ -251,7 +252,7 @@ def test_a_field_sealed_under_an_old_key_after_the_pass_sends_rotation_round_aga
             for field, value in (("text", b"stale"), ("metadata", b"{}"), ("vector", bytes(4 * DIM)))
         ]
         storage.upsert_records("notes", rev, 0, ["r3"], *([s] for s in sealed))
-    assert lifecycle._destroy_unused(vault.core, "notes", old_ids) is None  # the final check saw it: nothing destroyed
+    assert rotation._destroy_unused(vault.core, "notes", old_ids) is None  # the final check saw it: nothing destroyed
     (report,) = vault.rotate_data_keys("notes")
     assert report.resumed and report.resealed == 1 and set(old_ids) <= set(report.destroyed)
     assert col.get(["r3"])[0].text == "stale"

@@ -151,7 +151,7 @@ class Vault:
 
     def exposure(self) -> list[str]:
         """Plain-language lines: what the server (or whoever holds the file) can see without the master key."""
-        from vecvault.exposure import describe_exposure
+        from vecvault.ops.exposure import describe_exposure
         from vecvault.storage import display_location
 
         shapes = self.collection_info()
