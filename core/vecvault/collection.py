@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -449,7 +449,7 @@ class Collection:
             targets = list(dict.fromkeys(ids)) if ids is not None else None
             if parsed is not None:
                 matching = self._matching_ids(parsed)
-                targets = matching if targets is None else [i for i in targets if i in set(matching)]
+                targets = matching if targets is None else _in_order_among(targets, matching)
             if not targets:
                 return 0
             storage = self._core.storage
@@ -537,7 +537,7 @@ class Collection:
             storage = self._core.storage
             if parsed is not None:
                 matching = self._matching_ids(parsed)
-                wanted = matching if ids is None else [i for i in dict.fromkeys(ids) if i in set(matching)]
+                wanted = matching if ids is None else _in_order_among(dict.fromkeys(ids), matching)
             elif ids is None:
                 wanted = storage.all_ids(self.name)
             else:
@@ -816,6 +816,12 @@ def _rev_array(revs: Sequence[Any]) -> npt.NDArray[np.int64]:
         return np.array(revs, dtype=np.int64)
     except (TypeError, ValueError, OverflowError):
         raise IntegrityError("A record's write version (rev) is not an integer; the vault was altered.") from None
+
+
+def _in_order_among(ids: Iterable[str], allowed: Sequence[str]) -> list[str]:
+    """The ``ids`` (in their order) that are among ``allowed``; one set for the whole call."""
+    keep = set(allowed)
+    return [i for i in ids if i in keep]
 
 
 def _plain_score(metric: str, distance_value: float) -> float:

@@ -104,16 +104,9 @@ _NOT_EXECUTED = (
 
 _READ_ONLY_PREFIXES = ("select", "pragma", "begin")
 
-# Pragmas an embedded replica refuses ("unsupported statement"): its file is written by replication.
-# The page size applies only when the file is created (it must precede the switch to WAL). A sealed record
-# is ~2.2 KB at 384 dimensions: a 4 KiB page holds one and wastes the rest, a 16 KiB page holds seven, which
-# halves the file and doubles insert and scan speed (measured: 35k -> 65k rows/s, 4.1 -> 2.4 KB per record).
-# A 32 MiB page cache (SQLite's default is 2 MiB) keeps the pages of records read by searches and gets
-# (still sealed: page decryption only undoes the file layer). A vault of up to ~14k records at 384-d fits
-# whole, and the load leaves it there: measured at 10k, the exact search p50 went from 0.40 to 0.31 ms,
-# and bulk adds were no slower. SQLite fills it only as pages are read; in a larger vault the load fills
-# it with pages a search may not read again (+32 MiB RSS after an open at 100k, measured). Loading
-# through a 2 MiB cache instead saved that memory but gave back most of the 10k gain (0.36-0.41 ms).
+# Pragmas an embedded replica refuses ("unsupported statement"): its file is written by replication. The
+# page size applies only when a file is created (before the switch to WAL). Why 16 KiB pages and a 32 MiB
+# page cache, with the measurements: docs/performance.md, "Storage settings".
 _PAGE_CACHE_KIB = 32 * 1024
 
 _LOCAL_ONLY_PRAGMAS = (
