@@ -11,13 +11,9 @@ import pytest
 
 pytest.importorskip("hnswlib")
 
-from vecvault import (
-    ConfigurationError,
-    IntegrityError,
-    Vault,
-    ann_store,
-)
+from vecvault import ConfigurationError, IntegrityError, Vault
 from vecvault.ann import HnswIndex
+from vecvault.crypto import chunked as ann_store
 from vecvault.index import VectorIndex
 from vecvault.storage import SCHEMA_VERSION
 

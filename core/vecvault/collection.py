@@ -242,7 +242,7 @@ class Collection:
         holds every vector once. Anything unexpected returns None and the general path runs instead
         (which also rebuilds a graph that does not open).
         """
-        from vecvault import ann_store
+        from vecvault.crypto import chunked as ann_store
 
         storage = self._core.storage
         count = storage.count(self.name)
@@ -694,7 +694,7 @@ class Collection:
         A stored graph that does not open is only a cache gone bad: it is never trusted and never tried
         again by this process; the rebuilt graph's save replaces it.
         """
-        from vecvault import ann_store
+        from vecvault.crypto import chunked as ann_store
 
         storage = self._core.storage
         if not self._ann_stale and self._revs_authenticated() and storage.has_ann(self.name):
@@ -719,7 +719,7 @@ class Collection:
         if not self._ann_save_due or ann is None or ann.rev is None:
             return
         self._ann_save_due = False
-        from vecvault import ann_store
+        from vecvault.crypto import chunked as ann_store
 
         data = ann.to_bytes()
         try:
