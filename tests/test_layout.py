@@ -5,6 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
+import tomllib
 
 import vecvault
 
@@ -47,3 +51,34 @@ def test_public_all_is_complete_and_importable() -> None:
         assert hasattr(vecvault, name), name
     public = {n for n in dir(vecvault) if not n.startswith("_") and n[0].isupper()}
     assert public <= set(vecvault.__all__), public - set(vecvault.__all__)
+
+
+def _pyproject() -> dict[str, Any]:
+    with (ROOT / "pyproject.toml").open("rb") as fh:
+        return tomllib.load(fh)
+
+
+def test_the_wheel_ships_the_demo_corpus_with_its_licence() -> None:
+    """`vecvault demo` from a wheel reads the corpus that pyproject force-includes where the demo looks."""
+    from vecvault import demo
+
+    force = _pyproject()["tool"]["hatch"]["build"]["targets"]["wheel"]["force-include"]
+    shipped = {Path(dest).name: ROOT / source for source, dest in force.items()}
+    assert set(shipped) == {demo.CORPUS_FILE, "LICENSE", "README.md"}
+    assert {Path(dest).parent.as_posix() for dest in force.values()} == {f"vecvault/{demo.PACKAGED_CORPUS}"}
+    for path in shipped.values():
+        assert path.is_file(), path
+    assert "PSF LICENSE AGREEMENT" in shipped["LICENSE"].read_text(encoding="utf-8")
+    sdist = _pyproject()["tool"]["hatch"]["build"]["targets"]["sdist"]["include"]
+    assert "data/corpus" in sdist  # a wheel built from the sdist has it too
+
+
+def test_the_demo_finds_the_packaged_corpus_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vecvault import demo
+
+    assert demo.default_corpus() == ROOT / "data" / "corpus" / demo.CORPUS_FILE  # a checkout: the source tree
+    packaged = tmp_path / "vecvault" / demo.PACKAGED_CORPUS / demo.CORPUS_FILE
+    packaged.parent.mkdir(parents=True)
+    packaged.write_text("{}\n", encoding="utf-8")
+    monkeypatch.setattr(demo.importlib.resources, "files", lambda package: tmp_path / package)
+    assert demo.default_corpus() == packaged  # an installed wheel: the package data
