@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -82,3 +83,34 @@ def test_the_demo_finds_the_packaged_corpus_first(tmp_path: Path, monkeypatch: p
     packaged.write_text("{}\n", encoding="utf-8")
     monkeypatch.setattr(demo.importlib.resources, "files", lambda package: tmp_path / package)
     assert demo.default_corpus() == packaged  # an installed wheel: the package data
+
+
+REPO = "https://github.com/vecvault/vecvault"
+BLOB = f"{REPO}/blob/main/"
+MARKDOWN_LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def _blob_target(url: str) -> Path:
+    return ROOT / url.removeprefix(BLOB).split("#")[0]
+
+
+def test_project_urls_point_at_the_repository() -> None:
+    urls = _pyproject()["project"]["urls"]
+    assert set(urls) == {"Homepage", "Documentation", "Source", "Changelog", "Issues"}
+    assert urls["Issues"] == f"{REPO}/issues"
+    for url in urls.values():
+        assert url.startswith(REPO), url
+        if url.startswith(BLOB):
+            assert _blob_target(url).is_file(), url
+
+
+def test_readme_links_work_on_pypi() -> None:
+    """PyPI renders the README without the repository: every link is absolute, and blob links exist."""
+    links = MARKDOWN_LINK.findall((ROOT / "README.md").read_text(encoding="utf-8"))
+    assert links
+    for link in links:
+        if link.startswith("#"):
+            continue
+        assert re.match(r"https?://", link), f"relative link in README.md: {link}"
+        if link.startswith(BLOB):
+            assert _blob_target(link).exists(), link
