@@ -114,3 +114,20 @@ def test_readme_links_work_on_pypi() -> None:
         assert re.match(r"https?://", link), f"relative link in README.md: {link}"
         if link.startswith(BLOB):
             assert _blob_target(link).exists(), link
+
+
+def test_dependency_bounds() -> None:
+    """Every dependency has a lower bound (scripts/test-bounds.sh tests it) and none is pinned exactly."""
+    config = _pyproject()
+    project = config["project"]
+    extras = [r for reqs in project["optional-dependencies"].values() for r in reqs if not r.startswith("vecvault[")]
+    requirements = project["dependencies"] + extras
+    for requirement in requirements:
+        assert ">=" in requirement, requirement
+        assert "==" not in requirement, requirement  # e.g. an exact torch build belongs in scripts/setup.sh
+    by_name = {re.split(r"[<>=!~\[ ;]", r, maxsplit=1)[0]: r for r in requirements}
+    for name in ("libsql", "langchain-core", "llama-index-core", "torch"):  # upstream breaks on minor releases
+        assert "<" in by_name[name], by_name[name]
+    assert any(r.startswith("hatchling>=1.27") for r in config["build-system"]["requires"])
+    setup = (ROOT / "scripts" / "setup.sh").read_text(encoding="utf-8")
+    assert setup.index("torch==2.13.0") < setup.index("-e \".[all,ann,progress,examples]\"")
