@@ -9,17 +9,15 @@ by the next query without reloading everything.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
-from vecvault.ann import HnswIndex
 from vecvault.errors import ConfigurationError, IntegrityError, StorageError
-from vecvault.filters import Filter, MetadataTable, parse_filter
-from vecvault.index import VectorIndex, distance, maximal_marginal_relevance, relevance
+from vecvault.filters import Filter, parse_filter
+from vecvault.index import VectorIndex, distance, relevance
 from vecvault.records import (
     Hit,
     Record,
@@ -28,11 +26,15 @@ from vecvault.records import (
     check_metadatas,
     check_query,
     check_vectors,
-    decode_vector,
     encode_metadata,
     encode_vector,
     new_ids,
 )
+from vecvault.search.base import Ranked, Searcher
+from vecvault.search.exact import ExactSearcher
+from vecvault.search.hnsw import AUTO_HNSW_MIN, GraphKeeper, GraphSearcher
+from vecvault.search.mirror import Mirror
+from vecvault.search.sql import SqlSearcher
 from vecvault.storage import CollectionRow
 
 if TYPE_CHECKING:
@@ -42,9 +44,6 @@ __all__ = ["AUTO_HNSW_MIN", "DEFAULT_FETCH_K", "DEFAULT_K", "Collection", "check
 
 DEFAULT_K = 4
 DEFAULT_FETCH_K = 20
-# index="auto" builds an HNSW graph from this many records (see benchmarks/RESULTS.md, phase 3).
-AUTO_HNSW_MIN = 100_000
-_ANN_SAVE_MIN = 1_000
 # Past this many logged deletions, the log is dropped and other readers reload the collection instead.
 _DELETION_LOG_LIMIT = 10_000
 
@@ -94,12 +93,8 @@ class Collection:
         self._pending = pending
         self._native_index = native_index
         self._sealer = RecordSealer(vault.core.keys.keyset, vault.core.keys.vault_id, name)
-        self._index: VectorIndex | None = None
-        self._known: tuple[int, int] | None = None  # (rev, epoch) the index reflects
-        self._index_mode = "exact"
-        self._ann: HnswIndex | None = None
-        self._ann_save_due = False
-        self._ann_stale = False  # the stored graph does not open: never retried, replaced by the next save
+        self._graphs = GraphKeeper(self._core, name, self._sealer)
+        self._mirror = Mirror(self._core, name, self._sealer, self._graphs)
 
     def __repr__(self) -> str:
         return f"Collection({self.name!r}, dim={self.dim}, metric={self.metric!r})"
@@ -120,7 +115,7 @@ class Collection:
         if config is None:
             self._pending = pending
             self._native_index = native_index
-        self._index_mode = index_mode
+        self._graphs.mode = index_mode
         if config is None and pending[0] is not None:
             self._create(pending[0])
 
@@ -184,150 +179,14 @@ class Collection:
     # -- freshness ---------------------------------------------------------------------------------------
 
     def _sync(self, *, with_metadata: bool = False) -> VectorIndex | None:
-        """Bring the in-memory index up to the database's state; call with the vault lock held."""
+        """Bring the mirror up to the database's state; call with the vault lock held."""
         config = self._refresh_config()
         if config is None:
             return None
-        storage = self._core.storage
-        state = storage.revision(self.name)
-        if state is None:
-            # Dropped by another connection: forget everything.
-            self._config = None
-            self._index = None
-            self._known = None
-            return None
-        index = self._index
-        need_meta = with_metadata and (index is None or index.metadata is None)
-        if index is None or self._known is None or state[1] != self._known[1] or need_meta:
-            return self._load(config, with_metadata=with_metadata or (index is not None and index.metadata is not None))
-        if state[0] == self._known[0]:
-            return index
-        known_rev = self._known[0]
-        deleted = storage.deletions_since(self.name, known_rev)
-        columns = self._scan_columns(config, index.metadata is not None)
-        changed = storage.scan(self.name, columns, since_rev=known_rev)
-        index.remove(deleted)
-        self._apply_rows(index, changed, config.dim)
-        self._known = state
+        index = self._mirror.sync(config, with_metadata=with_metadata)
+        if self._mirror.dropped:
+            self._config = None  # dropped by another connection: forget everything
         return index
-
-    def _load(self, config: CollectionRow, *, with_metadata: bool) -> VectorIndex:
-        storage = self._core.storage
-        state = storage.revision(self.name) or (0, 0)
-        if self._ann is None and self._index_mode != "exact" and config.vectors != "plain":
-            loaded = self._load_with_stored_graph(config, state, with_metadata=with_metadata)
-            if loaded is not None:
-                return loaded
-        columns = self._scan_columns(config, with_metadata)
-        # Plain mode ranks in SQL: its in-memory index holds ids and metadata only (zero-width vectors).
-        index = VectorIndex(0 if config.vectors == "plain" else config.dim, config.metric)
-        if with_metadata:
-            index.metadata = MetadataTable()
-        # Page by page into a matrix sized once: memory stays near the vectors' own size.
-        index.reserve(storage.count(self.name))
-        for rows in storage.scan_pages(self.name, columns):
-            self._apply_rows(index, rows, config.dim)
-        self._index = index
-        self._known = state
-        return index
-
-    def _load_with_stored_graph(
-        self, config: CollectionRow, state: tuple[int, int], *, with_metadata: bool
-    ) -> VectorIndex | None:
-        """Reopen fast path: decrypt each vector straight into the stored graph's element records.
-
-        Taken only when a stored graph holds exactly the current records, none of them written after the
-        graph (each record's write version, authenticated as its vector opens, is at most the graph's);
-        the exact index is then born released (its rows are read from the graph), so a reopen decrypts and
-        holds every vector once. Anything unexpected returns None and the general path runs instead
-        (which also rebuilds a graph that does not open).
-        """
-        from vecvault.crypto import chunked as ann_store
-
-        storage = self._core.storage
-        count = storage.count(self.name)
-        if sys.byteorder != "little" or not self._wants_graph(config.dim, count):
-            return None
-        if self._ann_stale or not storage.has_ann(self.name) or not self._revs_authenticated():
-            return None
-        try:
-            chunks = (ann_store.SealedChunk(*r) for r in storage.iter_ann(self.name))
-            rev, data = ann_store.open_graph(self._core.keys.keyset, self._core.keys.vault_id, self.name, chunks)
-            skeleton = HnswIndex.skeleton(data, config.dim, config.metric)
-        except IntegrityError:
-            self._ann_stale = True
-            return None
-        del data
-        graph = skeleton.graph
-        live = len(graph)
-        if graph.rev != rev or live != count:
-            return None
-        label_of = graph.label_of
-        position = skeleton.position_of_label(np.arange(len(graph.ids_by_label)))
-        index = VectorIndex(config.dim, config.metric)
-        if with_metadata:
-            index.metadata = MetadataTable()
-        index.release_vectors(graph.gather)
-        row_labels = np.empty(live, dtype=np.int64)
-        filled = 0
-        for rows in storage.scan_pages(self.name, self._scan_columns(config, with_metadata)):
-            ids = [str(r[0]) for r in rows]
-            found = list(map(label_of.get, ids))
-            if filled + len(ids) > live or None in found:
-                return None  # a record the stored graph does not know
-            revs = [r[1] for r in rows]
-            written = _rev_array(revs)
-            if written.size and int(written.max()) > rev:
-                return None  # a record written after the graph: the general path catches the graph up
-            labels = np.array(found, dtype=np.int64)
-            page = np.empty((len(ids), config.dim), dtype=np.float32)
-            self._sealer.open_vectors_into(ids, [r[2] for r in rows], revs, page)  # authenticates the revs
-            page = index.prepare(page, in_place=True)
-            skeleton.vectors[position[labels]] = page
-            metadatas = self._sealer.open_metadatas(ids, [r[3] for r in rows], revs) if with_metadata else None
-            index.extend_released(ids, np.einsum("ij,ij->i", page, page), metadatas, written)
-            row_labels[filled : filled + len(ids)] = labels
-            filled += len(ids)
-        if filled != live:
-            return None
-        deleted = [label for label, rid in enumerate(graph.ids_by_label) if rid is None]
-        if deleted:
-            skeleton.vectors[position[deleted]] = 0.0
-        skeleton.install()
-        graph.adopt(index, row_labels)
-        self._ann = graph
-        self._index = index
-        self._known = state
-        return index
-
-    @staticmethod
-    def _scan_columns(config: CollectionRow, with_metadata: bool) -> list[str]:
-        columns = ["rev"] if config.vectors == "plain" else ["rev", "vector"]
-        return [*columns, "metadata"] if with_metadata else columns
-
-    def _apply_rows(self, index: VectorIndex, rows: Sequence[tuple[Any, ...]], dim: int) -> None:
-        """Open ``(id, rev, [vector], [metadata])`` rows into the index, each under its write version."""
-        if not rows:
-            return
-        sealer = self._sealer
-        ids = [str(r[0]) for r in rows]
-        revs = [r[1] for r in rows]
-        matrix = np.empty((len(rows), index.dim), dtype=np.float32)
-        meta_col = 2
-        if index.dim:
-            meta_col = 3
-            if sys.byteorder == "little":
-                # Copy each opened vector's bytes straight into the matrix (no array per row).
-                sealer.open_vectors_into(ids, [r[2] for r in rows], revs, matrix)
-            else:
-                for i, row in enumerate(rows):
-                    matrix[i] = sealer.open_vector(ids[i], row[2], revs[i], dim)
-        metadatas = None
-        if index.metadata is not None:
-            metadatas = sealer.open_metadatas(ids, [row[meta_col] for row in rows], revs)
-        # The revs are authenticated only where a field opened under them (plain mode may open none).
-        opened = bool(index.dim) or metadatas is not None
-        index.upsert(ids, matrix, metadatas, owned=True, revs=_rev_array(revs) if opened else None)
 
     # -- writes ------------------------------------------------------------------------------------------
 
@@ -413,17 +272,11 @@ class Collection:
 
     def keys_rotated(self) -> None:
         """The collection's old data keys were destroyed: store the graph this process holds anew."""
-        if self._ann is not None:
-            self._ann_save_due = True
+        self._graphs.keys_rotated()
 
     def apply_own_write(self, old_rev: int, new_rev: int, apply: Callable[[Any], None]) -> None:
-        """Apply our own committed write to the loaded index, if it was current before the write."""
-        index = self._index
-        if index is None or self._known is None:
-            return
-        if self._known[0] == old_rev:
-            apply(index)
-            self._known = (new_rev, self._known[1])
+        """Apply our own committed write to the mirror, if it was current before the write."""
+        self._mirror.apply_own_write(old_rev, new_rev, apply)
 
     def delete(self, ids: Sequence[str] | None = None, *, filter: Any = None) -> int:
         """Delete records by id and/or filter; return how many were deleted. Unknown ids are ignored.
@@ -461,8 +314,8 @@ class Collection:
                 pruned = storage.prune_deletions(self.name, _DELETION_LOG_LIMIT)
                 epoch = storage.bump_epoch(self.name) if pruned else None
             self.apply_own_write(old_rev, new_rev, lambda index: index.remove(targets))
-            if epoch is not None and self._known is not None and self._known[0] == new_rev:
-                self._known = (new_rev, epoch)
+            if epoch is not None:
+                self._mirror.note_epoch(new_rev, epoch)
             storage.checkpoint()
             return deleted
 
@@ -482,8 +335,7 @@ class Collection:
                 if self._config is not None and self._config.vectors == "plain":
                     storage.clear_plain(self.name)
                 storage.bump_epoch(self.name)
-            self._index = None
-            self._known = None
+            self._mirror.reset()
             storage.checkpoint()
             return count
 
@@ -506,13 +358,11 @@ class Collection:
             return self._core.storage.all_ids(self.name)
 
     def _matching_ids(self, parsed: Filter) -> list[str]:
-        storage = self._core.storage
-        with storage.snapshot():
+        with self._core.storage.snapshot():
             index = self._sync(with_metadata=True)
         if index is None or index.metadata is None:
             return []
-        mask = index.metadata.mask(parsed)
-        return [index.ids[i] for i in np.flatnonzero(mask)]
+        return [index.ids[i] for i in np.flatnonzero(index.metadata.mask(parsed))]
 
     def get(
         self,
@@ -580,21 +430,11 @@ class Collection:
                 return []
             config, query = prepared
             with self._core.storage.snapshot():
-                if config.vectors == "plain":
-                    return self._hits(config, self._plain_candidates(config, query, k, parsed))
-                indexed = self._indexed(parsed)
-                if indexed is None:
+                searcher = self._searcher(config, parsed)
+                if searcher is None:
                     return []
-                index, mask = indexed
-                ann = self._ann_for(index)
-                if ann is None:
-                    scored = index.search(query, k, mask)
-                    return self._hits(config, [(index.ids[s.row], s.score) for s in scored], index)
-                rows, scores = ann.candidates(query, k, mask)
-                hits = self._hits(
-                    config, [(index.ids[r], float(s)) for r, s in zip(rows, scores, strict=True)], index
-                )
-            self._save_ann_if_due()
+                hits = self._hits(config, searcher.top(query, k))
+            searcher.finish()
             return hits
 
     def search_mmr(
@@ -625,111 +465,32 @@ class Collection:
             if prepared is None:
                 return []
             config, query = prepared
-            storage = self._core.storage
-            with storage.snapshot():
-                if config.vectors == "plain":
-                    candidates = self._plain_candidates(config, query, fetch_k, parsed)
-                    if not candidates:
-                        return []
-                    raw = storage.plain_vectors(self.name, [i for i, _ in candidates])
-                    matrix = np.stack([decode_vector(raw[i], config.dim) for i, _ in candidates])
-                    picked = maximal_marginal_relevance(query, matrix, k=k, lambda_mult=float(lambda_mult))
-                    return self._hits(config, [candidates[i] for i in picked])
-                indexed = self._indexed(parsed)
-                if indexed is None:
+            with self._core.storage.snapshot():
+                searcher = self._searcher(config, parsed)
+                if searcher is None:
                     return []
-                index, mask = indexed
-                ann = self._ann_for(index)
-                # With a graph, MMR picks among the graph's fetch_k candidates, as a search would find them.
-                found = ann.candidates(query, fetch_k, mask) if ann is not None else None
-                scored = index.search_mmr(query, k, fetch_k, float(lambda_mult), mask, candidates=found)
-                hits = self._hits(config, [(index.ids[s.row], s.score) for s in scored], index)
-            self._save_ann_if_due()
+                hits = self._hits(config, searcher.diverse(query, k, fetch_k, float(lambda_mult)))
+            searcher.finish()
             return hits
 
-    # -- approximate index (index="hnsw" / "auto") -------------------------------------------------------
+    # -- choosing how to rank ----------------------------------------------------------------------------
 
-    def _wants_graph(self, dim: int, size: int) -> bool:
-        """Whether a collection of ``size`` records searches through the HNSW graph (its index mode)."""
-        mode = self._index_mode
-        return mode != "exact" and dim > 0 and (mode != "auto" or size >= AUTO_HNSW_MIN)
+    def _searcher(self, config: CollectionRow, parsed: Filter | None) -> Searcher | None:
+        """The searcher for this query (inside the read snapshot); None while the collection is empty of state.
 
-    def _ann_for(self, index: VectorIndex) -> HnswIndex | None:
-        """The HNSW graph caught up with ``index``, or None for the exact path (inside the snapshot)."""
-        if not self._wants_graph(index.dim, len(index)):
-            index.restore_vectors()  # the exact path scans the matrix (after a switch to index="exact")
-            return None
-        storage = self._core.storage
-        ann = self._ann
-        if ann is None:
-            ann = self._ann = self._load_ann(index)
-        if ann.source is not index:
-            if ann.rev is not None and not self._revs_authenticated():
-                ann = self._ann = HnswIndex(index.dim, index.metric)  # v1 records' revs prove nothing: rebuild
-            ann.attach(index)  # re-inserts the records whose authenticated write version is newer than the graph
-        if ann.behind:
-            changed_count = ann.catch_up()
-            # Save after a large change, or when no graph is stored (a delete drops the stored one) or the
-            # stored one does not open.
-            if (
-                changed_count >= max(_ANN_SAVE_MIN, len(index) // 20)
-                or self._ann_stale
-                or not storage.has_ann(self.name)
-            ):
-                self._ann_save_due = True
-        if ann.needs_rebuild:
-            index.restore_vectors()  # the old graph may hold the only copy: take it back before dropping it
-            ann = self._ann = HnswIndex(index.dim, index.metric)
-            ann.attach(index)
-            ann.catch_up()
-            self._ann_save_due = True
-        ann.rev = index.max_rev  # from the authenticated revs of the rows it now holds, not the plaintext counter
-        if not index.released and ann.covers_source:
-            index.release_vectors(ann.gather)  # the graph holds every vector: keep one copy, not two
-        return ann
-
-    def _load_ann(self, index: VectorIndex) -> HnswIndex:
-        """The stored graph if it opens and fits this collection, else an empty one (rebuilt lazily).
-
-        A stored graph that does not open is only a cache gone bad: it is never trusted and never tried
-        again by this process; the rebuilt graph's save replaces it.
+        ``plain`` collections rank in SQL; sealed ones through the HNSW graph when the index mode asks for
+        it (``"hnsw"``, or ``"auto"`` above :data:`~vecvault.search.hnsw.AUTO_HNSW_MIN` records), else exactly.
         """
-        from vecvault.crypto import chunked as ann_store
-
-        storage = self._core.storage
-        if not self._ann_stale and self._revs_authenticated() and storage.has_ann(self.name):
-            try:
-                chunks = (ann_store.SealedChunk(*r) for r in storage.iter_ann(self.name))
-                rev, data = ann_store.open_graph(self._core.keys.keyset, self._core.keys.vault_id, self.name, chunks)
-                ann = HnswIndex.from_bytes(data, index)
-                if ann.rev != rev or ann.dim != index.dim or ann.metric != index.metric:
-                    raise IntegrityError("The stored graph does not match its collection.")
-                return ann
-            except IntegrityError:
-                self._ann_stale = True  # a damaged or foreign graph is never trusted: rebuild from the records
-        return HnswIndex(index.dim, index.metric)
-
-    def _revs_authenticated(self) -> bool:
-        """Whether every record's write version is bound by its seal (no live legacy v1 key in the collection)."""
-        return not self._core.keys.keyset.has_live_legacy_keys(self.name)
-
-    def _save_ann_if_due(self) -> None:
-        """Seal and store the graph after a large catch-up (outside the read snapshot)."""
-        ann = self._ann
-        if not self._ann_save_due or ann is None or ann.rev is None:
-            return
-        self._ann_save_due = False
-        from vecvault.crypto import chunked as ann_store
-
-        data = ann.to_bytes()
-        try:
-            with self._core.write(self.name, ann_store.chunk_count(len(data))) as primary:
-                chunks = ann_store.seal_graph(primary, self._core.keys.vault_id, self.name, ann.rev, data)
-                self._core.storage.save_ann(self.name, ((c.index, c.count, c.rev, c.key_id, c.blob) for c in chunks))
-        except StorageError:
-            self._ann_save_due = True  # busy: try again after the next search
-            return
-        self._ann_stale = False
+        if config.vectors == "plain":
+            return SqlSearcher(self._core, config, self._mirror, parsed, native=self._plain_native(config))
+        indexed = self._mirror.indexed(config, parsed)
+        if self._mirror.dropped:
+            self._config = None
+        if indexed is None:
+            return None
+        index, mask = indexed
+        graph = self._graphs.follow(index)
+        return ExactSearcher(index, mask) if graph is None else GraphSearcher(index, mask, graph, self._graphs)
 
     def _prepare_query(self, vector: Any) -> tuple[CollectionRow, npt.NDArray[np.float32]] | None:
         """The collection's configuration and the checked query; None while the collection has no records."""
@@ -739,35 +500,9 @@ class Collection:
             return None
         return config, check_query(vector, config.dim)
 
-    def _indexed(self, parsed: Filter | None) -> tuple[VectorIndex, npt.NDArray[np.bool_] | None] | None:
-        """The up-to-date in-memory index and the filter's row mask (inside the read snapshot)."""
-        index = self._sync(with_metadata=parsed is not None)
-        if index is None:
-            return None
-        return index, (index.metadata.mask(parsed) if parsed is not None else None)
-
-    def _plain_candidates(
-        self, config: CollectionRow, query: npt.NDArray[np.float32], k: int, parsed: Filter | None
-    ) -> list[tuple[str, float]]:
-        """Top ``k`` ``(id, score)`` ranked by libSQL inside SQL; filters use the in-memory metadata."""
-        storage = self._core.storage
-        q = encode_vector(query)
-        native = self._plain_native(config)
-        if parsed is None:
-            ranked = storage.plain_top_k(self.name, config.metric, q, k, native_index=native)
-        else:
-            index = self._sync(with_metadata=True)
-            if index is None or index.metadata is None:
-                return []
-            mask = index.metadata.mask(parsed)
-            matching = [index.ids[i] for i in np.flatnonzero(mask)]
-            ranked = storage.plain_top_k(self.name, config.metric, q, k, ids=matching) if matching else []
-        return [(record_id, _plain_score(config.metric, d)) for record_id, d in ranked]
-
-    def _hits(
-        self, config: CollectionRow, scored: list[tuple[str, float]], index: VectorIndex | None = None
-    ) -> list[Hit]:
-        """Open the hits' texts and metadata; ``index``: the index that ranked them by its opened vectors."""
+    def _hits(self, config: CollectionRow, ranked: Ranked) -> list[Hit]:
+        """Open the hits' texts and metadata, checked to be of the writes whose vectors ranked them."""
+        scored, index = ranked.hits, ranked.ranked_by
         if not scored:
             return []
         storage = self._core.storage
@@ -781,8 +516,8 @@ class Collection:
             # Inside one read snapshot the index holds each record's current write: a hit's text and
             # metadata must be of the write whose vector ranked it.
             for record_id, rev in zip(ids, revs, strict=True):
-                ranked = index.rev_of(record_id)
-                if ranked is not None and ranked >= 0 and ranked != rev:
+                ranked_rev = index.rev_of(record_id)
+                if ranked_rev is not None and ranked_rev >= 0 and ranked_rev != rev:
                     raise IntegrityError(
                         f"Record {record_id!r} was ranked by the vector of another write than its stored text "
                         "and metadata: the vault was altered. Run `vecvault verify`, or restore a backup."
@@ -810,22 +545,7 @@ class Collection:
             return list(index.ids), index.vectors.copy()
 
 
-def _rev_array(revs: Sequence[Any]) -> npt.NDArray[np.int64]:
-    """Stored write versions as int64; one that is no integer means the file was altered."""
-    try:
-        return np.array(revs, dtype=np.int64)
-    except (TypeError, ValueError, OverflowError):
-        raise IntegrityError("A record's write version (rev) is not an integer; the vault was altered.") from None
-
-
 def _in_order_among(ids: Iterable[str], allowed: Sequence[str]) -> list[str]:
     """The ``ids`` (in their order) that are among ``allowed``; one set for the whole call."""
     keep = set(allowed)
     return [i for i in ids if i in keep]
-
-
-def _plain_score(metric: str, distance_value: float) -> float:
-    """Turn libSQL's distance into this module's similarity score (see :mod:`vecvault.index`)."""
-    if metric == "cosine":
-        return 1.0 - distance_value
-    return 1.0 / (1.0 + distance_value)
