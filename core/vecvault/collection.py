@@ -32,7 +32,7 @@ from vecvault.records import (
 )
 from vecvault.search.base import Ranked, Searcher
 from vecvault.search.exact import ExactSearcher
-from vecvault.search.hnsw import AUTO_HNSW_MIN, GraphKeeper, GraphSearcher
+from vecvault.search.hnsw import AUTO_HNSW_MIN, INDEX_MODES, GraphKeeper, GraphSearcher
 from vecvault.search.mirror import Mirror
 from vecvault.search.sql import SqlSearcher
 from vecvault.storage import CollectionRow
@@ -40,7 +40,7 @@ from vecvault.storage import CollectionRow
 if TYPE_CHECKING:
     from vecvault.vault import Vault
 
-__all__ = ["AUTO_HNSW_MIN", "DEFAULT_FETCH_K", "DEFAULT_K", "Collection", "check_same_config"]
+__all__ = ["AUTO_HNSW_MIN", "DEFAULT_FETCH_K", "DEFAULT_K", "Collection", "check_same_config", "stored_index_mode"]
 
 DEFAULT_K = 4
 DEFAULT_FETCH_K = 20
@@ -66,6 +66,16 @@ def check_same_config(row: CollectionRow, *, dim: int | None, metric: str, vecto
             f"Collection {row.name!r} was built with the embedding model {row.model!r}, not {model!r}; its "
             "vectors are not comparable. Use the same model, or a new collection name."
         )
+
+
+def stored_index_mode(row: CollectionRow) -> str | None:
+    """The index mode a collection was created with (None for collections from before it was stored)."""
+    try:
+        options = json.loads(row.options or "{}")
+    except ValueError:
+        return None
+    mode = options.get("index") if isinstance(options, dict) else None
+    return mode if mode in INDEX_MODES else None
 
 
 def _check_k(k: int, what: str = "k") -> int:
@@ -149,7 +159,9 @@ class Collection:
     def _create(self, dim: int) -> CollectionRow:
         _, metric, vectors, model = self._pending
         storage = self._core.storage
-        options = json.dumps({"native_index": bool(self._native_index)}) if vectors == "plain" else "{}"
+        # The index mode is stored so that a reopen without index= searches as the collection was created.
+        stored = {"native_index": bool(self._native_index)} if vectors == "plain" else {"index": self._graphs.mode}
+        options = json.dumps(stored)
         with self._core.write(self.name, 0):  # creates the collection's own data key
             storage.create_collection(
                 CollectionRow(self.name, dim, metric, vectors, model, rev=0, epoch=0, options=options)

@@ -11,12 +11,20 @@ import contextlib
 import os
 from typing import TYPE_CHECKING
 
-from vecvault.collection import AUTO_HNSW_MIN, DEFAULT_FETCH_K, DEFAULT_K, Collection, check_same_config
+from vecvault.collection import (
+    AUTO_HNSW_MIN,
+    DEFAULT_FETCH_K,
+    DEFAULT_K,
+    Collection,
+    check_same_config,
+    stored_index_mode,
+)
 from vecvault.engine import VaultCore
 from vecvault.errors import ConfigurationError, IntegrityError, StorageError
 from vecvault.index import normalize_metric
 from vecvault.keys.base import KeyProvider
 from vecvault.records import CollectionInfo
+from vecvault.search.hnsw import INDEX_MODES
 from vecvault.storage import Tracer
 
 if TYPE_CHECKING:
@@ -26,7 +34,6 @@ if TYPE_CHECKING:
 __all__ = ["AUTO_HNSW_MIN", "DEFAULT_FETCH_K", "DEFAULT_K", "Collection", "CollectionInfo", "Vault"]
 
 VECTOR_MODES = ("sealed", "plain")
-INDEX_MODES = ("exact", "hnsw", "auto")
 
 
 class Vault:
@@ -181,23 +188,28 @@ class Vault:
         self,
         name: str,
         dim: int | None = None,
-        metric: str = "cosine",
+        metric: str | None = None,
         *,
-        vectors: str = "sealed",
+        vectors: str | None = None,
         model: str | None = None,
         create: bool = True,
         allow_plaintext_vectors: bool = False,
         native_index: bool = False,
-        index: str = "exact",
+        index: str | None = None,
     ) -> Collection:
         """Return a collection, creating it on first use.
+
+        An existing collection opens as it was created: its dimension, metric, vector mode, model and index
+        mode are stored with it, so ``vault.collection(name)`` needs no other argument. An explicit
+        dimension, metric, vector mode or model that differs from the stored one raises; an explicit index
+        mode switches this process only (the stored one stays for the next open).
 
         Args:
             name: the collection's name (stored in plaintext).
             dim: the vector dimension. ``None`` takes it from an existing collection, or from the first
                 vectors added to a new one.
-            metric: ``"cosine"`` (default), ``"dot"`` or ``"euclidean"``.
-            vectors: ``"sealed"`` (default): vectors exist only as sealed fields.
+            metric: ``"cosine"`` (default for a new collection), ``"dot"`` or ``"euclidean"``.
+            vectors: ``"sealed"`` (default for a new collection): vectors exist only as sealed fields.
                 ``"plain"``: vectors are *also* stored unsealed in an ``F32_BLOB`` column so libSQL's
                 ``vector_distance_cos`` / ``vector_distance_l2`` (and, with ``native_index``, its DiskANN
                 index) rank them inside SQL, for vaults too large to hold in memory. This leaks the
@@ -208,10 +220,11 @@ class Vault:
             create: with False, a missing collection raises ConfigurationError.
             allow_plaintext_vectors: accept ``plain`` mode where no file encryption hides the vectors.
             native_index: with ``plain``, build libSQL's DiskANN index (approximate; slow to ingest).
-            index: ``"exact"`` (default): exact search. ``"hnsw"``: an approximate HNSW graph (needs
-                hnswlib), built lazily on the first search and kept sealed in the vault; hits are still
-                scored exactly. ``"auto"``: exact below ``vecvault.vault.AUTO_HNSW_MIN`` records, HNSW
-                above. A per-process choice (not stored); sealed vectors only.
+            index: ``"exact"`` (default for a new collection): exact search. ``"hnsw"``: an approximate
+                HNSW graph (needs hnswlib), built lazily on the first search and kept sealed in the vault;
+                hits are still scored exactly. ``"auto"``: exact below ``vecvault.vault.AUTO_HNSW_MIN``
+                records, HNSW above. Stored when the collection is created (``None`` reopens with it);
+                another value on an existing collection applies to this process only. Sealed vectors only.
 
         Raises:
             ConfigurationError: the collection exists with another dimension, metric or model.
@@ -219,24 +232,28 @@ class Vault:
         self._core.check_open()
         if not isinstance(name, str) or not name or "\x00" in name:
             raise ConfigurationError("A collection name must be a non-empty string without NUL characters.")
-        metric = normalize_metric(metric)
-        if vectors not in VECTOR_MODES:
-            raise ConfigurationError(f"Unknown vector mode {vectors!r}. Expected one of {list(VECTOR_MODES)}.")
         if dim is not None and (not isinstance(dim, int) or isinstance(dim, bool) or dim <= 0):
             raise ConfigurationError(f"dim must be a positive int, not {dim!r}.")
-        if vectors == "plain":
-            self._check_plain_allowed(name, metric, allow_plaintext_vectors)
-        elif native_index:
-            raise ConfigurationError("native_index needs vectors='plain' (libSQL indexes only unsealed vectors).")
-        if index not in INDEX_MODES:
-            raise ConfigurationError(f"Unknown index {index!r}. Expected one of {list(INDEX_MODES)}.")
-        if index != "exact" and vectors == "plain":
-            raise ConfigurationError("index='hnsw'/'auto' needs sealed vectors; plain mode ranks inside libSQL.")
         core = self._core
         with core.lock:
             row = core.storage.collection(name)
             if row is None and not create:
                 raise ConfigurationError(f"No collection named {name!r}; existing: {self.collections()}.")
+            # What is not given is what the collection was created with (a new one: the defaults).
+            metric = normalize_metric(metric) if metric is not None else (row.metric if row else "cosine")
+            vectors = vectors if vectors is not None else (row.vectors if row else "sealed")
+            if index is None:
+                index = (stored_index_mode(row) if row else None) or "exact"
+            if vectors not in VECTOR_MODES:
+                raise ConfigurationError(f"Unknown vector mode {vectors!r}. Expected one of {list(VECTOR_MODES)}.")
+            if vectors == "plain":
+                self._check_plain_allowed(name, metric, allow_plaintext_vectors)
+            elif native_index:
+                raise ConfigurationError("native_index needs vectors='plain' (libSQL indexes only unsealed vectors).")
+            if index not in INDEX_MODES:
+                raise ConfigurationError(f"Unknown index {index!r}. Expected one of {list(INDEX_MODES)}.")
+            if index != "exact" and vectors == "plain":
+                raise ConfigurationError("index='hnsw'/'auto' needs sealed vectors; plain mode ranks inside libSQL.")
             if row is not None:
                 check_same_config(row, dim=dim, metric=metric, vectors=vectors, model=model)
             pending = (dim, metric, vectors, model)
