@@ -33,9 +33,9 @@ from typing import Any, TextIO
 import numpy as np
 import numpy.typing as npt
 
+from vecvault.cli.progress import terminal_progress
 from vecvault.errors import ConfigurationError, VaultKeyError
 from vecvault.keys.base import KeyProvider
-from vecvault.progress import terminal_progress
 from vecvault.vault import Vault
 
 __all__ = ["DEFAULT_LIMIT", "QUESTIONS", "ScanResult", "choose_key_provider", "default_corpus", "main", "scan_files"]
