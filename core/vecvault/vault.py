@@ -27,7 +27,7 @@ from vecvault.ann import HnswIndex
 from vecvault.crypto import DataKey, Keyset, KeyState
 from vecvault.errors import ConfigurationError, IntegrityError, KeyNotFoundError, StorageError
 from vecvault.filters import Filter, MetadataTable, parse_filter
-from vecvault.index import VectorIndex, distance, maximal_marginal_relevance, normalize_metric, relevance
+from vecvault.index import VectorIndex, exact_scores, maximal_marginal_relevance, normalize_metric, relevance
 from vecvault.keys.base import KeyProvider, VaultRegistry
 from vecvault.records import (
     CollectionInfo,
@@ -1094,7 +1094,7 @@ class Collection:
             config, query = prepared
             with self._vault._storage.snapshot():
                 if config.vectors == "plain":
-                    return self._hits(config, self._plain_candidates(config, query, k, parsed))
+                    return self._hits(config, query, self._plain_candidates(config, query, k, parsed))
                 indexed = self._indexed(parsed)
                 if indexed is None:
                     return []
@@ -1102,10 +1102,10 @@ class Collection:
                 ann = self._ann_for(index)
                 if ann is None:
                     scored = index.search(query, k, mask)
-                    return self._hits(config, [(index.ids[s.row], s.score) for s in scored], index)
+                    return self._hits(config, query, [(index.ids[s.row], s.score) for s in scored], index)
                 rows, scores = ann.candidates(query, k, mask)
                 hits = self._hits(
-                    config, [(index.ids[r], float(s)) for r, s in zip(rows, scores, strict=True)], index
+                    config, query, [(index.ids[r], float(s)) for r, s in zip(rows, scores, strict=True)], index
                 )
             self._save_ann_if_due()
             return hits
@@ -1147,7 +1147,7 @@ class Collection:
                     raw = storage.plain_vectors(self.name, [i for i, _ in candidates])
                     matrix = np.stack([decode_vector(raw[i], config.dim) for i, _ in candidates])
                     picked = maximal_marginal_relevance(query, matrix, k=k, lambda_mult=float(lambda_mult))
-                    return self._hits(config, [candidates[i] for i in picked])
+                    return self._hits(config, query, [candidates[i] for i in picked], ranked=False)
                 indexed = self._indexed(parsed)
                 if indexed is None:
                     return []
@@ -1156,7 +1156,7 @@ class Collection:
                 # With a graph, MMR picks among the graph's fetch_k candidates, as a search would find them.
                 found = ann.candidates(query, fetch_k, mask) if ann is not None else None
                 scored = index.search_mmr(query, k, fetch_k, float(lambda_mult), mask, candidates=found)
-                hits = self._hits(config, [(index.ids[s.row], s.score) for s in scored], index)
+                hits = self._hits(config, query, [(index.ids[s.row], s.score) for s in scored], index, ranked=False)
             self._save_ann_if_due()
             return hits
 
@@ -1278,38 +1278,59 @@ class Collection:
         return [(record_id, _plain_score(config.metric, d)) for record_id, d in ranked]
 
     def _hits(
-        self, config: CollectionRow, scored: list[tuple[str, float]], index: VectorIndex | None = None
+        self,
+        config: CollectionRow,
+        query: npt.NDArray[np.float32],
+        scored: list[tuple[str, float]],
+        index: VectorIndex | None = None,
+        *,
+        ranked: bool = True,
     ) -> list[Hit]:
-        """Open the hits' texts and metadata; ``index``: the index that ranked them by its opened vectors."""
+        """Open the hits and score them exactly; ``index``: the index that ranked them by its opened vectors.
+
+        The ranking was done in float32; each hit is scored again here in float64 from its stored float32
+        vector (``index.exact_scores``: k dot products), so scores and distances are exact and inside their
+        metric's range. ``ranked``: the hits are a top k, re-ordered by the exact score (ties keep their
+        order); an MMR selection keeps its own order.
+        """
         if not scored:
             return []
         storage = self._vault._storage
-        found = storage.fetch(self.name, [record_id for record_id, _ in scored], ["rev", "text", "metadata"])
-        present = [(record_id, score) for record_id, score in scored if record_id in found]
-        ids = [record_id for record_id, _ in present]
+        found = storage.fetch(self.name, [record_id for record_id, _ in scored], ["rev", "text", "metadata", "vector"])
+        ids = [record_id for record_id, _ in scored if record_id in found]
+        if not ids:
+            return []
         revs = [found[record_id][0] for record_id in ids]
         texts = self._sealer.open_texts(ids, [found[record_id][1] for record_id in ids], revs)
         metadatas = self._sealer.open_metadatas(ids, [found[record_id][2] for record_id in ids], revs)
+        vectors = np.stack(
+            [
+                self._sealer.open_vector(record_id, found[record_id][3], rev, config.dim)
+                for record_id, rev in zip(ids, revs, strict=True)
+            ]
+        )
         if index is not None and not storage.remote and not storage.replica:
             # Inside one read snapshot the index holds each record's current write: a hit's text and
             # metadata must be of the write whose vector ranked it.
             for record_id, rev in zip(ids, revs, strict=True):
-                ranked = index.rev_of(record_id)
-                if ranked is not None and ranked >= 0 and ranked != rev:
+                ranked_rev = index.rev_of(record_id)
+                if ranked_rev is not None and ranked_rev >= 0 and ranked_rev != rev:
                     raise IntegrityError(
                         f"Record {record_id!r} was ranked by the vector of another write than its stored text "
                         "and metadata: the vault was altered. Run `vecvault verify`, or restore a backup."
                     )
+        scores, distances = exact_scores(config.metric, query, vectors)
+        order = np.argsort(-scores, kind="stable") if ranked else np.arange(len(ids))
         return [
             Hit(
-                id=record_id,
-                text=text,
-                metadata=metadata,
-                score=score,
-                relevance=relevance(config.metric, score),
-                distance=distance(config.metric, score),
+                id=ids[i],
+                text=texts[i],
+                metadata=metadatas[i],
+                score=float(scores[i]),
+                relevance=relevance(config.metric, float(distances[i])),
+                distance=float(distances[i]),
             )
-            for (record_id, score), text, metadata in zip(present, texts, metadatas, strict=True)
+            for i in order.tolist()
         ]
 
     def vectors(self) -> tuple[list[str], npt.NDArray[np.float32]]:
