@@ -283,6 +283,11 @@ class VecVaultVectorStore(VectorStore):
         try:
             if pre_delete_collection:
                 vault.drop_collection(collection_name)
+            if not create_collection_if_not_exists and collection_name not in vault.collections():
+                raise ConfigurationError(
+                    f"Collection {collection_name!r} does not exist and create_collection_if_not_exists=False; "
+                    f"existing collections: {vault.collections()}."
+                )
             collection = vault.collection(
                 collection_name, create=bool(create_collection_if_not_exists), **self._collection_options
             )
@@ -610,7 +615,8 @@ class VecVaultVectorStore(VectorStore):
 
         Args:
             ids: record ids to delete.
-            **kwargs: ``filter``: a ``$`` filter dict; with ``ids`` too, only those ids that match.
+            **kwargs: ``filter`` (or ``where``, as Chroma calls it): a ``$`` filter dict; with ``ids`` too,
+                only those ids that match.
 
         Returns:
             True once the deletion is committed (deleted ciphertext is overwritten in the file).
@@ -620,7 +626,12 @@ class VecVaultVectorStore(VectorStore):
                 ``store.collection.clear()``).
         """
         flt = kwargs.pop("filter", None)
-        reject_unknown_kwargs("delete", kwargs, ("ids", "filter"))
+        where = kwargs.pop("where", None)  # Chroma's name for it
+        reject_unknown_kwargs("delete", kwargs, ("ids", "filter", "where"))
+        if where is not None:
+            if flt is not None:
+                raise ConfigurationError("delete() takes filter= or where= (Chroma's name for it), not both.")
+            flt = where
         parsed = self._parse_filter(flt)
         if ids is None and parsed is None:
             raise ConfigurationError(
