@@ -13,6 +13,7 @@ What cannot apply is marked with why.
 
 from __future__ import annotations
 
+import os
 import uuid
 from pathlib import Path
 
@@ -202,7 +203,7 @@ async def test_chroma_search_filter_with_scores_async(vault: Vault) -> None:
 @pytest.mark.parametrize("use_async", [False, True])
 async def test_chroma_with_persistence(tmp_path: Path, use_async: bool) -> None:
     """Test end to end construction and search, with persistence (persist_directory= is path= here)."""
-    key = uuid.uuid4().bytes * 2
+    key = os.urandom(32)
     chroma_persist_dir = tmp_path / "persist.db"
     collection_name = "test_collection"
     kwargs = {"collection_name": collection_name, "path": chroma_persist_dir, "key": key, **L2}
