@@ -198,7 +198,7 @@ async def test_delete_and_reset_collection(make_store: StoreFactory) -> None:
 
 
 def test_create_collection_if_not_exists_false(make_store: StoreFactory) -> None:
-    with pytest.raises(ConfigurationError, match="Collection .missing. does not exist"):
+    with pytest.raises(ConfigurationError, match=r"Collection 'missing' does not exist"):
         make_store(collection_name="missing", create_collection_if_not_exists=False)
     first = make_store(collection_name="made")
     first.add_texts(["x"])
