@@ -74,7 +74,8 @@ def _build(path: str, ds: common.Dataset, master: bytes) -> dict[str, Any]:
         # the second core (measured: ~2.2 ms interleaved vs ~1.8 ms alone for the same search).
         ann_ms = common.time_queries(lambda q: col.search(q, k=K), list(ds.queries))
         numpy_ms = common.time_queries(numpy_top, list(ds.queries))
-        graph_bytes = int(vault._storage.query("SELECT sum(length(blob)) FROM vv_ann WHERE collection = 'bench'")[0][0])
+        storage = vault.core.storage
+        graph_bytes = int(storage.query("SELECT sum(length(blob)) FROM vv_ann WHERE collection = 'bench'")[0][0])
         facts = {
             "ingest_rate": n / ingest_s,
             "build_rate": n / build_s,
@@ -83,8 +84,8 @@ def _build(path: str, ds: common.Dataset, master: bytes) -> dict[str, Any]:
             "ann_ms": common.median(ann_ms),
             "numpy_ms": common.median(numpy_ms),
             "graph_bytes": graph_bytes,
-            "vault_id": vault._vault_id.hex(),
-            "data_key": derive_subkey(vault._keyset.primary("bench").material or b"", "row-seal").hex(),
+            "vault_id": vault.core.keys.vault_id.hex(),
+            "data_key": derive_subkey(vault.core.keys.keyset.primary("bench").material or b"", "row-seal").hex(),
             "file_key": derive_file_key(master) if vault.file_encrypted else "",
         }
     return facts

@@ -166,8 +166,9 @@ def run(
         )
         mmr_ms = common.median(mmr)
         row("MMR k=5 fetch_k=20", mmr_ms, "unfiltered top-10", common.median(plain), 2.0)
-        vault_id = vault._vault_id.hex()
-        data_key = derive_subkey(vault._keyset.primary("bench").material or b"", "row-seal")  # the row-sealing subkey
+        vault_id = vault.core.keys.vault_id.hex()
+        primary = vault.core.keys.keyset.primary("bench")
+        data_key = derive_subkey(primary.material or b"", "row-seal")  # the row-sealing subkey
         file_key = derive_file_key(master) if vault.file_encrypted else ""
         facts.update(vault_ms=vault_ms, numpy_ms=numpy_ms, f10_ms=f10_ms, f01_ms=f01_ms, mmr_ms=mmr_ms)
     # -- open in a fresh process vs the floor; memory

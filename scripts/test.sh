@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Run the whole test suite: unit, property, integration, remote (a real sqld), the real OS keychain
-# (GNOME Keyring's Secret Service on a private D-Bus session) and the notebooks. Sets everything up first.
+# Run the whole test suite: lint, the docs build, the dependency-bounds runs (scripts/test-bounds.sh), then
+# unit, property, integration, remote (a real sqld), the real OS keychain (GNOME Keyring's Secret Service on
+# a private D-Bus session) and the notebooks. Sets everything up first.
 # Extra arguments go to pytest, e.g.  ./scripts/test.sh -k filters -x
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,14 @@ pytest_cmd=("$venv/bin/python" -m pytest --nbmake tests notebooks "$@")
 echo "lint: ruff and mypy"
 "$venv/bin/ruff" check --quiet core integrations tests benchmarks scripts examples
 "$venv/bin/mypy" --no-error-summary core/vecvault
+
+echo "docs: mkdocs build --strict (the API reference from the docstrings; warnings are errors)"
+site="$(mktemp -d "${TMPDIR:-/tmp}/vecvault-site.XXXXXX")"
+NO_MKDOCS_2_WARNING=1 "$venv/bin/mkdocs" build --strict --quiet --site-dir "$site"
+rm -rf "$site"
+
+echo "bounds: the fast unit tests at the lowest and the latest allowed dependency versions"
+VECVAULT_VENV="$venv" bash scripts/test-bounds.sh
 
 if command -v dbus-run-session >/dev/null && command -v gnome-keyring-daemon >/dev/null; then
     exec bash scripts/with-secret-service.sh "${pytest_cmd[@]}"

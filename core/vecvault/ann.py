@@ -109,6 +109,25 @@ class HnswIndex:
         self.rev: int | None = None
         self.dirty = False  # changed since it was last saved
 
+    @property
+    def ids_by_label(self) -> list[str | None]:
+        """The record id of each graph label (None for a deleted element); read-only by convention."""
+        return self._id_of
+
+    @property
+    def label_of(self) -> dict[str, int]:
+        """The graph label of each live record id; read-only by convention."""
+        return self._label_of
+
+    @property
+    def source(self) -> VectorIndex | None:
+        """The exact index this graph follows (see :meth:`attach`)."""
+        return self._source
+
+    def install_graph(self, graph: Any) -> None:
+        """Adopt an hnswlib index built from stored state (:class:`_Skeleton` builds it)."""
+        self._graph = graph
+
     def __len__(self) -> int:
         return len(self._label_of)
 
@@ -374,12 +393,13 @@ class HnswIndex:
         out = skeleton.graph
         labels = skeleton.labels
         vectors = skeleton.vectors
-        if len(labels) == len(source) and out._id_of == source.ids:
+        if len(labels) == len(source) and out.ids_by_label == source.ids:
             # Labels are the source's rows (built and reloaded in the same order): one scatter, no lookups.
             vectors[skeleton.position_of_label(np.arange(len(labels)))] = source.vectors
         else:
+            ids = out.ids_by_label
             rows = np.fromiter(
-                (_row_or_missing(source, out._id_of[int(label)]) for label in labels), dtype=np.intp, count=len(labels)
+                (_row_or_missing(source, ids[int(label)]) for label in labels), dtype=np.intp, count=len(labels)
             )
             present = rows >= 0
             vectors[present] = source.rows_matrix(rows[present])
@@ -483,7 +503,7 @@ class GraphSkeleton:
 
     def position_of_label(self, labels: npt.NDArray[Any]) -> npt.NDArray[np.intp]:
         """The internal position of each element in ``labels`` (a permutation of the graph's own labels)."""
-        position = np.empty(len(self.graph._id_of), dtype=np.intp)
+        position = np.empty(len(self.graph.ids_by_label), dtype=np.intp)
         position[self.labels.astype(np.intp)] = np.arange(len(self.labels), dtype=np.intp)
         return position[np.asarray(labels, dtype=np.intp)]
 
@@ -496,7 +516,7 @@ class GraphSkeleton:
             graph.__setstate__((self._state,))
         except (ValueError, TypeError, RuntimeError) as exc:
             raise IntegrityError(f"A stored HNSW graph could not be read ({type(exc).__name__}).") from None
-        self.graph._graph = graph
+        self.graph.install_graph(graph)
         self._state = {}
         self._level0 = np.empty((0, 0), dtype=np.int8)
         self.vectors = np.empty((0, self.graph.dim), dtype=np.float32)

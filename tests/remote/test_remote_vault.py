@@ -395,7 +395,7 @@ def test_replica_with_its_primary_down(own_sqld: SqldServer, tmp_path: Path) -> 
 
 
 def test_multi_row_statements() -> None:
-    from vecvault.storage import _multi_row_statement
+    from vecvault.storage._sql import _multi_row_statement
 
     assert _multi_row_statement("INSERT INTO t (a, b) VALUES (?, ?)", 2, 3) == (
         "INSERT INTO t (a, b) VALUES (?, ?), (?, ?), (?, ?)"

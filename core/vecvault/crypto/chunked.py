@@ -17,9 +17,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from vecvault.crypto import NONCE_BYTES, DataKey, Keyset, derive_subkey
+from vecvault.crypto.aead import NONCE_BYTES, TAG_BYTES, Aead, _length_prefixed
+from vecvault.crypto.kdf import derive_subkey
+from vecvault.crypto.keyset import DataKey, Keyset, KeyState
 from vecvault.errors import IntegrityError
 
 __all__ = ["CHUNK_BYTES", "SealedChunk", "chunk_count", "open_graph", "seal_graph"]
@@ -49,13 +50,15 @@ def _aad(vault_id: bytes, collection: str, rev: int, index: int, count: int, key
         struct.pack(">QII", rev, index, count),
         _KEY_ID.pack(key_id),
     )
-    return b"".join(struct.pack(">I", len(p)) + p for p in parts)
+    return _length_prefixed(parts)  # the encoding of every vecvault AAD (vecvault.crypto.aead)
 
 
-def _aead(key: DataKey) -> AESGCM:
-    if key.material is None:
+def _aead(key: DataKey) -> Aead:
+    if key.material is None or key.state is KeyState.DESTROYED:
         raise IntegrityError(f"Data key {key.key_id} was destroyed; the stored graph cannot be opened.")
-    return AESGCM(derive_subkey(key.material, _PURPOSE))
+    if key.state is KeyState.DISABLED:
+        raise IntegrityError(f"Data key {key.key_id} is disabled; the stored graph cannot be opened while it is.")
+    return Aead(derive_subkey(key.material, _PURPOSE))
 
 
 def chunk_count(size: int) -> int:
@@ -75,7 +78,7 @@ def seal_graph(key: DataKey, vault_id: bytes, collection: str, rev: int, data: b
     for index in range(count):
         nonce = os.urandom(NONCE_BYTES)
         part = view[index * CHUNK_BYTES : (index + 1) * CHUNK_BYTES]
-        sealed = aead.encrypt(nonce, part, _aad(vault_id, collection, rev, index, count, key.key_id))
+        sealed = aead.encrypt_unchecked(nonce, part, _aad(vault_id, collection, rev, index, count, key.key_id))
         key.encryptions += 1
         yield SealedChunk(index, count, rev, key.key_id, _KEY_ID.pack(key.key_id) + nonce + sealed)
 
@@ -95,7 +98,7 @@ def open_graph(
     out = bytearray()
     count = rev = -1
     expected = 0
-    aeads: dict[int, AESGCM] = {}
+    aeads: dict[int, Aead] = {}
     for chunk in chunks:
         if expected == 0:
             count, rev = chunk.count, chunk.rev
@@ -104,7 +107,7 @@ def open_graph(
         if chunk.index != expected or expected >= count:
             raise IntegrityError("The stored graph has missing, extra or reordered chunks.")
         blob = chunk.blob
-        if not isinstance(blob, bytes) or len(blob) < _KEY_ID.size + NONCE_BYTES + 16:
+        if not isinstance(blob, bytes) or len(blob) < _KEY_ID.size + NONCE_BYTES + TAG_BYTES:
             raise IntegrityError("A stored graph chunk is truncated.")
         (key_id,) = _KEY_ID.unpack_from(blob)
         if key_id not in aeads:
@@ -118,7 +121,7 @@ def open_graph(
         nonce = blob[_KEY_ID.size : _KEY_ID.size + NONCE_BYTES]
         try:
             aad = _aad(vault_id, collection, rev, chunk.index, count, key_id)
-            out += aeads[key_id].decrypt(nonce, blob[_KEY_ID.size + NONCE_BYTES :], aad)
+            out += aeads[key_id].decrypt_unchecked(nonce, blob[_KEY_ID.size + NONCE_BYTES :], aad)
         except (InvalidTag, ValueError):
             raise IntegrityError("A stored graph chunk failed authentication: altered, moved or stale.") from None
         expected += 1

@@ -1,45 +1,8 @@
-"""Sealed fields, the data-key set and key derivation. Pure: no I/O, no database, no globals.
-
-Key hierarchy::
-
-    master key (32 bytes, from a KeyProvider)
-      └─ KEK = HKDF-SHA256(master, salt=vault_id, info="vecvault/v1/kek")
-           └─ data keys (32 random bytes each, stored wrapped under the KEK, AAD = tag ‖ vault_id ‖ key_id)
-                └─ per-purpose subkeys = HKDF-SHA256(data key, info="vecvault/v1/<purpose>")
-
-Field format v2 (one sealed value)::
-
-    0x02 ‖ key_id (4 bytes, big-endian) ‖ nonce (12 bytes, random) ‖ ciphertext ‖ tag (16 bytes)
-
-The AAD binds, each length-prefixed: the format tag, the 5-byte header, the vault id, the collection, the
-write version ``rev`` (8 bytes, big-endian), the record id and the field name. So a value moved to another
-field, record, collection or vault fails to open, and so does a value put beside fields of another write of
-the same record: the three fields of one write (text, metadata, vector) carry the same ``rev``, the
-collection's revision of that write, stored beside them in plaintext and strictly increasing per
-collection, so a combination of fields that was never written together does not open. Every failure to
-open a field raises the same :class:`~vecvault.errors.IntegrityError`.
-
-Field format v1 (written before the write version existed) has the same layout with ``0x01`` and an AAD
-without ``rev``. It is only ever opened, never written: see *Key formats* below.
-
-**Key formats.** A data key has a format, authenticated by its wrapping (the wrap AAD's tag differs:
-``vecvault/datakey-wrap/v1`` or ``/v2``), so nobody without the KEK can change it. A v2 key seals and
-opens v2 fields only; a legacy (v1) key opens v1 fields only and never seals again. So a v2 field can never
-be passed off as a v1 one (no key opens both), and once a vault's legacy keys are destroyed no v1 field
-opens at all. A vault that still has live legacy keys re-seals every record under fresh v2 keys when it is
-opened (the resumable data-key rotation of :mod:`vecvault.lifecycle`), then destroys the legacy keys.
-
-**What the seals do not stop.** Someone who can write the file can put back an earlier write of a record
-*whole*: its three sealed fields together with its plaintext ``rev`` and ``key_id``, as long as that
-write's data key is alive. That is a write that happened, so it opens (whole-record rollback; the same goes
-for deleting records, or putting back a copy of the whole file). Only combinations never written are refused.
-"""
+"""Data keys and the keyset: states, wrapping under the KEK, sealing and opening fields (``MultiFernet``)."""
 
 from __future__ import annotations
 
-import base64
 import enum
-import functools
 import os
 import struct
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -47,61 +10,40 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from vecvault.crypto.aead import _LENGTH, NONCE_BYTES, Aead, _length_prefixed
+from vecvault.crypto.field import (
+    _HEADER,
+    _MAX_REV,
+    _REV_PART,
+    FIELD_FORMAT_V1,
+    FIELD_FORMAT_V2,
+    FIELD_OVERHEAD,
+    HEADER_BYTES,
+    FieldContext,
+    _aad_prefix,
+    _aad_prefix_v1,
+    _check_rev,
+    _rev_part,
+    encode_aad,
+)
+from vecvault.crypto.kdf import KEY_BYTES, _check_key, derive_subkey
 from vecvault.errors import ConfigurationError, IntegrityError, WrongKeyError
 
-__all__ = [
-    "FIELD_FORMAT_V1",
-    "FIELD_FORMAT_V2",
-    "FIELD_OVERHEAD",
-    "KEY_BYTES",
-    "KEY_FORMAT_LEGACY",
-    "KEY_FORMAT_V2",
-    "MAX_ENCRYPTIONS_PER_KEY",
-    "NONCE_BYTES",
-    "Aead",
-    "DataKey",
-    "FieldContext",
-    "KeyState",
-    "Keyset",
-    "check_master_key",
-    "derive_file_key",
-    "derive_kek",
-    "derive_subkey",
-    "encode_aad",
-    "unwrap_data_key",
-    "unwrap_data_key_with_format",
-    "wrap_data_key",
-]
-
-FIELD_FORMAT_V1 = 0x01
-FIELD_FORMAT_V2 = 0x02
 KEY_FORMAT_LEGACY = 1  # opens v1 fields only; never seals
+
 KEY_FORMAT_V2 = 2  # seals and opens v2 fields only
-KEY_BYTES = 32
-NONCE_BYTES = 12
-TAG_BYTES = 16
-HEADER_BYTES = 1 + 4
-FIELD_OVERHEAD = HEADER_BYTES + NONCE_BYTES + TAG_BYTES
+
 # NIST SP 800-38D bounds random 96-bit nonces at 2^32 messages per key; rotate with a wide margin.
 MAX_ENCRYPTIONS_PER_KEY = 2**31
+
 _MAX_KEY_ID = 2**32 - 1
 
-_AAD_TAG_FIELD = b"vecvault/field/v1"
-_AAD_TAG_FIELD_V2 = b"vecvault/field/v2"
 _AAD_TAG_WRAP = {KEY_FORMAT_LEGACY: b"vecvault/datakey-wrap/v1", KEY_FORMAT_V2: b"vecvault/datakey-wrap/v2"}
+
 # The field format each key format seals (v2) or opens.
 _FIELD_FORMAT_OF_KEY = {KEY_FORMAT_LEGACY: FIELD_FORMAT_V1, KEY_FORMAT_V2: FIELD_FORMAT_V2}
-_MAX_REV = 2**63 - 1
-_INFO_KEK = b"vecvault/v1/kek"
-_INFO_FILE_KEY = b"vecvault/v1/file-key"
-_HEADER = struct.Struct(">BI")
-_LENGTH = struct.Struct(">I")
-_REV_PART = struct.Struct(">IQ")  # the length-prefixed write version: length 8, then rev
-
 
 class KeyState(str, enum.Enum):
     """Lifecycle of a data key, as in Tink keysets."""
@@ -111,142 +53,8 @@ class KeyState(str, enum.Enum):
     DISABLED = "disabled"  # kept, but opens nothing until re-enabled
     DESTROYED = "destroyed"  # material erased: its values are gone for good
 
-
-@dataclass(frozen=True)
-class FieldContext:
-    """Where a sealed value lives, and which write of its record it belongs to; bound into its AAD.
-
-    ``rev`` is the write version: the collection revision of the write, the same for every field of one
-    write of a record (v1 fields predate it and ignore it).
-    """
-
-    vault_id: bytes
-    collection: str
-    record_id: str
-    field: str
-    rev: int
-
-
-class Aead:
-    """AES-256-GCM with 96-bit nonces and 128-bit tags; every failure to open is an IntegrityError."""
-
-    __slots__ = ("_aesgcm",)
-
-    def __init__(self, key: bytes) -> None:
-        _check_key(key, "An AES-256-GCM key")
-        self._aesgcm = AESGCM(key)
-
-    def __repr__(self) -> str:
-        return "Aead(AES-256-GCM)"
-
-    def encrypt(self, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
-        """Return ``ciphertext ‖ tag``."""
-        if len(nonce) != NONCE_BYTES:
-            raise ConfigurationError(f"A nonce must be {NONCE_BYTES} bytes.")
-        return self._aesgcm.encrypt(nonce, plaintext, aad)
-
-    def decrypt(self, nonce: bytes, sealed: bytes, aad: bytes) -> bytes:
-        """Open ``ciphertext ‖ tag``; raise IntegrityError on any failure."""
-        if len(nonce) != NONCE_BYTES or len(sealed) < TAG_BYTES:
-            raise IntegrityError("A sealed value is truncated or malformed.")
-        try:
-            return self._aesgcm.decrypt(nonce, sealed, aad)
-        except (InvalidTag, ValueError):
-            raise IntegrityError("A sealed value failed authentication: it was altered, corrupted or moved.") from None
-
-
-def _hkdf(secret: bytes, *, salt: bytes | None, info: bytes, length: int = KEY_BYTES) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=length, salt=salt, info=info).derive(secret)
-
-
-def _check_key(key: bytes, what: str) -> None:
-    if not isinstance(key, bytes) or len(key) != KEY_BYTES:
-        raise ConfigurationError(f"{what} must be exactly {KEY_BYTES} bytes; generate one with os.urandom(32).")
-
-
-_MIN_DISTINCT_KEY_BYTES = 8  # a random 32-byte key has ~30; fewer than 8 happens with odds below 1e-36
-
-
-def check_master_key(master_key: bytes) -> None:
-    """Refuse a master key that is not random: all zeros, one repeated byte, a short repeated pattern.
-
-    Raises:
-        ConfigurationError: the key is not 32 bytes, or has fewer than 8 distinct byte values.
-    """
-    _check_key(master_key, "The master key")
-    if len(set(master_key)) < _MIN_DISTINCT_KEY_BYTES:
-        raise ConfigurationError(
-            "The master key is not a random key (all zeros, or a byte or short pattern repeated); anyone could "
-            "guess it. Use 32 random bytes: os.urandom(32), or `python -c \"import os,base64;"
-            "print(base64.b64encode(os.urandom(32)).decode())\"` for VECVAULT_KEY. A vault already sealed "
-            "under such a key: move it to a random one with `vecvault rotate --master PATH --new-key-file NEW`."
-        )
-
-
-def derive_kek(master_key: bytes, vault_id: bytes) -> bytes:
-    """Derive the key-encryption key of one vault from the master key."""
-    _check_key(master_key, "The master key")
-    return _hkdf(master_key, salt=vault_id, info=_INFO_KEK)
-
-
-def derive_file_key(master_key: bytes) -> str:
-    """Derive libSQL's page-encryption key string: 32 base64url characters (libSQL reads only 32).
-
-    It cannot depend on the vault id, which lives inside the encrypted file.
-    """
-    _check_key(master_key, "The master key")
-    text = base64.urlsafe_b64encode(_hkdf(master_key, salt=None, info=_INFO_FILE_KEY, length=24)).decode()
-    if len(text) != 32:  # never hand libSQL an empty or short key: "" silently disables encryption
-        raise AssertionError("file key derivation produced a key of the wrong length")
-    return text
-
-
-def derive_subkey(data_key: bytes, purpose: str) -> bytes:
-    """Derive a 32-byte subkey for one purpose (``"row-seal"``, ``"blind-index/<field>"``, ...)."""
-    return _hkdf(data_key, salt=None, info=b"vecvault/v1/" + purpose.encode())
-
-
-def _length_prefixed(parts: Iterable[bytes]) -> bytes:
-    return b"".join(struct.pack(">I", len(p)) + p for p in parts)
-
-
-def encode_aad(header: bytes, context: FieldContext) -> bytes:
-    """Return the AAD of a sealed field: every part length-prefixed, so no two contexts collide.
-
-    The parts are: format tag, header, vault id, collection, write version (v2 only, 8 bytes), record id,
-    field name. The header's first byte says the format.
-    """
-    record_id = context.record_id.encode()
-    field_name = context.field.encode()
-    if header[:1] == bytes([FIELD_FORMAT_V1]):
-        prefix = _aad_prefix_v1(header, context.vault_id, context.collection)
-    else:
-        prefix = _aad_prefix(header, context.vault_id, context.collection) + _rev_part(context.rev)
-    return b"".join((prefix, _LENGTH.pack(len(record_id)), record_id, _LENGTH.pack(len(field_name)), field_name))
-
-
-@functools.lru_cache(maxsize=1024)
-def _aad_prefix(header: bytes, vault_id: bytes, collection: str) -> bytes:
-    # The parts shared by every v2 field of a collection under one key, encoded once (a hot path on search);
-    # the write version follows them.
-    return _length_prefixed((_AAD_TAG_FIELD_V2, header, vault_id, collection.encode()))
-
-
-@functools.lru_cache(maxsize=1024)
-def _aad_prefix_v1(header: bytes, vault_id: bytes, collection: str) -> bytes:
-    return _length_prefixed((_AAD_TAG_FIELD, header, vault_id, collection.encode()))
-
-
-def _rev_part(rev: Any) -> bytes:
-    """The length-prefixed write version; a stored rev that is not a plausible one never opens anything."""
-    if type(rev) is not int or not 0 <= rev <= _MAX_REV:
-        raise IntegrityError("A record's write version (rev) is not a valid revision; the vault was altered.")
-    return _REV_PART.pack(8, rev)
-
-
 def _wrap_aad(vault_id: bytes, key_id: int, key_format: int) -> bytes:
     return _length_prefixed((_AAD_TAG_WRAP[key_format], vault_id, struct.pack(">I", key_id)))
-
 
 def wrap_data_key(
     kek: bytes,
@@ -264,11 +72,9 @@ def wrap_data_key(
     nonce = os.urandom(NONCE_BYTES) if nonce is None else nonce
     return nonce + AESGCM(kek).encrypt(nonce, material, _wrap_aad(vault_id, key_id, key_format))
 
-
 def unwrap_data_key(kek: bytes, vault_id: bytes, key_id: int, wrapped: bytes) -> bytes:
     """Open a wrapped data key of either format (see :func:`unwrap_data_key_with_format`)."""
     return unwrap_data_key_with_format(kek, vault_id, key_id, wrapped)[0]
-
 
 def unwrap_data_key_with_format(kek: bytes, vault_id: bytes, key_id: int, wrapped: bytes) -> tuple[bytes, int]:
     """Open a wrapped data key; return its material and its format (authenticated by the wrap).
@@ -293,7 +99,6 @@ def unwrap_data_key_with_format(kek: bytes, vault_id: bytes, key_id: int, wrappe
         "The master key does not open this vault. Check that the key provider points at this vault's "
         "key (keychain service/account, VECVAULT_KEY, key file or passphrase)."
     )
-
 
 @dataclass(eq=False)
 class DataKey:
@@ -331,12 +136,16 @@ class DataKey:
             self._aead = Aead(derive_subkey(self.material, "row-seal"))
         return self._aead
 
+    def forget(self) -> None:
+        """Drop the key material from memory (a closed vault); the stored state is unchanged."""
+        self.material = None
+        self._aead = None
+
     def destroy(self) -> None:
         """Forget the key material (the caller persists the new state)."""
         self.material = None
         self._aead = None
         self.state = KeyState.DESTROYED
-
 
 class Keyset:
     """The data keys of a vault: per scope, the primary seals and every enabled key opens (``MultiFernet``)."""
@@ -467,7 +276,7 @@ class Keyset:
         prefix = _aad_prefix(header, vault_id, collection) + _check_rev(rev)
         name = field_name.encode()
         suffix = _LENGTH.pack(len(name)) + name
-        encrypt = key.aead._aesgcm.encrypt
+        encrypt = key.aead.encrypt_unchecked
         pack_length = _LENGTH.pack
         out: list[bytes] = []
         for i, record_id in enumerate(record_ids):
@@ -561,9 +370,9 @@ class Keyset:
             if cached is None:
                 key = self._opening_key(blob, collection, record_id, field_name)
                 if key.legacy:
-                    cached = (_aad_prefix_v1(header, vault_id, collection), key.aead._aesgcm.decrypt, False)
+                    cached = (_aad_prefix_v1(header, vault_id, collection), key.aead.decrypt_unchecked, False)
                 else:
-                    cached = (_aad_prefix(header, vault_id, collection), key.aead._aesgcm.decrypt, True)
+                    cached = (_aad_prefix(header, vault_id, collection), key.aead.decrypt_unchecked, True)
                 by_header[header] = cached
             base, decrypt, versioned = cached
             if not versioned:
@@ -620,11 +429,3 @@ class Keyset:
         if len(blob) < HEADER_BYTES:
             raise IntegrityError("A sealed value is truncated or not a sealed value.")
         return int(_HEADER.unpack_from(blob)[1])
-
-
-def _check_rev(rev: Any) -> bytes:
-    """The write version part of a new value's AAD; a bad one is the caller's mistake (ConfigurationError)."""
-    try:
-        return _rev_part(rev)
-    except IntegrityError:
-        raise ConfigurationError(f"A write version must be an int between 0 and 2^63 - 1, not {rev!r}.") from None
