@@ -521,12 +521,8 @@ class Collection:
         revs = [found[record_id][0] for record_id in ids]
         texts = self._sealer.open_texts(ids, [found[record_id][1] for record_id in ids], revs)
         metadatas = self._sealer.open_metadatas(ids, [found[record_id][2] for record_id in ids], revs)
-        vectors = np.stack(
-            [
-                self._sealer.open_vector(record_id, found[record_id][3], rev, config.dim)
-                for record_id, rev in zip(ids, revs, strict=True)
-            ]
-        )
+        vectors = np.empty((len(ids), config.dim), dtype=np.float32)
+        self._sealer.open_vectors_into(ids, [found[record_id][3] for record_id in ids], revs, vectors)
         if index is not None and not storage.remote and not storage.replica:
             # Inside one read snapshot the index holds each record's current write: a hit's text and
             # metadata must be of the write whose vector ranked it.

@@ -135,14 +135,15 @@ def exact_scores(
     x = np.asarray(vectors, dtype=np.float64).reshape(-1, q.shape[0])
     if metric == "euclidean":
         diff = x - q
-        dist = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+        dist: npt.NDArray[np.float64] = np.sqrt((diff * diff).sum(axis=1))
         return 1.0 / (1.0 + dist), dist
-    dots = x @ q
+    # One reduction for the three sums, so a vector identical to the query has q·x == |q|² == |x|² exactly.
+    dots: npt.NDArray[np.float64] = (x * q).sum(axis=1)
     if metric == "dot":
         return dots, -dots
-    denominator = np.sqrt(np.einsum("ij,ij->i", x, x) * float(q @ q))
-    cos = np.divide(dots, denominator, out=np.zeros_like(dots), where=denominator > 0)
-    np.clip(cos, -1.0, 1.0, out=cos)
+    denominator = np.sqrt((x * x).sum(axis=1) * float((q * q).sum()))
+    denominator[denominator == 0] = np.inf  # a zero vector: cosine 0
+    cos = np.clip(dots / denominator, -1.0, 1.0)
     return cos, np.clip(1.0 - cos, 0.0, 2.0)
 
 
