@@ -42,6 +42,11 @@ d12   None      None    (miss.) None                 (missing)  Anonymous 100%
 
 Extra keys: d01 ``meta={"lang": "en"}``; d03 ``meta={"lang": "en", "ed": 2}``; d10 ``isbn=None``;
 d11 ``series="Exhalation"`` and the literal dotted key ``"a.b": 1``.
+
+Semantics the table pins (``vecvault.filters`` documents them): ``$exists`` is about the key, so a key
+holding ``None`` exists (Mongo, PGVector) while every other operator treats ``None`` like a missing key;
+``"meta.lang"`` is a path into the nested dict ``meta``, while the literal key ``"a.b"`` matches itself;
+``{"$not": [a, b]}`` (PGVector's list form) means none of them.
 """
 
 from __future__ import annotations
@@ -67,6 +72,11 @@ class FilterCase:
     mongo: dict[str, Any]
     expected_ids: set[str]
     llama: dict[str, Any] | None = field(default=None)
+    llama_reference_differs: str | None = field(default=None)
+    """Why llama-index-core's ``build_metadata_filter_fn`` gives another answer (vecvault's is ``expected_ids``)."""
+
+
+_NO_PATHS = "build_metadata_filter_fn reads keys literally; vecvault follows dotted paths into nested dicts"
 
 
 DOCUMENTS: list[FilterDocument] = [
@@ -201,6 +211,18 @@ FILTER_CASES: list[FilterCase] = [
     FilterCase("eq_whole_list", {"tags": {"$eq": ["ai"]}}, {"d02"}),
     FilterCase("eq_dict_value", {"meta": {"$eq": {"lang": "en"}}}, {"d01"}),
     FilterCase("eq_dotted_key_is_literal", {"a.b": 1}, {"d11"}, _llama(_f("a.b", "==", 1))),
+    # --- dotted paths reach into nested dicts (a literal dotted key, above, still matches itself)
+    FilterCase("dotted_path_eq", {"meta.lang": "en"}, {"d01", "d03"}, _llama(_f("meta.lang", "==", "en")), _NO_PATHS),
+    FilterCase("dotted_path_gt", {"meta.ed": {"$gt": 1}}, {"d03"}, _llama(_f("meta.ed", ">", 1)), _NO_PATHS),
+    FilterCase("dotted_path_exists", {"meta.ed": {"$exists": True}}, {"d03"}),
+    FilterCase(
+        "dotted_path_ne_matches_missing",
+        {"meta.lang": {"$ne": "en"}},
+        ALL_IDS - {"d01", "d03"},
+        _llama(_f("meta.lang", "!=", "en")),
+        _NO_PATHS,
+    ),
+    FilterCase("dotted_path_through_non_dict", {"genre.x": "sf"}, set()),
     FilterCase("eq_no_match", {"genre": "western"}, set(), _llama(_f("genre", "==", "western"))),
     # --- ne: missing keys and None count as "not equal"
     FilterCase(
@@ -306,12 +328,24 @@ FILTER_CASES: list[FilterCase] = [
     FilterCase("like_case_sensitive", {"genre": {"$like": "myst%"}}, {"d05"}),
     FilterCase("ilike", {"genre": {"$ilike": "MYST%"}}, {"d05", "d08"}),
     # --- exists / is_empty
+    # $exists asks whether the key is there: a key holding None exists (Mongo's and PGVector's rule)
     FilterCase(
-        "exists_true",
+        "exists_true_counts_null",
         {"rating": {"$exists": True}},
-        {"d01", "d02", "d03", "d04", "d06", "d07", "d10", "d11"},
+        {"d01", "d02", "d03", "d04", "d05", "d06", "d07", "d10", "d11"},
     ),
-    FilterCase("exists_false", {"rating": {"$exists": False}}, {"d05", "d08", "d09", "d12"}),
+    FilterCase("exists_false_only_missing", {"rating": {"$exists": False}}, {"d08", "d09", "d12"}),
+    FilterCase(
+        "exists_true_null_everywhere",
+        {"genre": {"$exists": True}},
+        ALL_IDS - {"d09"},
+    ),
+    FilterCase("exists_none_valued_key", {"isbn": {"$exists": True}}, {"d10"}),
+    FilterCase(
+        "missing_or_null_is_is_empty",
+        {"rating": {"$is_empty": True}},
+        {"d05", "d08", "d09", "d12"},
+    ),
     FilterCase(
         "is_empty_list",
         {"tags": {"$is_empty": True}},
@@ -349,6 +383,13 @@ FILTER_CASES: list[FilterCase] = [
         {"d03", "d04", "d05", "d07", "d08", "d09", "d10", "d12"},
         _llama(_f("genre", "==", "sf"), condition="not"),
     ),
+    FilterCase(
+        "not_list_form_is_none_of",
+        {"$not": [{"genre": "sf"}, {"genre": "fantasy"}]},
+        {"d05", "d07", "d08", "d09", "d10", "d12"},
+        _llama(_f("genre", "==", "sf"), _f("genre", "==", "fantasy"), condition="not"),
+    ),
+    FilterCase("not_list_form_one_filter", {"$not": [{"published": True}]}, ALL_IDS - {"d01", "d03", "d04", "d11"}),
     FilterCase(
         "not_field_level_matches_missing",
         {"year": {"$not": {"$gt": 2000}}},

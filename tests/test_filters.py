@@ -33,7 +33,7 @@ from vecvault.filters import (
 from vecvault.records import MAX_METADATA_DEPTH
 
 PROPERTY = settings(deadline=None, max_examples=150, suppress_health_check=[HealthCheck.too_slow])
-FIELDS = ["a", "b", "c", "d.e"]
+FIELDS = ["a", "b", "c", "d.e", "a.k", "b.l.k"]  # dotted: literal keys, and paths into dicts
 
 # --------------------------------------------------------------------------------------------------
 # Strategies: JSON-ish metadata with every awkward value, and filters that hit it
@@ -281,11 +281,21 @@ def _ref_order(stored: Any, value: Any) -> int | None:
     return (a > b) - (a < b)
 
 
+def _ref_lookup(md: Any, field: str) -> tuple[bool, Any]:
+    """(found, value): the literal key first, else split at the first dot into a nested dict."""
+    if field in md:
+        return True, md[field]
+    head, dot, rest = field.partition(".")
+    if dot and isinstance(md.get(head), dict):
+        return _ref_lookup(md[head], rest)
+    return False, None
+
+
 def reference(md: dict[str, Any], c: Compare) -> bool:
-    stored = md.get(c.field)
+    found, stored = _ref_lookup(md, c.field)
     present = stored is not None
-    if c.op == "exists":
-        return present is c.value
+    if c.op == "exists":  # the key is there, even holding None (Mongo, PGVector)
+        return found is c.value
     if c.op == "is_empty":
         return (not present or (stored in ("", []) and not isinstance(stored, bool))) is c.value
     if c.op in ("eq", "ne"):
@@ -551,8 +561,9 @@ def test_unknown_operator_lists_supported_ones() -> None:
         ({"$and": []}, r"empty list"),
         ({"$and": [3]}, r"must be a non-empty dict"),
         ({"$and": [{}]}, r"empty dict"),
-        ({"$not": [{"a": 1}]}, r"\$not takes one filter dict"),
-        ({"$not": 3}, r"must be a non-empty dict"),
+        ({"$not": []}, r"\$not takes a filter dict or a non-empty list"),
+        ({"$not": [3]}, r"must be a non-empty dict"),
+        ({"$not": 3}, r"\$not takes a filter dict or a list of filter dicts, got int"),
         ({"a": {"$in": 5}}, r"\$in takes a list of values"),
         ({"a": {"$nin": "abc"}}, r"\$nin takes a list of values"),
         ({"a": {"$any": 1}}, r"\$any takes a list of values"),
@@ -568,8 +579,15 @@ def test_unknown_operator_lists_supported_ones() -> None:
         ({"a": {"$in": [1, None]}}, r"cannot compare with None"),
         ({"a": {"$eq": datetime(2020, 1, 1, tzinfo=timezone.utc)}}, r"takes JSON values"),
         ({"a": {}}, r"empty dict"),
-        ({"a": {"gt": 3}}, r"operators start with '\$'"),
-        ({"a": {"$gt": 3, "lt": 5}}, r"operators start with '\$'"),
+        ({"a": {"gt": 3}}, r"did you mean `\$gt`"),
+        ({"a": {"$gt": 3, "lt": 5}}, r"did you mean `\$lt`"),
+        ({"a": {"$gt": 3, "x": 5}}, r"operators start with '\$'"),
+        ({"and": [{"a": 1}]}, r"did you mean `\$and`"),
+        ({"OR": [{"a": 1}, {"b": 2}]}, r"did you mean `\$or`"),
+        ({"not": {"a": 1}}, r"did you mean `\$not`"),
+        ({"a": 1, "and": [{"topic": {"eq": "pets"}}]}, r"did you mean `\$and`"),
+        ({"$and": [{"topic": {"eq": "pets"}}]}, r"did you mean `\$eq`"),
+        ({"topic": {"contain": "x"}}, r"did you mean `\$contains`"),
         ({"a": {"$not": 3}}, r"\$not takes an operator dict"),
         ({"a": {"$between": [1]}}, r"\$between takes \[low, high\]"),
         ({"a": {"$and": [{"$gt": 1}]}}, r"\$and goes at the top level"),
@@ -614,7 +632,10 @@ def test_documented_semantics() -> None:
     assert ev(Compare("a", "ne", 3), {})
     assert ev(Compare("a", "ne", 3), {"a": None})
     assert ev(Compare("a", "nin", (3,)), {})
-    assert not ev(Compare("a", "exists", True), {"a": None})
+    assert ev(Compare("a", "exists", True), {"a": None})
+    assert not ev(Compare("a", "exists", False), {"a": None})
+    assert not ev(Compare("a", "exists", True), {})
+    assert ev(Compare("a", "is_empty", True), {"a": None})
     assert ev(Compare("a", "is_empty", True), {"a": []})
     assert ev(Compare("a", "is_empty", True), {"a": ""})
     assert not ev(Compare("a", "is_empty", True), {"a": 0})
@@ -627,7 +648,16 @@ def test_documented_semantics() -> None:
     assert not ev(Compare("a", "like", "A%"), {"a": "abc"})
     assert ev(Compare("a", "ilike", "A_C"), {"a": "abc"})
     assert ev(Compare("a.b", "eq", 1), {"a.b": 1})
-    assert not ev(Compare("a.b", "eq", 1), {"a": {"b": 1}})
+    assert ev(Compare("a.b", "eq", 1), {"a": {"b": 1}})
+    assert ev(Compare("a.b", "eq", 1), {"a.b": 1, "a": {"b": 2}})  # the literal key wins
+    assert not ev(Compare("a.b", "eq", 2), {"a.b": 1, "a": {"b": 2}})
+    assert ev(Compare("a.b.c", "eq", 1), {"a": {"b.c": 1}})
+    assert ev(Compare("a.b.c", "eq", 1), {"a.b": {"c": 1}}) is False  # only the first dot splits
+    assert not ev(Compare("a.0", "eq", 1), {"a": [1]})  # lists are not traversed
+    assert not ev(Compare("a.b", "eq", 1), {"a": 1})
+    assert ev(Compare("a.b", "exists", True), {"a": {"b": None}})
+    assert not ev(Compare("a.b", "exists", True), {"a": {}})
+    assert ev(Compare("a.b", "ne", 1), {"a": "x"})
     assert ev(Not(Compare("a", "gt", 3)), {})
     assert not ev(Compare("a", "eq", math.nan), {"a": math.nan})
     assert ev(Compare("a", "all", ()), {"a": 5})

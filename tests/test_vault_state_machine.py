@@ -50,7 +50,8 @@ def _number(value: Any) -> bool:
 
 
 # One table of filters: the dict the vault parses, and the model's reading of it (filters module docstring:
-# a missing key and None are both "absent"; ordering across types is a non-match; $ne is true on absent).
+# a missing key and None are both "absent", except to $exists, which asks for the key; ordering across types
+# is a non-match; $ne is true on absent).
 FILTERS: tuple[tuple[dict[str, Any], Callable[[dict[str, Any]], bool]], ...] = (
     ({"tag": "red"}, lambda m: m.get("tag") == "red"),
     ({"n": {"$gte": 2}}, lambda m: _number(m.get("n")) and m["n"] >= 2),
@@ -58,7 +59,7 @@ FILTERS: tuple[tuple[dict[str, Any], Callable[[dict[str, Any]], bool]], ...] = (
         {"$or": [{"tag": "blue"}, {"n": {"$lt": 1}}]},
         lambda m: m.get("tag") == "blue" or (_number(m.get("n")) and m["n"] < 1),
     ),
-    ({"n": {"$exists": False}}, lambda m: m.get("n") is None),
+    ({"n": {"$exists": False}}, lambda m: "n" not in m),
     (
         {"tag": {"$in": ["red", "green"]}, "n": {"$ne": 1}},
         lambda m: m.get("tag") in ("red", "green") and m.get("n") != 1,

@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from vecvault.errors import ConfigurationError, IntegrityError, StorageError
 from vecvault.filters import Filter, parse_filter
-from vecvault.index import VectorIndex, distance, relevance
+from vecvault.index import VectorIndex, exact_scores, relevance
 from vecvault.records import (
     Hit,
     Record,
@@ -445,7 +445,7 @@ class Collection:
                 searcher = self._searcher(config, parsed)
                 if searcher is None:
                     return []
-                hits = self._hits(config, searcher.top(query, k))
+                hits = self._hits(config, query, searcher.top(query, k))
             searcher.finish()
             return hits
 
@@ -481,7 +481,7 @@ class Collection:
                 searcher = self._searcher(config, parsed)
                 if searcher is None:
                     return []
-                hits = self._hits(config, searcher.diverse(query, k, fetch_k, float(lambda_mult)))
+                hits = self._hits(config, query, searcher.diverse(query, k, fetch_k, float(lambda_mult)), ordered=False)
             searcher.finish()
             return hits
 
@@ -512,18 +512,29 @@ class Collection:
             return None
         return config, check_query(vector, config.dim)
 
-    def _hits(self, config: CollectionRow, ranked: Ranked) -> list[Hit]:
-        """Open the hits' texts and metadata, checked to be of the writes whose vectors ranked them."""
+    def _hits(
+        self, config: CollectionRow, query: npt.NDArray[np.float32], ranked: Ranked, *, ordered: bool = True
+    ) -> list[Hit]:
+        """Open the hits, checked to be of the writes whose vectors ranked them, and score them exactly.
+
+        The ranking was done in float32; each hit is scored again here in float64 from its stored float32
+        vector (:func:`vecvault.index.exact_scores`: k dot products), so scores and distances are exact and
+        inside their metric's range. ``ordered``: the hits are a top k, re-ordered by the exact score (ties
+        keep their order); an MMR selection (``ordered=False``) keeps its own order.
+        """
         scored, index = ranked.hits, ranked.ranked_by
         if not scored:
             return []
         storage = self._core.storage
-        found = storage.fetch(self.name, [record_id for record_id, _ in scored], ["rev", "text", "metadata"])
-        present = [(record_id, score) for record_id, score in scored if record_id in found]
-        ids = [record_id for record_id, _ in present]
+        found = storage.fetch(self.name, [record_id for record_id, _ in scored], ["rev", "text", "metadata", "vector"])
+        ids = [record_id for record_id, _ in scored if record_id in found]
+        if not ids:
+            return []
         revs = [found[record_id][0] for record_id in ids]
         texts = self._sealer.open_texts(ids, [found[record_id][1] for record_id in ids], revs)
         metadatas = self._sealer.open_metadatas(ids, [found[record_id][2] for record_id in ids], revs)
+        vectors = np.empty((len(ids), config.dim), dtype=np.float32)
+        self._sealer.open_vectors_into(ids, [found[record_id][3] for record_id in ids], revs, vectors)
         if index is not None and not storage.remote and not storage.replica:
             # Inside one read snapshot the index holds each record's current write: a hit's text and
             # metadata must be of the write whose vector ranked it.
@@ -534,16 +545,18 @@ class Collection:
                         f"Record {record_id!r} was ranked by the vector of another write than its stored text "
                         "and metadata: the vault was altered. Run `vecvault verify`, or restore a backup."
                     )
+        scores, distances = exact_scores(config.metric, query, vectors)
+        order = np.argsort(-scores, kind="stable") if ordered else np.arange(len(ids))
         return [
             Hit(
-                id=record_id,
-                text=text,
-                metadata=metadata,
-                score=score,
-                relevance=relevance(config.metric, score),
-                distance=distance(config.metric, score),
+                id=ids[i],
+                text=texts[i],
+                metadata=metadatas[i],
+                score=float(scores[i]),
+                relevance=relevance(config.metric, float(distances[i])),
+                distance=float(distances[i]),
             )
-            for (record_id, score), text, metadata in zip(present, texts, metadatas, strict=True)
+            for i in order.tolist()
         ]
 
     def vectors(self) -> tuple[list[str], npt.NDArray[np.float32]]:

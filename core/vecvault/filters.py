@@ -12,12 +12,18 @@ Dict syntax (LangChain, Chroma, PGVector, Mongo style), parsed by ``parse_filter
     {"genre": "sf", "year": {"$gt": 2000}}           # several fields in one dict: AND
     {"$or": [{"genre": "sf"}, {"$and": [{"a": 1}, {"b": {"$ne": 2}}]}]}
     {"$not": {"genre": "sf"}}                        # or, per field: {"genre": {"$not": {"$eq": "sf"}}}
+    {"$not": [{"genre": "sf"}, {"year": 1999}]}      # PGVector's list form: none of them, $not of $or
+    {"specs.screen": "OLED"}                         # a dotted path into nested dicts
 
 Field operators (``$`` name -> AST op): ``$eq $ne $gt $gte $lt $lte $in $nin $contains $any $all
 $text_match $text_match_insensitive $like $ilike $exists $is_empty``, plus the shorthands ``$between``
 (``[low, high]``, both inclusive), ``$not_contains`` and a field-level ``$not``. Logical operators:
-``$and`` and ``$or`` (non-empty lists of filter dicts) and ``$not`` (one filter dict). Anything else
-raises ``UnsupportedFilterError``; nothing is ignored or falls back silently.
+``$and`` and ``$or`` (non-empty lists of filter dicts) and ``$not`` (one filter dict, or a non-empty list of
+them that must all fail). Anything else raises ``UnsupportedFilterError``; nothing is ignored or falls back
+silently. That includes an operator written without its ``$`` (LangChain's community ``PGVectorTranslator``
+emits ``{"and": [{"topic": {"eq": "pets"}}]}``): a top-level ``and``/``or``/``not``/``nor`` key whose value is
+a list or a filter dict, and an operator dict with a key such as ``eq``, raise an error that says "did you
+mean ``$and`` / ``$eq``", instead of being read as a field and matching nothing.
 
 Filters may come from untrusted input (a self-query retriever, a search form), so they are bounded: a
 filter nests at most ``MAX_FILTER_DEPTH`` (64) levels of ``$and``/``$or``/``$not``, a comparison value
@@ -27,15 +33,21 @@ O(len(value) * len(operand)) time.
 
 Semantics (the rules ``evaluate`` implements and ``MetadataTable.mask`` reproduces bit for bit):
 
-- **Field names are literal.** ``"a.b"`` is the key ``"a.b"``; there is no traversal into nested dicts.
-  A key that itself starts with ``$`` can only be filtered through the AST (``Compare("$k", "eq", 1)``).
-- **Missing key and ``None`` are the same thing: "absent".** On an absent value every operator is false,
-  except ``ne`` and ``nin`` (true: an absent value is not equal to anything), ``exists: False`` and
-  ``is_empty: True``. ``None`` is therefore not accepted as a comparison value (it would never match);
-  write ``{"a": {"$exists": False}}`` or ``{"a": {"$is_empty": True}}`` instead.
-  This is LlamaIndex's rule (``build_metadata_filter_fn``) and also Mongo's for ``$ne``/``$nin``.
-- **``exists``** is true when the key is present with a non-``None`` value.
-  **``is_empty``** is true for absent, ``""`` and ``[]`` (exactly LlamaIndex's ``IS_EMPTY``).
+- **Dotted paths reach into nested dicts** (as Qdrant and Mongo read them): ``"specs.screen"`` is
+  ``metadata["specs"]["screen"]``. A literal key wins: when the metadata has the key ``"a.b"`` itself, that
+  is the value (so stored keys containing dots keep matching themselves); otherwise the part before the first
+  dot must hold a dict, in which the rest is looked up the same way. Lists are not traversed
+  (``"tags.0"`` is nothing; use ``$contains``). A key that itself starts with ``$`` can only be filtered
+  through the AST (``Compare("$k", "eq", 1)``).
+- **Missing key and ``None`` are the same thing, "absent", to every operator but ``exists``.** On an absent
+  value every operator is false, except ``ne`` and ``nin`` (true: an absent value is not equal to
+  anything), ``exists: False`` and ``is_empty: True``. ``None`` is therefore not accepted as a comparison
+  value (it would never match); write ``{"a": {"$exists": False}}`` or ``{"a": {"$is_empty": True}}``
+  instead. This is LlamaIndex's rule (``build_metadata_filter_fn``) and also Mongo's for ``$ne``/``$nin``.
+- **``exists``** is true when the key is present, even holding ``None`` (Mongo's and PGVector's rule:
+  ``{"a": None}`` has ``a``); a dotted path exists when it resolves. **``is_empty``** is true for absent,
+  ``None``, ``""`` and ``[]`` (exactly LlamaIndex's ``IS_EMPTY``), so "missing or null" is
+  ``{"a": {"$is_empty": True}}``.
 - **Types never raise.** Comparing values of different types is simply a non-match (``{"a": {"$gt": 3}}``
   on ``a = "x"`` is false, and its ``$ne`` is true); no ``TypeError`` ever escapes mid-query.
 - **Equality is JSON equality.** ``bool`` is distinct from numbers (``True`` does not equal ``1``, as in
@@ -355,7 +367,11 @@ COMPARISON_OPERATORS: Final[Mapping[str, Callable[[Any, Any], bool]]] = MappingP
         "is_empty": _op_is_empty,
     }
 )
-"""AST comparison operators and their reference meaning: ``fn(stored or None, filter value) -> bool``."""
+"""AST comparison operators and their reference meaning: ``fn(stored or None, filter value) -> bool``.
+
+``exists`` is the one operator that tells a missing key from one holding ``None``: ``evaluate`` and
+``MetadataTable.mask`` decide it from the key's presence; its function here sees ``None`` for both.
+"""
 
 # What each operator accepts as its filter value (checked when a ``Compare`` is built).
 _VALUE_KINDS: Final[Mapping[str, str]] = MappingProxyType(
@@ -390,6 +406,18 @@ LOGICAL_OPERATORS: Final = ("$and", "$or", "$not")
 """Logical operators of the dict syntax, valid at the top level of a filter dict."""
 
 _SUPPORTED: Final = sorted({*DICT_OPERATORS, *_SHORTHAND_OPERATORS, *LOGICAL_OPERATORS})
+
+# Operator names written without their ``$`` (LangChain's community ``PGVectorTranslator`` emits
+# ``{"and": [{"topic": {"eq": "pets"}}]}``), and the ``$`` operator each most likely meant.
+_BARE_OPERATORS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        **{op[1:]: op for op in _SUPPORTED},
+        "contain": "$contains",
+        "nor": "$not: [...]",
+        "neq": "$ne",
+    }
+)
+_BARE_LOGICAL: Final = ("and", "or", "not", "nor")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -475,7 +503,7 @@ class Compare:
     """One comparison of a metadata field with a value, e.g. ``Compare("year", "gte", 1990)``.
 
     Attributes:
-        field: Metadata key, taken literally (no dotted-path traversal).
+        field: Metadata key, or a dotted path into nested dicts (a literal key with dots wins).
         op: A key of ``COMPARISON_OPERATORS``.
         value: The operand; its allowed type depends on ``op`` and is checked on construction.
     """
@@ -645,8 +673,30 @@ def _parse_dict(obj: Mapping[Any, Any], depth: int) -> Filter:
         if key.startswith("$"):
             parts.append(_parse_logical(key, arg, depth))
         else:
+            _refuse_bare_logical(key, arg)
             parts.append(_parse_field(key, arg, depth))
     return _combine(parts, And)
+
+
+def _refuse_bare_logical(key: str, arg: Any) -> None:
+    """Refuse ``{"and": [...]}`` / ``{"not": {...}}``: a logical operator without its ``$``, not a field.
+
+    A key named like a logical operator is read as an operator when its value has the shape of one (a list,
+    or a dict that is not an operator dict): as a field it would be compared with a list of filters and
+    silently match nothing. A field really named so is written with an explicit operator
+    (``{"and": {"$eq": [...]}}``) or through the AST (``Compare("and", "eq", ...)``).
+    """
+    name = key.lower()
+    if name not in _BARE_LOGICAL:
+        return
+    if isinstance(arg, (list, tuple)) or (
+        isinstance(arg, Mapping) and not all(isinstance(k, str) and k.startswith("$") for k in arg)
+    ):
+        raise UnsupportedFilterError(
+            f"Filter key {key!r} looks like a logical operator without its '$': did you mean "
+            f"`{_BARE_OPERATORS[name]}`? Operators start with '$' ({{'$and': [...]}}); to filter on a field "
+            f"named {key!r}, give it an operator: {{{key!r}: {{'$eq': ...}}}}."
+        )
 
 
 def _parse_subfilter(op: str, arg: Any, depth: int) -> Filter:
@@ -670,9 +720,20 @@ def _parse_logical(op: str, arg: Any, depth: int) -> Filter:
         return _combine(children, And if op == "$and" else Or)
     if op == "$not":
         if isinstance(arg, (list, tuple)):
+            # PGVector's list form: none of the filters may match, {"$not": {"$or": [...]}}.
+            if not arg:
+                raise UnsupportedFilterError(
+                    "$not takes a filter dict or a non-empty list of filter dicts (none of which may match)."
+                )
+            depth = _deeper(depth)
+            if len(arg) > 1:
+                depth = _deeper(depth)
+            children = [_parse_subfilter(op, child, depth) for child in arg]
+            return Not(_combine(children, Or))
+        if not isinstance(arg, Mapping):
             raise UnsupportedFilterError(
-                "$not takes one filter dict; to negate several write {'$not': {'$or': [...]}} "
-                "(none may match) or {'$not': {'$and': [...]}} (not all may match)."
+                f"$not takes a filter dict or a list of filter dicts, got {type(arg).__name__}; "
+                "e.g. {'$not': {'genre': 'sf'}}."
             )
         return Not(_parse_subfilter(op, arg, _deeper(depth)))
     if op in DICT_OPERATORS or op in _SHORTHAND_OPERATORS:
@@ -691,6 +752,14 @@ def _parse_field(field: str, arg: Any, depth: int) -> Filter:
             f"Filter on field {field!r} is an empty dict; give an operator such as {{'$eq': value}}."
         )
     if not all(isinstance(k, str) and k.startswith("$") for k in arg):
+        bare = [k for k in arg if isinstance(k, str) and k.lower() in _BARE_OPERATORS]
+        if bare:
+            meant = _BARE_OPERATORS[bare[0].lower()]
+            raise UnsupportedFilterError(
+                f"Filter on field {field!r} uses {bare[0]!r}, an operator without its '$': did you mean "
+                f"`{meant}`? Write {{{field!r}: {{'{meant}': ...}}}}; "
+                f"to compare with a dict value write {{{field!r}: {{'$eq': {{...}}}}}}."
+            )
         raise UnsupportedFilterError(
             f"Filter on field {field!r} mixes operators with other keys; operators start with '$' "
             f"(e.g. '$gt'). To compare with a dict value write {{{field!r}: {{'$eq': {{...}}}}}}."
@@ -731,6 +800,45 @@ def _parse_field_operator(field: str, op: str, value: Any, depth: int) -> Filter
 # The reference evaluator
 
 
+class _Missing:
+    """The value of a field a record does not have (distinct from a key holding ``None``)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<missing>"
+
+
+_MISSING: Final = _Missing()
+
+
+def _resolve_field(metadata: Mapping[str, Any], field: str) -> Any:
+    """The value ``field`` names in ``metadata``, or ``_MISSING``.
+
+    The whole name is tried as a key first, so a literal key containing a dot matches itself. Otherwise a
+    dotted name is a path into nested dicts: the part before the first dot must hold a dict, in which the
+    rest is looked up the same way (whole rest as a key first, then split at its first dot). Lists are
+    not traversed. One dict lookup per level, so any name costs O(number of dots).
+    """
+    value = metadata.get(field, _MISSING)
+    node, rest = metadata, field
+    while value is _MISSING and "." in rest:
+        head, _, rest = rest.partition(".")
+        child = node.get(head, _MISSING)
+        if not isinstance(child, Mapping):
+            return _MISSING
+        node = child
+        value = node.get(rest, _MISSING)
+    return value
+
+
+def _compare(op: str, stored: Any, value: Any) -> bool:
+    """One comparison on a resolved value (``_MISSING`` when the record has no such field)."""
+    if op == "exists":
+        return (stored is not _MISSING) is bool(value)
+    return COMPARISON_OPERATORS[op](None if stored is _MISSING else stored, value)
+
+
 def evaluate(filter: Filter, metadata: Mapping[str, Any]) -> bool:
     """Whether one decrypted metadata dict matches a filter (the reference semantics).
 
@@ -745,7 +853,7 @@ def evaluate(filter: Filter, metadata: Mapping[str, Any]) -> bool:
         UnsupportedFilterError: if ``filter`` is not an AST node.
     """
     if isinstance(filter, Compare):
-        return COMPARISON_OPERATORS[filter.op](metadata.get(filter.field), filter.value)
+        return _compare(filter.op, _resolve_field(metadata, filter.field), filter.value)
     if isinstance(filter, And):
         return all(evaluate(child, metadata) for child in filter.children)
     if isinstance(filter, Or):
@@ -761,9 +869,9 @@ def evaluate(filter: Filter, metadata: Mapping[str, Any]) -> bool:
 # --------------------------------------------------------------------------------------------------
 # The columnar evaluator
 
-_ABSENT: Final = 0  # code of a missing key or a None value
+_ABSENT: Final = 0  # code of a missing key
 _UNKEYABLE: Final = 1  # code of a value without canonical key (NaN inside, non-JSON type)
-_FIRST_VALUE_CODE: Final = 2
+_NULL: Final = 2  # code of a key holding None: absent to every operator but ``exists``
 _MIN_CAPACITY: Final = 16
 
 _NUMPY_COMPARISONS: Final[Mapping[str, Callable[[npt.NDArray[np.float64], float], BoolArray]]] = MappingProxyType(
@@ -793,7 +901,7 @@ class _FieldIndex:
         self.numbers = np.full(capacity, np.nan, dtype=np.float64)
         self.inexact = np.zeros(capacity, dtype=np.bool_)
         self.key_to_code: dict[Hashable, int] = {}
-        self.reps: list[Any] = [None, None]
+        self.reps: list[Any] = [None, None, None]
         self.n = 0
         self.n_unkeyable = 0
         self.n_inexact = 0
@@ -802,7 +910,9 @@ class _FieldIndex:
 
     def _write(self, row: int, value: Any) -> None:
         code, number, inexact = _ABSENT, np.nan, False
-        if value is not None:
+        if value is None:
+            code = _NULL
+        elif value is not _MISSING:
             try:
                 key = _key(value)
             except (_UnkeyableError, RecursionError):
@@ -895,7 +1005,7 @@ class MetadataTable:
         stored = dict(md)
         self._rows.append(stored)
         for name, index in self._fields.items():
-            index.append(stored.get(name))
+            index.append(_resolve_field(stored, name))
 
     def replace(self, row: int, md: Mapping[str, Any]) -> None:
         """Replace the metadata of ``row``.
@@ -907,7 +1017,7 @@ class MetadataTable:
         stored = dict(md)
         self._rows[row] = stored
         for name, index in list(self._fields.items()):
-            index.replace(row, stored.get(name))
+            index.replace(row, _resolve_field(stored, name))
             if index.is_bloated():
                 del self._fields[name]
 
@@ -981,7 +1091,7 @@ class MetadataTable:
     def _field(self, name: str) -> _FieldIndex:
         index = self._fields.get(name)
         if index is None:
-            index = _FieldIndex((row.get(name) for row in self._rows), len(self._rows))
+            index = _FieldIndex((_resolve_field(row, name) for row in self._rows), len(self._rows))
             self._fields[name] = index
         return index
 
@@ -1031,9 +1141,8 @@ class MetadataTable:
             unkeyable = np.flatnonzero(codes == _UNKEYABLE)
             recheck = unkeyable if recheck is None else np.union1d(recheck, unkeyable)
         if recheck is not None and len(recheck):
-            fn = COMPARISON_OPERATORS[op]
             rows, field = self._rows, node.field
-            result[recheck] = [fn(rows[i].get(field), value) for i in recheck.tolist()]
+            result[recheck] = [_compare(op, _resolve_field(rows[i], field), value) for i in recheck.tolist()]
         return result
 
 

@@ -20,6 +20,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess by th
         "Install it with: pip install 'vecvault[langchain]'"
     ) from exc
 
+from langchain_vecvault.translator import VecVaultTranslator
 from langchain_vecvault.vectorstores import DEFAULT_BATCH_SIZE, DEFAULT_COLLECTION_NAME, VecVaultVectorStore
 
-__all__ = ["DEFAULT_BATCH_SIZE", "DEFAULT_COLLECTION_NAME", "VecVaultVectorStore"]
+__all__ = ["DEFAULT_BATCH_SIZE", "DEFAULT_COLLECTION_NAME", "VecVaultTranslator", "VecVaultVectorStore"]

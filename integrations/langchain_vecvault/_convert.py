@@ -17,7 +17,10 @@ from vecvault.index import normalize_metric, relevance
 from vecvault.records import new_ids
 
 __all__ = [
+    "CHROMA_INCLUDE",
     "check_batch_size",
+    "check_embeddings",
+    "chroma_get_result",
     "fill_ids",
     "hit_to_document",
     "hits_to_documents",
@@ -28,6 +31,44 @@ __all__ = [
     "reject_unknown_kwargs",
     "relevance_from_distance",
 ]
+
+
+CHROMA_INCLUDE = ("documents", "metadatas", "embeddings")
+"""What ``VecVaultVectorStore.get(include=...)`` can return, as Chroma names it."""
+
+
+def check_embeddings(embedding: Any) -> None:
+    """Accept what LangChain accepts: any object with ``embed_documents`` and ``embed_query``.
+
+    ``langchain_core``'s own stores take any such object (an ``Embeddings`` subclass, a duck-typed class,
+    ``unittest.mock.Mock(wraps=embeddings)``); the async methods use ``aembed_documents`` /
+    ``aembed_query`` when it has them and run the sync ones in a worker thread when it does not.
+
+    Raises:
+        ConfigurationError: ``None``, or an object without those two methods.
+    """
+    methods = ("embed_documents", "embed_query")
+    if embedding is None or not all(callable(getattr(embedding, name, None)) for name in methods):
+        raise ConfigurationError(
+            f"embedding must be a LangChain Embeddings (or any object with embed_documents and embed_query), "
+            f"not {type(embedding).__name__}."
+        )
+
+
+def chroma_get_result(records: Sequence[Record], include: Sequence[str]) -> dict[str, Any]:
+    """Records as Chroma's ``get`` returns them: parallel lists under ``ids``, ``documents``, ``metadatas``.
+
+    A field not in ``include`` is ``None`` (Chroma's shape); ``included`` lists what was asked.
+    """
+    return {
+        "ids": [r.id for r in records],
+        "documents": [r.text for r in records] if "documents" in include else None,
+        "metadatas": [r.metadata for r in records] if "metadatas" in include else None,
+        "embeddings": [[float(x) for x in r.vector] for r in records if r.vector is not None]
+        if "embeddings" in include
+        else None,
+        "included": list(include),
+    }
 
 
 def hit_to_document(hit: Hit) -> Document:
@@ -78,22 +119,16 @@ def hits_with_relevance(
 
 
 def relevance_from_distance(metric: str) -> Callable[[float], float]:
-    """The ``distance -> relevance`` function that agrees with the core's ``Hit.relevance`` for ``metric``.
+    """The ``distance -> relevance`` function of ``metric``, the same as the core's ``Hit.relevance``.
 
-    The core defines relevance on the similarity score (see :mod:`vecvault.index`); this inverts the
-    metric's distance back to that score first, so LangChain's ``_select_relevance_score_fn`` and the
-    relevance the store returns are always the same number.
+    LangChain's convention, as in langchain-chroma and PGVector, clamped into [0, 1]: ``1 - distance`` for
+    cosine, ``-distance`` (the inner product) for dot, ``1 - distance / sqrt(2)`` for euclidean
+    (:func:`vecvault.index.relevance`).
     """
     name = normalize_metric(metric)
 
     def from_distance(distance: float) -> float:
-        if name == "cosine":
-            score = 1.0 - distance
-        elif name == "dot":
-            score = -distance
-        else:
-            score = 1.0 / (1.0 + distance) if distance != float("inf") else 0.0
-        return relevance(name, score)
+        return relevance(name, distance)
 
     return from_distance
 

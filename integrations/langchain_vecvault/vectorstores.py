@@ -30,7 +30,10 @@ from langchain_core.vectorstores import VectorStore
 from typing_extensions import Self
 
 from langchain_vecvault._convert import (
+    CHROMA_INCLUDE,
     check_batch_size,
+    check_embeddings,
+    chroma_get_result,
     fill_ids,
     hits_to_documents,
     hits_with_distance,
@@ -213,6 +216,8 @@ class VecVaultVectorStore(VectorStore):
         vectors: str = "sealed",
         file_encryption: bool | None = None,
         relevance_score_fn: Callable[[float], float] | None = None,
+        create_collection_if_not_exists: bool = True,
+        pre_delete_collection: bool = False,
         **open_options: Any,
     ) -> None:
         """Open (or reuse) a vault and bind the store to one of its collections.
@@ -235,17 +240,19 @@ class VecVaultVectorStore(VectorStore):
                 file and detects it for an existing one.
             relevance_score_fn: replaces the built-in ``distance -> relevance`` mapping used by
                 ``similarity_search_with_relevance_scores``; it must return values in [0, 1].
+            create_collection_if_not_exists: with False, a collection that does not exist yet raises
+                ``ConfigurationError`` instead of being created (PGVector's option; the core's ``create=``).
+            pre_delete_collection: drop the collection (and crypto-shred its keys) before binding to it, so the
+                store starts empty (PGVector's option, handy in tests).
             **open_options: more options of ``Vault.open`` for ``path``: ``create``, ``driver``,
                 ``auth_token``, ``sync_url``, ``tracer``.
 
         Raises:
             ConfigurationError: no embeddings, both or neither of ``vault`` and ``path``, an unknown
-                option, or a collection that exists with another metric or model.
+                option, a collection that exists with another metric or model, or a missing collection with
+                ``create_collection_if_not_exists=False``.
         """
-        if embedding is None or not isinstance(embedding, Embeddings):
-            raise ConfigurationError(
-                f"embedding must be a LangChain Embeddings instance, not {type(embedding).__name__}."
-            )
+        check_embeddings(embedding)
         unknown = sorted(set(open_options) - set(_OPEN_OPTIONS))
         if unknown:
             raise ConfigurationError(
@@ -272,8 +279,18 @@ class VecVaultVectorStore(VectorStore):
             raise ConfigurationError(
                 "VecVaultVectorStore needs a vault: pass vault=Vault.open(...) or path='file.db' (with key=)."
             )
+        self._collection_options: dict[str, Any] = {"metric": metric, "vectors": vectors, "model": model}
         try:
-            collection = vault.collection(collection_name, metric=metric, vectors=vectors, model=model)
+            if pre_delete_collection:
+                vault.drop_collection(collection_name)
+            if not create_collection_if_not_exists and collection_name not in vault.collections():
+                raise ConfigurationError(
+                    f"Collection {collection_name!r} does not exist and create_collection_if_not_exists=False; "
+                    f"existing collections: {vault.collections()}."
+                )
+            collection = vault.collection(
+                collection_name, create=bool(create_collection_if_not_exists), **self._collection_options
+            )
         except BaseException:
             if owned:
                 vault.close()
@@ -411,7 +428,7 @@ class VecVaultVectorStore(VectorStore):
         for start in range(0, len(text_list), batch_size):
             stop = start + batch_size
             chunk = text_list[start:stop]
-            vectors = await self._embedding.aembed_documents(chunk)
+            vectors = await self._aembed_documents(chunk)
             out += await run_in_executor(
                 None,
                 self._collection.add,
@@ -420,6 +437,95 @@ class VecVaultVectorStore(VectorStore):
                 meta_list[start:stop],
                 None if id_list is None else id_list[start:stop],
             )
+        return out
+
+    async def _aembed_documents(self, texts: list[str]) -> list[list[float]]:
+        """The embedder's ``aembed_documents``, or its sync method in a worker thread when it has none."""
+        method = getattr(self._embedding, "aembed_documents", None)
+        if method is None:
+            return await run_in_executor(None, self._embedding.embed_documents, texts)
+        vectors: list[list[float]] = await method(texts)
+        return vectors
+
+    async def _aembed_query(self, text: str) -> list[float]:
+        """The embedder's ``aembed_query``, or its sync method in a worker thread when it has none."""
+        method = getattr(self._embedding, "aembed_query", None)
+        if method is None:
+            return await run_in_executor(None, self._embedding.embed_query, text)
+        vector: list[float] = await method(text)
+        return vector
+
+    def _embedding_batches(
+        self,
+        texts: Iterable[str],
+        embeddings: Iterable[Sequence[float]],
+        metadatas: Sequence[dict[str, Any] | None] | None,
+        ids: Sequence[str | None] | None,
+        batch_size: int,
+    ) -> list[tuple[list[str], list[Sequence[float]], list[dict[str, Any] | None], list[str] | None]]:
+        """Checked ``(texts, vectors, metadatas, ids)`` batches of precomputed embeddings."""
+        text_list, meta_list, id_list = self._prepare_add(texts, metadatas, ids, batch_size)
+        if isinstance(embeddings, str):
+            raise ConfigurationError("embeddings must be a list of vectors, one per text.")
+        vectors = list(embeddings)
+        if len(vectors) != len(text_list):
+            raise ConfigurationError(f"Got {len(vectors)} embeddings for {len(text_list)} texts; pass one per text.")
+        return [
+            (
+                text_list[start : start + batch_size],
+                vectors[start : start + batch_size],
+                meta_list[start : start + batch_size],
+                None if id_list is None else id_list[start : start + batch_size],
+            )
+            for start in range(0, len(text_list), batch_size)
+        ]
+
+    def add_embeddings(
+        self,
+        texts: Iterable[str],
+        embeddings: Iterable[Sequence[float]],
+        metadatas: list[dict[str, Any]] | None = None,
+        ids: list[str] | None = None,
+        *,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        **kwargs: Any,
+    ) -> list[str]:
+        """Store texts with embeddings computed elsewhere (upsert by id); the embedder is not called.
+
+        As PGVector's and FAISS's ``add_embeddings``: one vector per text, of the collection's dimension.
+
+        Args:
+            texts: the texts.
+            embeddings: one vector per text.
+            metadatas: JSON-compatible dicts, one per text (or None).
+            ids: one id per text; ``None`` entries get random ids. An existing id is replaced.
+            batch_size: records per vault transaction.
+            **kwargs: none are accepted (an unknown argument raises).
+
+        Returns:
+            The ids, in input order.
+        """
+        reject_unknown_kwargs("add_embeddings", kwargs, ("metadatas", "ids", "batch_size"))
+        out: list[str] = []
+        for chunk, vectors, metas, chunk_ids in self._embedding_batches(texts, embeddings, metadatas, ids, batch_size):
+            out += self._collection.add(chunk, vectors, metas, chunk_ids)
+        return out
+
+    async def aadd_embeddings(
+        self,
+        texts: Iterable[str],
+        embeddings: Iterable[Sequence[float]],
+        metadatas: list[dict[str, Any]] | None = None,
+        ids: list[str] | None = None,
+        *,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        **kwargs: Any,
+    ) -> list[str]:
+        """Async :meth:`add_embeddings` (the vault writes run in a worker thread)."""
+        reject_unknown_kwargs("aadd_embeddings", kwargs, ("metadatas", "ids", "batch_size"))
+        out: list[str] = []
+        for chunk, vectors, metas, chunk_ids in self._embedding_batches(texts, embeddings, metadatas, ids, batch_size):
+            out += await run_in_executor(None, self._collection.add, chunk, vectors, metas, chunk_ids)
         return out
 
     @staticmethod
@@ -446,6 +552,62 @@ class VecVaultVectorStore(VectorStore):
         texts, metadatas, kwargs = self._split_documents(documents, kwargs)
         return await self.aadd_texts(texts, metadatas, **kwargs)
 
+    def _prepare_update(self, ids: Sequence[str], documents: Sequence[Document]) -> tuple[list[str], list[str]]:
+        """Check an update before any embedding call: one id per document, every id already stored."""
+        if isinstance(ids, str) or isinstance(documents, Document):
+            raise ConfigurationError("ids and documents must be lists; wrap them: [the_id], [document].")
+        id_list = list(ids)
+        if len(id_list) != len(documents):
+            raise ConfigurationError(
+                f"Got {len(id_list)} ids for {len(documents)} documents; pass one id per document."
+            )
+        check_ids(id_list, len(id_list))
+        present = {r.id for r in self._collection.get(id_list, include_vectors=False)}
+        missing = [i for i in id_list if i not in present]
+        if missing:
+            raise ConfigurationError(
+                f"update_documents(): no record with id(s) {missing[:5]}{' ...' if len(missing) > 5 else ''}; "
+                "nothing was changed. Use add_documents() to insert new documents (it upserts by id)."
+            )
+        return id_list, [doc.page_content for doc in documents]
+
+    def update_document(self, document_id: str, document: Document) -> None:
+        """Replace the text, metadata and embedding of one stored document (Chroma's ``update_document``).
+
+        Raises:
+            ConfigurationError: no document has this id (nothing is changed; ``add_documents`` inserts).
+        """
+        self.update_documents([document_id], [document])
+
+    def update_documents(self, ids: list[str], documents: list[Document]) -> None:
+        """Replace stored documents by id, in one embedding call and one transaction (Chroma's ``update_documents``).
+
+        Every id must already be stored: an update never creates a record (Chroma logs and skips unknown ids;
+        vecvault refuses the whole update before embedding anything). ``Document.id`` is ignored: ``ids``
+        name the records.
+
+        Raises:
+            ConfigurationError: an id that is not stored, or not one id per document.
+        """
+        id_list, texts = self._prepare_update(ids, documents)
+        if not id_list:
+            return
+        vectors = self._embedding.embed_documents(texts)
+        self._collection.add(texts, vectors, [check_metadata(d.metadata) for d in documents], id_list)
+
+    async def aupdate_document(self, document_id: str, document: Document) -> None:
+        """Async :meth:`update_document`."""
+        await self.aupdate_documents([document_id], [document])
+
+    async def aupdate_documents(self, ids: list[str], documents: list[Document]) -> None:
+        """Async :meth:`update_documents`."""
+        id_list, texts = await run_in_executor(None, self._prepare_update, ids, documents)
+        if not id_list:
+            return
+        vectors = await self._aembed_documents(texts)
+        metadatas = [check_metadata(d.metadata) for d in documents]
+        await run_in_executor(None, self._collection.add, texts, vectors, metadatas, id_list)
+
     # -- deleting and getting ------------------------------------------------------------------------------
 
     def delete(self, ids: list[str] | None = None, **kwargs: Any) -> bool | None:
@@ -453,7 +615,8 @@ class VecVaultVectorStore(VectorStore):
 
         Args:
             ids: record ids to delete.
-            **kwargs: ``filter``: a ``$`` filter dict; with ``ids`` too, only those ids that match.
+            **kwargs: ``filter`` (or ``where``, as Chroma calls it): a ``$`` filter dict; with ``ids`` too,
+                only those ids that match.
 
         Returns:
             True once the deletion is committed (deleted ciphertext is overwritten in the file).
@@ -463,7 +626,12 @@ class VecVaultVectorStore(VectorStore):
                 ``store.collection.clear()``).
         """
         flt = kwargs.pop("filter", None)
-        reject_unknown_kwargs("delete", kwargs, ("ids", "filter"))
+        where = kwargs.pop("where", None)  # Chroma's name for it
+        reject_unknown_kwargs("delete", kwargs, ("ids", "filter", "where"))
+        if where is not None:
+            if flt is not None:
+                raise ConfigurationError("delete() takes filter= or where= (Chroma's name for it), not both.")
+            flt = where
         parsed = self._parse_filter(flt)
         if ids is None and parsed is None:
             raise ConfigurationError(
@@ -489,6 +657,95 @@ class VecVaultVectorStore(VectorStore):
         """Async :meth:`get_by_ids`."""
         return await run_in_executor(None, self.get_by_ids, ids)
 
+    def get(
+        self,
+        ids: str | Sequence[str] | None = None,
+        where: dict[str, Any] | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+        where_document: dict[str, Any] | None = None,
+        include: Sequence[str] | None = None,
+    ) -> dict[str, Any]:
+        """Stored records by id and/or metadata filter, without a query, shaped like Chroma's ``get``.
+
+        Args:
+            ids: an id or a list of ids (in the order asked, missing ones skipped); None for every record.
+            where: a ``$`` filter dict on metadata (the same language as ``filter=``).
+            limit: at most this many records.
+            offset: skip this many records first (with ``limit``, for paging).
+            where_document: not supported (texts are sealed and no text index exists): raises if given.
+            include: any of ``"documents"``, ``"metadatas"``, ``"embeddings"`` (default: the first two).
+
+        Returns:
+            ``{"ids": [...], "documents": [...], "metadatas": [...], "embeddings": None, "included": [...]}``;
+            a field not included is ``None``, as in Chroma.
+
+        Raises:
+            ConfigurationError: ``where_document``, an unknown ``include`` entry, or a negative limit/offset.
+            UnsupportedFilterError: a bad ``where`` filter.
+        """
+        if where_document:
+            raise ConfigurationError(
+                "get(where_document=...) is not supported: vecvault keeps texts sealed and has no text index; "
+                "filter on metadata with where=, or match the returned documents in Python."
+            )
+        wanted_fields = ("documents", "metadatas") if include is None else tuple(include)
+        unknown = sorted(set(wanted_fields) - set(CHROMA_INCLUDE))
+        if unknown:
+            raise ConfigurationError(f"get(include=...) got {unknown}; expected any of {list(CHROMA_INCLUDE)}.")
+        for name, value in (("limit", limit), ("offset", offset)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+                raise ConfigurationError(f"{name} must be a non-negative int, not {value!r}.")
+        parsed = self._parse_filter(where)
+        start = offset or 0
+        id_list = [ids] if isinstance(ids, str) else None if ids is None else list(ids)
+        if id_list is None and parsed is None:
+            # Every record: page over the plaintext ids, so only the page is opened.
+            id_list = self._collection.ids()
+            id_list = id_list[start:] if limit is None else id_list[start : start + limit]
+            start = 0
+        stop = None if limit is None else start + limit
+        records = self._collection.get(
+            id_list, filter=parsed, limit=stop, include_vectors="embeddings" in wanted_fields
+        )
+        return chroma_get_result(records[start:], wanted_fields)
+
+    async def aget(
+        self,
+        ids: str | Sequence[str] | None = None,
+        where: dict[str, Any] | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+        where_document: dict[str, Any] | None = None,
+        include: Sequence[str] | None = None,
+    ) -> dict[str, Any]:
+        """Async :meth:`get`."""
+        return await run_in_executor(None, self.get, ids, where, limit, offset, where_document, include)
+
+    # -- the collection itself -----------------------------------------------------------------------------
+
+    def delete_collection(self) -> None:
+        """Drop the collection: every record, and its data keys (crypto-shredding; Chroma's ``delete_collection``).
+
+        The store stays usable and empty: the next add creates the collection again with the same metric
+        (where Chroma refuses every call until ``reset_collection``).
+        """
+        name = self._collection.name
+        self._vault.drop_collection(name)
+        self._collection = self._vault.collection(name, **self._collection_options)
+
+    def reset_collection(self) -> None:
+        """Empty the collection by dropping and re-creating it (Chroma's ``reset_collection``)."""
+        self.delete_collection()
+
+    async def adelete_collection(self) -> None:
+        """Async :meth:`delete_collection`."""
+        await run_in_executor(None, self.delete_collection)
+
+    async def areset_collection(self) -> None:
+        """Async :meth:`reset_collection`."""
+        await run_in_executor(None, self.reset_collection)
+
     # -- searching -----------------------------------------------------------------------------------------
 
     @staticmethod
@@ -510,7 +767,7 @@ class VecVaultVectorStore(VectorStore):
 
     async def _ahits(self, query: str, k: int, flt: Any) -> list[Hit]:
         parsed = self._parse_filter(flt)
-        vector = await self._embedding.aembed_query(query)
+        vector = await self._aembed_query(query)
         return await run_in_executor(None, self._search, vector, k, parsed)
 
     async def _ahits_by_vector(self, embedding: Sequence[float], k: int, flt: Any) -> list[Hit]:
@@ -648,7 +905,7 @@ class VecVaultVectorStore(VectorStore):
         """Async :meth:`max_marginal_relevance_search`."""
         reject_unknown_kwargs("amax_marginal_relevance_search", kwargs, _MMR_KWARGS)
         parsed = self._parse_filter(filter)
-        vector = await self._embedding.aembed_query(query)
+        vector = await self._aembed_query(query)
         hits = await run_in_executor(None, self._search_mmr, vector, k, fetch_k, lambda_mult, parsed)
         return hits_to_documents(hits)
 
@@ -680,6 +937,66 @@ class VecVaultVectorStore(VectorStore):
         parsed = self._parse_filter(filter)
         hits = await run_in_executor(None, self._search_mmr, embedding, k, fetch_k, lambda_mult, parsed)
         return hits_to_documents(hits)
+
+    def max_marginal_relevance_search_with_score(
+        self,
+        query: str,
+        k: int = DEFAULT_K,
+        fetch_k: int = DEFAULT_FETCH_K,
+        lambda_mult: float = DEFAULT_LAMBDA_MULT,
+        filter: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> list[tuple[Document, float]]:
+        """:meth:`max_marginal_relevance_search` with each document's **distance** to the query (as PGVector)."""
+        reject_unknown_kwargs("max_marginal_relevance_search_with_score", kwargs, _MMR_KWARGS)
+        parsed = self._parse_filter(filter)
+        vector = self._embedding.embed_query(query)
+        return hits_with_distance(self._search_mmr(vector, k, fetch_k, lambda_mult, parsed))
+
+    async def amax_marginal_relevance_search_with_score(
+        self,
+        query: str,
+        k: int = DEFAULT_K,
+        fetch_k: int = DEFAULT_FETCH_K,
+        lambda_mult: float = DEFAULT_LAMBDA_MULT,
+        filter: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> list[tuple[Document, float]]:
+        """Async :meth:`max_marginal_relevance_search_with_score`."""
+        reject_unknown_kwargs("amax_marginal_relevance_search_with_score", kwargs, _MMR_KWARGS)
+        parsed = self._parse_filter(filter)
+        vector = await self._aembed_query(query)
+        hits = await run_in_executor(None, self._search_mmr, vector, k, fetch_k, lambda_mult, parsed)
+        return hits_with_distance(hits)
+
+    def max_marginal_relevance_search_with_score_by_vector(
+        self,
+        embedding: list[float],
+        k: int = DEFAULT_K,
+        fetch_k: int = DEFAULT_FETCH_K,
+        lambda_mult: float = DEFAULT_LAMBDA_MULT,
+        filter: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> list[tuple[Document, float]]:
+        """:meth:`max_marginal_relevance_search_with_score` for an embedding."""
+        reject_unknown_kwargs("max_marginal_relevance_search_with_score_by_vector", kwargs, _MMR_KWARGS)
+        parsed = self._parse_filter(filter)
+        return hits_with_distance(self._search_mmr(embedding, k, fetch_k, lambda_mult, parsed))
+
+    async def amax_marginal_relevance_search_with_score_by_vector(
+        self,
+        embedding: list[float],
+        k: int = DEFAULT_K,
+        fetch_k: int = DEFAULT_FETCH_K,
+        lambda_mult: float = DEFAULT_LAMBDA_MULT,
+        filter: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> list[tuple[Document, float]]:
+        """Async :meth:`max_marginal_relevance_search_with_score_by_vector`."""
+        reject_unknown_kwargs("amax_marginal_relevance_search_with_score_by_vector", kwargs, _MMR_KWARGS)
+        parsed = self._parse_filter(filter)
+        hits = await run_in_executor(None, self._search_mmr, embedding, k, fetch_k, lambda_mult, parsed)
+        return hits_with_distance(hits)
 
     # -- constructors ----------------------------------------------------------------------------------------
 
@@ -722,6 +1039,54 @@ class VecVaultVectorStore(VectorStore):
         store = await run_in_executor(None, partial(cls, embedding, **kwargs))
         try:
             await store.aadd_texts(texts, metadatas, ids=ids, batch_size=batch_size)
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    @classmethod
+    def from_embeddings(
+        cls,
+        text_embeddings: Iterable[tuple[str, Sequence[float]]],
+        embedding: Embeddings,
+        metadatas: list[dict[str, Any]] | None = None,
+        *,
+        ids: list[str] | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        **kwargs: Any,
+    ) -> Self:
+        """A store holding ``(text, vector)`` pairs computed elsewhere (PGVector's and FAISS's ``from_embeddings``).
+
+        ``embedding`` embeds later queries only; ``kwargs`` are the constructor's. A store that opened its own
+        vault closes it if adding fails.
+        """
+        pairs = list(text_embeddings)
+        store = cls(embedding, **kwargs)
+        try:
+            store.add_embeddings([t for t, _ in pairs], [v for _, v in pairs], metadatas, ids, batch_size=batch_size)
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    @classmethod
+    async def afrom_embeddings(
+        cls,
+        text_embeddings: Iterable[tuple[str, Sequence[float]]],
+        embedding: Embeddings,
+        metadatas: list[dict[str, Any]] | None = None,
+        *,
+        ids: list[str] | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        **kwargs: Any,
+    ) -> Self:
+        """Async :meth:`from_embeddings` (opening the vault and writing run in a worker thread)."""
+        pairs = list(text_embeddings)
+        store = await run_in_executor(None, partial(cls, embedding, **kwargs))
+        try:
+            await store.aadd_embeddings(
+                [t for t, _ in pairs], [v for _, v in pairs], metadatas, ids, batch_size=batch_size
+            )
         except BaseException:
             store.close()
             raise

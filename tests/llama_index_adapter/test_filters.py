@@ -83,6 +83,8 @@ async def test_llama_case_delete_nodes(table_store: VecVaultVectorStore, case: F
 @pytest.mark.parametrize("case", LLAMA_FILTER_CASES, ids=_by_name)
 def test_llama_case_matches_reference(case: FilterCase) -> None:
     """The table's expectations are LlamaIndex's own: its reference evaluator agrees on every llama case."""
+    if case.llama_reference_differs:
+        pytest.skip(case.llama_reference_differs)
     filters = MetadataFilters.model_validate(case.llama)
     assert {doc.id for doc in DOCUMENTS if reference_match(filters, doc.metadata)} == case.expected_ids
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from llama_index.core.schema import TextNode
-from llama_index.core.vector_stores.types import VectorStoreQuery, VectorStoreQueryMode
+from llama_index.core.vector_stores.types import MetadataFilter, MetadataFilters, VectorStoreQuery, VectorStoreQueryMode
 
 from llama_index.vector_stores.vecvault import VecVaultVectorStore
 from vecvault import ConfigurationError, StorageError, Vault
@@ -101,9 +101,16 @@ def test_unsupported_modes_name_the_supported_ones(li_store: VecVaultVectorStore
         li_store.query(VectorStoreQuery(query_embedding=[1.0, 0.0, 0.0], similarity_top_k=1, mode=mode))
 
 
-def test_query_without_embedding(li_store: VecVaultVectorStore) -> None:
-    with pytest.raises(ConfigurationError, match="query_embedding"):
-        li_store.query(VectorStoreQuery(query_str="hello", similarity_top_k=1))
+def test_query_without_embedding_gets_by_filter(li_store: VecVaultVectorStore) -> None:
+    """As the Chroma store: no embedding is a filtered get of up to similarity_top_k nodes, no similarities."""
+    assert li_store.query(VectorStoreQuery(query_str="hello", similarity_top_k=1)).ids == []
+    li_store.add(_nodes())
+    filters = MetadataFilters(filters=[MetadataFilter(key="who", value="bob")])
+    result = li_store.query(VectorStoreQuery(query_str="hello", similarity_top_k=1, filters=filters))
+    assert result.ids == ["b"]
+    assert result.nodes is not None and result.nodes[0].get_content() == "secret beta text"
+    assert not result.similarities
+    assert len(li_store.query(VectorStoreQuery(similarity_top_k=2)).ids or []) == 2
 
 
 def test_delete_nodes_without_arguments_refuses(li_store: VecVaultVectorStore) -> None:

@@ -21,6 +21,7 @@ from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_
 from llama_index.vector_stores.vecvault.filters import to_vecvault_filter
 from vecvault import Collection, ConfigurationError, Hit, Record, Vault
 from vecvault.filters import And, Compare, Filter
+from vecvault.index import similarity
 from vecvault.keys.base import KeyProvider
 
 __all__ = ["DEFAULT_COLLECTION", "DEFAULT_MMR_PREFETCH_FACTOR", "NODE_ID_KEY", "VecVaultVectorStore"]
@@ -244,6 +245,9 @@ class VecVaultVectorStore(BasePydanticVectorStore):
     ) -> None:
         """Delete nodes by id and/or filter (both given: the ids that also match the filter).
 
+        As ``SimpleVectorStore`` and the Chroma store: an empty ``node_ids`` list deletes nothing, whatever the
+        filter. Deleting everything takes :meth:`clear`, never an accidental call without arguments.
+
         Raises:
             ConfigurationError: neither ``node_ids`` nor ``filters`` was given (use :meth:`clear`).
         """
@@ -282,14 +286,13 @@ class VecVaultVectorStore(BasePydanticVectorStore):
     ) -> list[BaseNode]:
         """Nodes by id (in the order asked, unknown ids skipped) and/or filter; with neither, every node.
 
-        Returned nodes carry their embedding.
+        As the Chroma store: ``node_ids`` and ``filters`` together give the listed nodes that match, and an
+        empty ``node_ids`` list is no restriction (like ``None``). Returned nodes carry their embedding.
         """
         parsed = to_vecvault_filter(filters)
         if node_ids is not None:
             _check_node_ids(node_ids)
-            if not node_ids:
-                return []
-        records = self._collection.get(ids=node_ids, filter=parsed, include_vectors=True)
+        records = self._collection.get(ids=node_ids or None, filter=parsed, include_vectors=True)
         return [_record_to_node(record) for record in records]
 
     async def aget_nodes(
@@ -303,36 +306,45 @@ class VecVaultVectorStore(BasePydanticVectorStore):
     def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
         """Nearest nodes to ``query.query_embedding``, honouring filters, ``doc_ids`` and ``node_ids``.
 
-        Modes: ``DEFAULT`` (exact similarity) and ``MMR`` (``query.mmr_threshold`` or the
-        ``mmr_threshold`` kwarg is the relevance/diversity trade-off ``lambda_mult``, 1 = pure relevance;
-        ``mmr_prefetch_k`` or ``mmr_prefetch_factor`` (default 4 x top k) size the candidate pool).
-        Similarities are relevance scores in [0, 1]. An empty store gives an empty result. Empty
-        ``doc_ids`` / ``node_ids`` lists mean no restriction (``VectorStoreIndex.as_retriever`` passes
-        ``node_ids=[]``).
+        Modes: ``DEFAULT`` (exact similarity) and ``MMR``: ``mmr_threshold`` is the relevance/diversity
+        trade-off ``lambda_mult`` (1 = pure relevance; default 0.5); as in ``SimpleVectorStore``, the
+        ``mmr_threshold`` keyword wins over ``query.mmr_threshold``, even when it is ``None`` (the default).
+        ``mmr_prefetch_k`` or ``mmr_prefetch_factor`` (default 4 x top k, never both) size the candidate pool.
+
+        Similarities are LlamaIndex's: the cosine similarity (``1 - cosine distance``) for cosine, ``q · x`` for
+        dot, ``1 / (1 + L2)`` for euclidean, clamped into [0, 1] (:func:`vecvault.index.similarity`).
+        ``doc_ids=[]`` matches no document, as in ``SimpleVectorStore``; ``node_ids=[]`` is no restriction
+        (``VectorStoreIndex.as_retriever`` passes it for every store that keeps its own text). Without a query
+        embedding, as the Chroma store: up to ``similarity_top_k`` nodes matching the filters, without
+        similarities. An empty store gives an empty result.
 
         Raises:
-            ConfigurationError: an unsupported mode, a missing query embedding, or bad MMR arguments.
+            ConfigurationError: an unsupported mode or bad MMR arguments (a ``ValueError``).
             UnsupportedFilterError: a filter vecvault cannot express.
         """
         mode = _check_mode(query.mode)
-        if query.query_embedding is None:
-            raise ConfigurationError(
-                "VecVaultVectorStore.query needs query.query_embedding; vecvault searches by vector only "
-                "(pass an embed_model to the index or retriever)."
-            )
-        parsed = _query_filter(query)
+        parsed, nothing = _query_filter(query)
         k = query.similarity_top_k
+        if query.query_embedding is None:
+            records = [] if nothing else self._collection.get(filter=parsed, limit=k, include_vectors=False)
+            return VectorStoreQueryResult(
+                nodes=[_to_node(r.id, r.text, r.metadata) for r in records], ids=[r.id for r in records]
+            )
+        if mode == VectorStoreQueryMode.MMR:
+            lambda_mult, fetch_k = _mmr_params(query, kwargs)  # checked even when nothing can match
+        if nothing:
+            return VectorStoreQueryResult(nodes=[], similarities=[], ids=[])
         hits: list[Hit]
         if mode == VectorStoreQueryMode.MMR:
-            lambda_mult, fetch_k = _mmr_params(query, kwargs)
             hits = self._collection.search_mmr(
                 query.query_embedding, k=k, fetch_k=fetch_k, lambda_mult=lambda_mult, filter=parsed
             )
         else:
             hits = self._collection.search(query.query_embedding, k=k, filter=parsed)
+        metric = self._collection.metric
         return VectorStoreQueryResult(
             nodes=[_hit_to_node(hit) for hit in hits],
-            similarities=[hit.relevance for hit in hits],
+            similarities=[similarity(metric, hit.score) for hit in hits],
             ids=[hit.id for hit in hits],
         )
 
@@ -359,30 +371,41 @@ def _check_mode(mode: Any) -> VectorStoreQueryMode:
     )
 
 
-def _query_filter(query: VectorStoreQuery) -> Filter | None:
+def _query_filter(query: VectorStoreQuery) -> tuple[Filter | None, bool]:
+    """The query's filters, ``doc_ids`` and ``node_ids`` as one filter, and whether nothing can match."""
     parts: list[Filter] = []
     parsed = to_vecvault_filter(query.filters)
     if parsed is not None:
         parts.append(parsed)
-    for values, key in ((query.doc_ids, REF_DOC_ID_KEY), (query.node_ids, NODE_ID_KEY)):
-        # An empty list means "no restriction", as in the Qdrant, Chroma and Postgres stores:
+    if query.doc_ids is not None:
+        _check_node_ids(query.doc_ids)
+        if not query.doc_ids:  # SimpleVectorStore: an empty list of documents restricts to none of them
+            return None, True
+        parts.append(Compare(REF_DOC_ID_KEY, "in", list(query.doc_ids)))
+    if query.node_ids:
+        # An empty node_ids list means "no restriction", as in the Qdrant, Chroma and Postgres stores:
         # VectorStoreIndex.as_retriever() passes node_ids=[] for every store that keeps its own text.
-        if not values:
-            continue
-        _check_node_ids(values)
-        parts.append(Compare(key, "in", list(values)))
+        _check_node_ids(query.node_ids)
+        parts.append(Compare(NODE_ID_KEY, "in", list(query.node_ids)))
     if not parts:
-        return None
-    return parts[0] if len(parts) == 1 else And(tuple(parts))
+        return None, False
+    return (parts[0] if len(parts) == 1 else And(tuple(parts))), False
 
 
 def _mmr_params(query: VectorStoreQuery, kwargs: dict[str, Any]) -> tuple[float, int]:
-    threshold = query.mmr_threshold if query.mmr_threshold is not None else kwargs.get("mmr_threshold")
+    """``(lambda_mult, fetch_k)``: the ``mmr_threshold`` keyword wins, even as None (SimpleVectorStore's rule)."""
+    threshold = kwargs.get("mmr_threshold", query.mmr_threshold)
     lambda_mult = DEFAULT_MMR_THRESHOLD if threshold is None else threshold
     k = query.similarity_top_k
     prefetch_k = kwargs.get("mmr_prefetch_k")
+    if prefetch_k is not None and kwargs.get("mmr_prefetch_factor") is not None:
+        raise ConfigurationError(
+            "'mmr_prefetch_factor' and 'mmr_prefetch_k' cannot be used together in one query(); "
+            "give the pool size (mmr_prefetch_k) or its multiple of similarity_top_k (mmr_prefetch_factor)."
+        )
     if prefetch_k is None:
-        factor = kwargs.get("mmr_prefetch_factor", DEFAULT_MMR_PREFETCH_FACTOR)
+        factor = kwargs.get("mmr_prefetch_factor")
+        factor = DEFAULT_MMR_PREFETCH_FACTOR if factor is None else factor
         if not isinstance(factor, (int, float)) or isinstance(factor, bool) or factor < 1:
             raise ConfigurationError(f"mmr_prefetch_factor must be a number >= 1, not {factor!r}.")
         prefetch_k = int(k * factor)
