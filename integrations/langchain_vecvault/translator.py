@@ -53,7 +53,7 @@ from langchain_core.structured_query import (
 
 __all__ = ["COMPARATORS", "OPERATORS", "VecVaultTranslator"]
 
-COMPARATORS: Final[Mapping[Comparator, str]] = {
+COMPARATORS: Final[Mapping[str, str]] = {  # keys: Comparator members (a str enum)
     Comparator.EQ: "$eq",
     Comparator.NE: "$ne",
     Comparator.GT: "$gt",
@@ -67,7 +67,7 @@ COMPARATORS: Final[Mapping[Comparator, str]] = {
 }
 """Each LangChain comparator and the vecvault operator it becomes."""
 
-OPERATORS: Final[Mapping[Operator, str]] = {
+OPERATORS: Final[Mapping[str, str]] = {  # keys: Operator members (a str enum)
     Operator.AND: "$and",
     Operator.OR: "$or",
     Operator.NOT: "$not",
@@ -92,9 +92,9 @@ class VecVaultTranslator(Visitor):
     resulting filter again before the query is embedded.
     """
 
-    allowed_comparators = tuple(COMPARATORS)
+    allowed_comparators = tuple(Comparator(name) for name in COMPARATORS)
     """Every comparator of ``langchain_core.structured_query.Comparator``."""
-    allowed_operators = tuple(OPERATORS)
+    allowed_operators = tuple(Operator(name) for name in OPERATORS)
     """Every operator of ``langchain_core.structured_query.Operator``."""
 
     def _format_func(self, func: Operator | Comparator) -> str:
