@@ -9,9 +9,7 @@ writes of a record never open together.
 
 from __future__ import annotations
 
-import datetime
 import json
-import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from vecvault._validate import DATE_TYPES, MAX_METADATA_DEPTH, json_problem
 from vecvault.crypto import DataKey, FieldContext, Keyset
 from vecvault.errors import ConfigurationError, IntegrityError
 
@@ -45,7 +44,6 @@ FIELD_VECTOR = "vector"
 _MAX_ID_CHARS = 512
 _VECTOR_DTYPE = np.dtype("<f4")
 
-MAX_METADATA_DEPTH = 64
 """How deep a metadata value may nest lists and dicts: ``{"a": [1]}`` is 1, ``{"a": {"b": [1]}}`` is 2.
 
 Real metadata nests a handful of levels (a loader's element metadata, a chat message's parts); 64 is far
@@ -197,12 +195,11 @@ def check_metadata(metadata: Any, path: str = "metadata") -> dict[str, Any]:
     return dict(metadata)
 
 
-_DATE_TYPES = (datetime.date, datetime.time)  # datetime.datetime is a date
 
 
 def _with_iso_dates(value: Any) -> Any:
     """A copy of a checked value with every date or time replaced by its ISO 8601 string."""
-    if isinstance(value, _DATE_TYPES):
+    if isinstance(value, DATE_TYPES):
         text = value.isoformat()
         # UTC as "Z", as pydantic (so LlamaIndex) writes it: the same instant is the same string everywhere.
         return text[:-6] + "Z" if text.endswith("+00:00") else text
@@ -237,49 +234,34 @@ def check_metadatas(metadatas: Sequence[Any], name: str = "metadatas") -> list[d
     return out
 
 
-def _check_json_value(value: Any, path: str, depth: int = 0) -> bool:
-    """Check one value; ``depth`` is 0 for the metadata dict, 1 for its values, one more in each list or dict.
+def _check_json_value(value: Any, path: str) -> bool:
+    """Check a metadata dict (:mod:`vecvault._validate`); return whether it holds dates or times.
 
-    Returns:
-        Whether it holds dates or times, which are stored as ISO 8601 strings.
+    Raises:
+        ConfigurationError: what :func:`vecvault._validate.json_problem` found, with what to do.
     """
-    if (
-        depth <= MAX_METADATA_DEPTH
-        and type(value) is dict
-        and all(type(k) is str and type(v) in _JSON_SCALARS for k, v in value.items())
-    ):
+    if type(value) is dict and all(type(k) is str and type(v) in _JSON_SCALARS for k, v in value.items()):
         return False  # the common flat metadata dict, checked without a call per value
-    if value is None or isinstance(value, (bool, int, str)):
-        return False
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ConfigurationError(f"{path} is {value}; JSON cannot store NaN or infinity. Use None instead.")
-        return False
-    if isinstance(value, _DATE_TYPES):
-        return True
-    if depth > MAX_METADATA_DEPTH and isinstance(value, (Mapping, list, tuple)):
-        shown = path if len(path) <= 80 else f"{path[:80]}..."
+    problem, dates = json_problem(value, path)
+    if problem is None:
+        return dates
+    where = problem.path if len(problem.path) <= 80 else f"{problem.path[:80]}..."
+    if problem.kind == "not-finite":
+        raise ConfigurationError(f"{where} is {problem.value}; JSON cannot store NaN or infinity. Use None instead.")
+    if problem.kind == "deep":
         raise ConfigurationError(
-            f"{shown} nests lists and dicts more than {MAX_METADATA_DEPTH} levels deep "
+            f"{where} nests lists and dicts more than {MAX_METADATA_DEPTH} levels deep "
             "(vecvault.records.MAX_METADATA_DEPTH), or contains itself; flatten it, or store the deep part "
             "as a JSON string."
         )
-    dates = False
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise ConfigurationError(
-                    f"{path} has the key {key!r} of type {type(key).__name__}; metadata keys must be strings."
-                )
-            dates |= _check_json_value(item, f"{path}[{key!r}]", depth + 1)
-        return dates
-    if isinstance(value, (list, tuple)):
-        for i, item in enumerate(value):
-            dates |= _check_json_value(item, f"{path}[{i}]", depth + 1)
-        return dates
+    if problem.kind == "key":
+        raise ConfigurationError(
+            f"{where} has the key {problem.value!r} of type {type(problem.value).__name__}; metadata keys must "
+            "be strings."
+        )
     raise ConfigurationError(
-        f"{path} is a {type(value).__name__}, which JSON cannot store; convert it to str, int, float, bool, "
-        "None, list or dict (dates and times are stored as ISO 8601 strings)."
+        f"{where} is a {type(problem.value).__name__}, which JSON cannot store; convert it to str, int, float, "
+        "bool, None, list or dict (dates and times are stored as ISO 8601 strings)."
     )
 
 
