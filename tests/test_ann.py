@@ -248,7 +248,7 @@ def test_delete_drops_the_stored_graph_and_hides_deleted(
 def test_a_graph_with_many_deleted_elements_is_rebuilt(
     vault_path: tuple[Path, bytes], data: tuple[np.ndarray, list], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from vecvault import ann
+    from vecvault.search import graph as ann
 
     monkeypatch.setattr(ann, "_REBUILD_MIN_DELETED", 10)
     path, key = vault_path
@@ -397,7 +397,7 @@ def test_a_caught_up_graph_holds_the_only_copy_of_the_vectors(tmp_path: Path, me
 
 
 def test_links_per_element_are_chosen_by_size_when_the_graph_is_first_built(monkeypatch: pytest.MonkeyPatch) -> None:
-    from vecvault import ann
+    from vecvault.search import graph as ann
 
     rng = np.random.default_rng(8)
     for large_at, want_m in ((10**9, ann.DEFAULT_M), (100, 32)):

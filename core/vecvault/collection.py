@@ -17,7 +17,6 @@ import numpy.typing as npt
 
 from vecvault.errors import ConfigurationError, IntegrityError, StorageError
 from vecvault.filters import Filter, parse_filter
-from vecvault.index import VectorIndex, exact_scores, relevance
 from vecvault.records import (
     Hit,
     Record,
@@ -31,9 +30,10 @@ from vecvault.records import (
     new_ids,
 )
 from vecvault.search.base import Ranked, Searcher
-from vecvault.search.exact import ExactSearcher
+from vecvault.search.exact import ExactSearcher, VectorIndex
 from vecvault.search.hnsw import AUTO_HNSW_MIN, INDEX_MODES, GraphKeeper, GraphSearcher
 from vecvault.search.mirror import Mirror
+from vecvault.search.scores import exact_scores, relevance
 from vecvault.search.sql import SqlSearcher
 from vecvault.storage import CollectionRow
 

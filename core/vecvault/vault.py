@@ -21,10 +21,10 @@ from vecvault.collection import (
 )
 from vecvault.engine import VaultCore
 from vecvault.errors import ConfigurationError, IntegrityError, StorageError
-from vecvault.index import normalize_metric
 from vecvault.keys.base import KeyProvider
 from vecvault.records import CollectionInfo
 from vecvault.search.hnsw import INDEX_MODES
+from vecvault.search.scores import normalize_metric
 from vecvault.storage import Tracer
 
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 if TYPE_CHECKING:
-    from vecvault.index import VectorIndex
+    from vecvault.search.exact import VectorIndex
 
 __all__ = ["Ranked", "Searcher"]
 

@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from vecvault.ann import HnswIndex
 from vecvault.crypto import chunked
 from vecvault.errors import IntegrityError, StorageError
 from vecvault.filters import MetadataTable
-from vecvault.index import VectorIndex
 from vecvault.records import RecordSealer
 from vecvault.search.base import Query, Ranked
+from vecvault.search.exact import VectorIndex
+from vecvault.search.graph import HnswIndex
 from vecvault.search.mirror import rev_array
 from vecvault.storage import CollectionRow
 

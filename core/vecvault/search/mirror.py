@@ -20,8 +20,8 @@ import numpy.typing as npt
 
 from vecvault.errors import IntegrityError
 from vecvault.filters import Filter, MetadataTable
-from vecvault.index import VectorIndex
 from vecvault.records import RecordSealer
+from vecvault.search.exact import VectorIndex
 from vecvault.storage import CollectionRow
 
 if TYPE_CHECKING:

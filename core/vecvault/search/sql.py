@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from vecvault.filters import Filter
-from vecvault.index import maximal_marginal_relevance
 from vecvault.records import decode_vector, encode_vector
 from vecvault.search.base import Query, Ranked
+from vecvault.search.mmr import maximal_marginal_relevance
 from vecvault.storage import CollectionRow
 
 if TYPE_CHECKING:
