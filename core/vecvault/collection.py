@@ -435,19 +435,7 @@ class Collection:
                 :mod:`vecvault.filters` expression.
         """
         k = _check_k(k)
-        parsed = parse_filter(filter)
-        with self._core.lock:
-            prepared = self._prepare_query(vector)
-            if prepared is None:
-                return []
-            config, query = prepared
-            with self._core.storage.snapshot():
-                searcher = self._searcher(config, parsed)
-                if searcher is None:
-                    return []
-                hits = self._hits(config, query, searcher.top(query, k))
-            searcher.finish()
-            return hits
+        return self._ranked_hits(vector, parse_filter(filter), lambda searcher, query: searcher.top(query, k))
 
     def search_mmr(
         self,
@@ -471,7 +459,25 @@ class Collection:
             raise ConfigurationError(f"fetch_k ({fetch_k}) must be at least k ({k}).")
         if not isinstance(lambda_mult, (int, float)) or not 0.0 <= float(lambda_mult) <= 1.0:
             raise ConfigurationError(f"lambda_mult must be between 0 and 1, not {lambda_mult!r}.")
-        parsed = parse_filter(filter)
+        lam = float(lambda_mult)
+        return self._ranked_hits(
+            vector,
+            parse_filter(filter),
+            lambda searcher, query: searcher.diverse(query, k, fetch_k, lam),
+            ordered=False,
+        )
+
+    # -- choosing how to rank ----------------------------------------------------------------------------
+
+    def _ranked_hits(
+        self,
+        vector: Any,
+        parsed: Filter | None,
+        rank: Callable[[Searcher, npt.NDArray[np.float32]], Ranked],
+        *,
+        ordered: bool = True,
+    ) -> list[Hit]:
+        """Rank with this query's searcher inside one read snapshot and open the hits (``ordered``: best first)."""
         with self._core.lock:
             prepared = self._prepare_query(vector)
             if prepared is None:
@@ -481,11 +487,9 @@ class Collection:
                 searcher = self._searcher(config, parsed)
                 if searcher is None:
                     return []
-                hits = self._hits(config, query, searcher.diverse(query, k, fetch_k, float(lambda_mult)), ordered=False)
+                hits = self._hits(config, query, rank(searcher, query), ordered=ordered)
             searcher.finish()
             return hits
-
-    # -- choosing how to rank ----------------------------------------------------------------------------
 
     def _searcher(self, config: CollectionRow, parsed: Filter | None) -> Searcher | None:
         """The searcher for this query (inside the read snapshot); None while the collection is empty of state.
