@@ -330,8 +330,7 @@ def test_two_processes_write_and_see_each_other(tmp_path: Path, master_key: byte
         kv.set([("seed", b"1")])
         script = _WORKER.format(core=str(ROOT / "core"))
         procs = [
-            subprocess.Popen([sys.executable, "-c", script, str(path), master_key.hex(), name])
-            for name in ("p1", "p2")
+            subprocess.Popen([sys.executable, "-c", script, str(path), master_key.hex(), name]) for name in ("p1", "p2")
         ]
         assert [p.wait(timeout=120) for p in procs] == [0, 0]
         assert kv.get(["count", "p1-39", "p2-0"]) == [b"80", b"x", b"x"]  # this process sees their writes

@@ -126,9 +126,7 @@ class KvSealer:
                 found[self.lookup(data_key, key)] = i
         return found
 
-    def seal(
-        self, primary: DataKey, rev: int, items: Sequence[tuple[str, bytes]]
-    ) -> list[tuple[bytes, bytes, bytes]]:
+    def seal(self, primary: DataKey, rev: int, items: Sequence[tuple[str, bytes]]) -> list[tuple[bytes, bytes, bytes]]:
         """``(lookup, sealed key, sealed value)`` of each item under the primary key and write version ``rev``."""
         keys = [key for key, _ in items]
         lookups = [self.lookup(primary, key) for key in keys]
@@ -274,21 +272,20 @@ class KeyValueStore:
         if not keys:
             return out
         self._follow_keys()
-        candidates = self.sealer.candidates(keys)
+        unique = list(dict.fromkeys(keys))
+        candidates = self.sealer.candidates(unique)
         rows = self.core.storage.kv_fetch(self.namespace, list(candidates))
         if not rows:
             return out
         opened = self.sealer.open_keys(rows)
         for row, key in zip(rows, opened, strict=True):
-            if keys[candidates[row.lookup]] != key:
+            if unique[candidates[row.lookup]] != key:
                 raise IntegrityError(
                     f"An entry of namespace {self.namespace!r} holds another key than its lookup names; the vault "
                     "was altered. Run `vecvault verify`."
                 )
-        values = self.sealer.open_values(opened, rows)
-        for row, value in zip(rows, values, strict=True):
-            out[candidates[row.lookup]] = value
-        return out
+        values = dict(zip(opened, self.sealer.open_values(opened, rows), strict=True))
+        return [values.get(key) for key in keys]
 
     def __getitem__(self, key: str) -> bytes:
         value = self.get([key])[0]
