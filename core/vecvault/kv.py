@@ -82,18 +82,33 @@ def check_items(items: Iterable[object]) -> list[tuple[str, bytes]]:
         raise ConfigurationError("set() takes a list of (key, value) pairs.")
     pairs: dict[str, bytes] = {}
     for i, item in enumerate(items):
-        if not isinstance(item, (tuple, list)) or len(item) != 2:
-            raise ConfigurationError(f"items[{i}] is not a (key, value) pair.")
-        key, value = item
-        check_keys([key])
-        if not isinstance(value, (bytes, bytearray, memoryview)):
-            raise ConfigurationError(
-                f"The value of items[{i}] is a {type(value).__name__}; values must be bytes (encode text first, "
-                "e.g. value.encode())."
-            )
-        pairs.pop(key, None)
-        pairs[key] = bytes(value)
+        if type(item) is not tuple or len(item) != 2 or type(item[0]) is not str or type(item[1]) is not bytes:
+            key, value = _check_item(item, i)
+        else:
+            key, value = item
+        pairs.pop(key, None)  # a repeated key moves to its last position
+        pairs[key] = value
+    if pairs:
+        try:
+            "".join(pairs).encode()
+        except UnicodeEncodeError:
+            check_keys(list(pairs))  # names the key
     return list(pairs.items())
+
+
+def _check_item(item: object, i: int) -> tuple[str, bytes]:
+    """One pair that is not the common (str, bytes) tuple: accepted forms converted, the rest refused."""
+    if not isinstance(item, (tuple, list)) or len(item) != 2:
+        raise ConfigurationError(f"items[{i}] is not a (key, value) pair.")
+    key, value = item
+    if not isinstance(key, str):
+        raise ConfigurationError(f"keys[{i}] is a {type(key).__name__}; keys must be str.")
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        raise ConfigurationError(
+            f"The value of items[{i}] is a {type(value).__name__}; values must be bytes (encode text first, "
+            "e.g. value.encode())."
+        )
+    return key, bytes(value)
 
 
 class KvSealer:
@@ -105,10 +120,27 @@ class KvSealer:
         self.namespace = namespace
         encoded = namespace.encode()
         self._prefix = len(encoded).to_bytes(4, "big") + encoded
+        self._hmacs: dict[int, hmac.HMAC] = {}  # per data key: HMAC state keyed by its blind-index subkey
 
     def lookup(self, data_key: DataKey, key: str) -> bytes:
         """The blind-index lookup of ``key`` under one data key."""
-        return hmac.new(data_key.subkey(_BLIND_INDEX_PURPOSE), self._prefix + key.encode(), hashlib.sha256).digest()
+        return self.lookups(data_key, [key])[0]
+
+    def lookups(self, data_key: DataKey, keys: Sequence[str]) -> list[bytes]:
+        """:meth:`lookup` of many keys: HMAC-SHA256(subkey, namespace ‖ key), from a keyed state made once."""
+        if data_key.material is None:
+            raise IntegrityError(f"Data key {data_key.key_id} was destroyed; its entries cannot be found.")
+        base = self._hmacs.get(data_key.key_id)
+        if base is None:
+            base = self._hmacs[data_key.key_id] = hmac.new(
+                data_key.subkey(_BLIND_INDEX_PURPOSE), self._prefix, hashlib.sha256
+            )
+        out = []
+        for key in keys:
+            state = base.copy()
+            state.update(key.encode())
+            out.append(state.digest())
+        return out
 
     def lookup_keys(self) -> list[DataKey]:
         """The namespace's keys that may hold entries: primary and enabled v2 keys with their material."""
@@ -122,14 +154,13 @@ class KvSealer:
         """Every lookup an entry of ``keys`` may be stored under (one per live key), mapped to its index."""
         found: dict[bytes, int] = {}
         for data_key in self.lookup_keys():
-            for i, key in enumerate(keys):
-                found[self.lookup(data_key, key)] = i
+            found.update(zip(self.lookups(data_key, keys), range(len(keys)), strict=True))
         return found
 
     def seal(self, primary: DataKey, rev: int, items: Sequence[tuple[str, bytes]]) -> list[tuple[bytes, bytes, bytes]]:
         """``(lookup, sealed key, sealed value)`` of each item under the primary key and write version ``rev``."""
         keys = [key for key, _ in items]
-        lookups = [self.lookup(primary, key) for key in keys]
+        lookups = self.lookups(primary, keys)
         sealed_keys = self._keyset.seal_field_batch(
             primary, self._vault_id, self.namespace, [x.hex() for x in lookups], FIELD_KV_KEY,
             [key.encode() for key in keys], rev=rev,
@@ -203,15 +234,8 @@ class KeyValueTransaction:
         storage = core.storage
         if self._rev is None:
             self._rev = storage.bump_kv_revision(store.namespace)
-        primary = self._primary
-        sealer = store.sealer
-        # The same key under an older, still enabled data key (a rotation under way) has another lookup:
-        # that entry is replaced too, so a key is never stored twice.
-        older = [k for k in sealer.lookup_keys() if k.key_id != primary.key_id]
-        if older:
-            storage.kv_delete(store.namespace, [sealer.lookup(k, key) for k in older for key, _ in pairs])
-        storage.kv_upsert(store.namespace, self._rev, primary.key_id, sealer.seal(primary, self._rev, pairs))
-        storage.add_encryptions(primary.key_id, 2 * len(pairs))
+        _write(store, self._primary, self._rev, pairs)
+        storage.add_encryptions(self._primary.key_id, 2 * len(pairs))
 
     def delete(self, keys: Sequence[str]) -> int:
         """Delete entries; return how many existed."""
@@ -220,6 +244,19 @@ class KeyValueTransaction:
             return 0
         store = self._store
         return store.core.storage.kv_delete(store.namespace, list(store.sealer.candidates(key_list)))
+
+
+def _write(store: KeyValueStore, primary: DataKey, rev: int, pairs: Sequence[tuple[str, bytes]]) -> None:
+    """Seal and upsert checked pairs under the primary key (inside the write transaction)."""
+    sealer = store.sealer
+    storage = store.core.storage
+    # The same key under an older, still enabled data key (a rotation under way) has another lookup:
+    # that entry is replaced too, so a key is never stored twice.
+    older = [k for k in sealer.lookup_keys() if k.key_id != primary.key_id]
+    keys = [key for key, _ in pairs]
+    for key in older:
+        storage.kv_delete(store.namespace, sealer.lookups(key, keys))
+    storage.kv_upsert(store.namespace, rev, primary.key_id, sealer.seal(primary, rev, pairs))
 
 
 class KeyValueStore:
@@ -263,28 +300,33 @@ class KeyValueStore:
         core = self.core
         with core.lock:
             core.check_open()
-            with core.storage.snapshot():
-                return self.read(key_list)
+            return self.read(key_list)
 
     def read(self, keys: Sequence[str]) -> list[bytes | None]:
-        """:meth:`get` for checked keys inside the caller's lock and snapshot or transaction."""
+        """:meth:`get` for checked keys, inside the caller's lock (one statement, or two after a miss).
+
+        A key missing from the answer may be stored under a data key this process has not loaded yet (a
+        rotation by another process recomputes the lookups): only then are the namespace's keys checked,
+        and the read is repeated if they changed.
+        """
+        out = self._read(keys)
+        if None in out and self._follow_keys():
+            out = self._read(keys)
+        return out
+
+    def _read(self, keys: Sequence[str]) -> list[bytes | None]:
         out: list[bytes | None] = [None] * len(keys)
         if not keys:
             return out
-        self._follow_keys()
         unique = list(dict.fromkeys(keys))
         candidates = self.sealer.candidates(unique)
         rows = self.core.storage.kv_fetch(self.namespace, list(candidates))
         if not rows:
             return out
-        opened = self.sealer.open_keys(rows)
-        for row, key in zip(rows, opened, strict=True):
-            if unique[candidates[row.lookup]] != key:
-                raise IntegrityError(
-                    f"An entry of namespace {self.namespace!r} holds another key than its lookup names; the vault "
-                    "was altered. Run `vecvault verify`."
-                )
-        values = dict(zip(opened, self.sealer.open_values(opened, rows), strict=True))
+        # The value's AAD binds its key, so opening it under the requested key authenticates the entry as
+        # that key's: a row moved under another lookup fails here. The sealed key is not needed (keys() opens it).
+        found = [unique[candidates[row.lookup]] for row in rows]
+        values = dict(zip(found, self.sealer.open_values(found, rows), strict=True))
         return [values.get(key) for key in keys]
 
     def __getitem__(self, key: str) -> bytes:
@@ -354,8 +396,17 @@ class KeyValueStore:
         pairs = check_items(items)
         if not pairs:
             return
-        with self.atomic() as tx:
-            tx.set(pairs)
+        core = self.core
+        with core.lock:
+            core.check_open()
+            storage = core.storage
+            with storage.transaction():
+                rev = storage.try_bump_kv_revision(self.namespace)
+                if rev is None:  # a new namespace (created before any data key is made for its scope)
+                    storage.create_kv_namespace(self.namespace)  # refuses a collection's name
+                    rev = storage.bump_kv_revision(self.namespace)
+                with core.write(self.namespace, 2 * len(pairs)) as primary:
+                    _write(self, primary, rev, pairs)
 
     def delete(self, keys: Sequence[str]) -> int:
         """Delete entries by key; return how many existed. Unknown keys are ignored.
@@ -409,18 +460,25 @@ class KeyValueStore:
             core.check_open()
             storage = core.storage
             with storage.transaction():
-                if not storage.kv_namespace_exists(self.namespace):
-                    storage.create_kv_namespace(self.namespace)  # refuses a collection's name
+                self._ensure_namespace()
                 with core.write(self.namespace, 0) as primary:
                     yield KeyValueTransaction(self, primary)
 
-    def _follow_keys(self) -> None:
-        """Reload the data keys if another connection changed this namespace's (rotation, shredding)."""
+    def _ensure_namespace(self) -> None:
+        """Create the namespace if it does not exist (inside a write transaction); refuses a collection's name."""
+        storage = self.core.storage
+        if not storage.kv_namespace_exists(self.namespace):
+            storage.create_kv_namespace(self.namespace)
+
+    def _follow_keys(self) -> bool:
+        """Reload the data keys if another connection changed this namespace's; return whether they changed."""
         core = self.core
         stored = core.storage.scope_key_states(self.namespace)
         loaded = [(k.key_id, k.state.value) for k in core.keys.keyset.in_scope(self.namespace)]
-        if stored != loaded:
-            core.reload_keys_if_changed()
+        if stored == loaded:
+            return False
+        core.reload_keys_if_changed()
+        return True
 
 
 def kv_namespaces(core: VaultCore) -> list[KvNamespaceInfo]:

@@ -8,13 +8,14 @@ here sees a key or a value in the clear.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from vecvault.errors import ConfigurationError, StorageError
-from vecvault.storage._sql import _blob, _chunks
+from vecvault.storage._sql import _LOCAL_ROWS_PER_INSERT, _blob, _chunks
 from vecvault.storage.connection import Connection
 
 __all__ = ["KvRow", "KvSQL"]
@@ -23,9 +24,10 @@ _FETCH_CHUNK = 500
 
 _SELECT = f"SELECT rowid, {_blob('lookup')}, rev, key_id, {_blob('key')}, {_blob('value')} FROM vv_kv"  # noqa: S608
 
+_SELECT_VALUES = f"SELECT {_blob('lookup')}, rev, key_id, {_blob('value')} FROM vv_kv"  # noqa: S608
 
-@dataclass(frozen=True)
-class KvRow:
+
+class KvRow(NamedTuple):
     """One stored entry: blind-index lookup, write version, key id hint and the two sealed fields."""
 
     rowid: int
@@ -39,6 +41,16 @@ class KvRow:
 def _kv_row(r: Sequence[Any]) -> KvRow:
     lookup = r[1] if isinstance(r[1], bytes) else b""
     return KvRow(int(r[0]), lookup, r[2], r[3], r[4], r[5])
+
+
+_UPSERT = "INSERT OR REPLACE INTO vv_kv (namespace, lookup, rev, key_id, key, value)"
+
+
+@functools.lru_cache(maxsize=4)
+def _upsert_group(count: int) -> str:
+    """An upsert of ``count`` entries binding the shared namespace, rev and key id once (``?1`` to ``?3``)."""
+    rows = ", ".join(f"(?1, ?{4 + 3 * i}, ?2, ?3, ?{5 + 3 * i}, ?{6 + 3 * i})" for i in range(count))
+    return f"{_UPSERT} VALUES {rows}"
 
 
 class KvSQL(Connection):
@@ -74,26 +86,47 @@ class KvSQL(Connection):
 
     def bump_kv_revision(self, name: str) -> int:
         """Advance a namespace's write counter (inside a write transaction); return the new write version."""
-        rows = self.query("UPDATE vv_kv_namespaces SET rev = rev + 1 WHERE name = ? RETURNING rev", (name,))
-        if not rows:
+        rev = self.try_bump_kv_revision(name)
+        if rev is None:
             raise StorageError(f"Key-value namespace {name!r} disappeared while writing; another process shredded it.")
-        return int(rows[0][0])
+        return rev
+
+    def try_bump_kv_revision(self, name: str) -> int | None:
+        """:meth:`bump_kv_revision`, or None if the namespace does not exist."""
+        rows = self.query("UPDATE vv_kv_namespaces SET rev = rev + 1 WHERE name = ? RETURNING rev", (name,))
+        return int(rows[0][0]) if rows else None
 
     def kv_fetch(self, namespace: str, lookups: Sequence[bytes]) -> list[KvRow]:
-        """The stored entries whose blind-index lookup is one of ``lookups``."""
+        """The stored entries whose blind-index lookup is one of ``lookups``, without their sealed keys.
+
+        ``key`` is None in the rows: a read by key authenticates the value under the key it asked for.
+        """
         out: list[KvRow] = []
         for chunk in _chunks(list(lookups), _FETCH_CHUNK):
             marks = ",".join("?" * len(chunk))
-            sql = f"{_SELECT} WHERE namespace = ? AND lookup IN ({marks})"
-            out.extend(_kv_row(r) for r in self.query(sql, (namespace, *chunk)))
+            sql = f"{_SELECT_VALUES} WHERE namespace = ? AND lookup IN ({marks})"
+            out.extend(
+                KvRow(0, r[0] if isinstance(r[0], bytes) else b"", r[1], r[2], None, r[3])
+                for r in self.query(sql, (namespace, *chunk))
+            )
         return out
 
     def kv_upsert(self, namespace: str, rev: int, key_id: int, rows: Sequence[tuple[bytes, bytes, bytes]]) -> None:
         """Insert or replace ``(lookup, sealed key, sealed value)`` entries (inside a write transaction)."""
-        self.execute_many(
-            "INSERT OR REPLACE INTO vv_kv (namespace, lookup, rev, key_id, key, value) VALUES (?, ?, ?, ?, ?, ?)",
-            [(namespace, lookup, rev, key_id, key, value) for lookup, key, value in rows],
-        )
+        start = 0
+        if not self.remote and len(rows) >= _LOCAL_ROWS_PER_INSERT:
+            # Whole groups as multi-row statements binding the shared values once (as records do).
+            sql = _upsert_group(_LOCAL_ROWS_PER_INSERT)
+            shared = (namespace, rev, key_id)
+            while start + _LOCAL_ROWS_PER_INSERT <= len(rows):
+                end = start + _LOCAL_ROWS_PER_INSERT
+                self._run_multi(sql, shared + tuple(itertools.chain.from_iterable(rows[start:end])))
+                start = end
+        if start < len(rows):
+            self.execute_many(
+                f"{_UPSERT} VALUES (?, ?, ?, ?, ?, ?)",
+                [(namespace, lookup, rev, key_id, key, value) for lookup, key, value in rows[start:]],
+            )
 
     def kv_delete(self, namespace: str, lookups: Sequence[bytes]) -> int:
         """Delete the entries with these lookups (inside a write transaction); return how many there were."""
