@@ -370,3 +370,36 @@ def test_info_and_exposure_list_namespaces(vault: Vault) -> None:
     assert any("'chat_history' (1 entries)" in line for line in vault.exposure())
     keys = [k for k in vault.key_info() if k.scope == "chat_history"]
     assert len(keys) == 1 and keys[0].records == 1
+
+
+def test_shredding_a_namespace_removes_its_ciphertext(tmp_path: Path, master_key: bytes) -> None:
+    directory = tmp_path / "v"
+    directory.mkdir()
+    path = directory / "v.db"
+    with Vault.open(path, key=master_key, file_encryption=False) as vault:
+        vault.kv("doomed").set([(f"k{i}", bytes([i]) * 200) for i in range(10)])
+        blobs = [b for _, k, v in _raw_rows(path) for b in (k, v)]
+        assert vault.shred("doomed") == 10
+        data = b"".join(p.read_bytes() for p in directory.iterdir() if p.is_file())
+        assert [b for b in blobs if b[-24:] in data] == []
+
+
+def test_cli_info_and_verify_list_namespaces(
+    tmp_path: Path, master_key: bytes, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import base64
+    import json
+
+    from vecvault.cli import main
+
+    monkeypatch.setenv("VECVAULT_KEY", base64.b64encode(master_key).decode())
+    path = tmp_path / "v.db"
+    with Vault.open(path, key=master_key) as vault:
+        vault.kv("chat_history").set([(CANARY_KEY, CANARY_VALUE)])
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "chat_history: 1 entries" in out and CANARY_KEY not in out
+    assert main(["info", "--json", str(path)]) == 0
+    assert json.loads(capsys.readouterr().out)["kv_namespaces"] == [{"name": "chat_history", "count": 1}]
+    assert main(["verify", str(path)]) == 0
+    assert "1 key-value entries in 1 namespaces: ok" in capsys.readouterr().out
