@@ -188,26 +188,29 @@ class KvSealer:
             raise IntegrityError(f"A key of namespace {self.namespace!r} is not text; the vault was altered.") from None
 
     def open_values(self, keys: Sequence[str], rows: Sequence[KvRow]) -> list[bytes]:
-        """The values of stored entries whose keys are ``keys`` (from :meth:`open_keys`)."""
-        if not rows:
+        """The values of stored entries whose keys are ``keys`` (from :meth:`open_keys`, or the keys asked for)."""
+        return self.open_sealed_values(keys, [r.lookup for r in rows], [r.value for r in rows], [r.rev for r in rows])
+
+    def open_sealed_values(
+        self, keys: Sequence[str], lookups: Sequence[bytes], values: Sequence[object], revs: Sequence[object]
+    ) -> list[bytes]:
+        """:meth:`open_values` from the columns: each value opened under its key; a failure names the lookup."""
+        if not keys:
             return []
         try:
             return self._keyset.open_field_batch(
-                self._vault_id, self.namespace, list(keys), FIELD_KV_VALUE, [row.value for row in rows],
-                [row.rev for row in rows],
-            )  # fmt: skip
+                self._vault_id, self.namespace, list(keys), FIELD_KV_VALUE, values, revs
+            )
         except IntegrityError:
             # The batch's message names the record id, here the private key: name the lookup instead.
-            for key, row in zip(keys, rows, strict=True):
+            for key, lookup, value, rev in zip(keys, lookups, values, revs, strict=True):
                 try:
-                    self._keyset.open_field_batch(
-                        self._vault_id, self.namespace, [key], FIELD_KV_VALUE, [row.value], [row.rev]
-                    )
+                    self._keyset.open_field_batch(self._vault_id, self.namespace, [key], FIELD_KV_VALUE, [value], [rev])
                 except IntegrityError:
                     raise IntegrityError(
-                        f"The value of an entry of key-value namespace {self.namespace!r} (lookup:"
-                        f"{row.lookup.hex()}) failed authentication: it was altered, corrupted or moved, or its "
-                        "data key was destroyed. Run `vecvault verify`."
+                        f"The value of an entry of key-value namespace {self.namespace!r} (lookup:{lookup.hex()}) "
+                        "failed authentication: it was altered, corrupted or moved, or its data key was destroyed. "
+                        "Run `vecvault verify`."
                     ) from None
             raise
 
@@ -325,8 +328,10 @@ class KeyValueStore:
             return out
         # The value's AAD binds its key, so opening it under the requested key authenticates the entry as
         # that key's: a row moved under another lookup fails here. The sealed key is not needed (keys() opens it).
-        found = [unique[candidates[row.lookup]] for row in rows]
-        values = dict(zip(found, self.sealer.open_values(found, rows), strict=True))
+        lookups = [row[0] for row in rows]
+        found = [unique[candidates[lookup]] for lookup in lookups]
+        opened = self.sealer.open_sealed_values(found, lookups, [row[2] for row in rows], [row[1] for row in rows])
+        values = dict(zip(found, opened, strict=True))
         return [values.get(key) for key in keys]
 
     def __getitem__(self, key: str) -> bytes:

@@ -24,7 +24,7 @@ _FETCH_CHUNK = 500
 
 _SELECT = f"SELECT rowid, {_blob('lookup')}, rev, key_id, {_blob('key')}, {_blob('value')} FROM vv_kv"  # noqa: S608
 
-_SELECT_VALUES = f"SELECT {_blob('lookup')}, rev, key_id, {_blob('value')} FROM vv_kv"  # noqa: S608
+_SELECT_VALUES = f"SELECT {_blob('lookup')}, rev, {_blob('value')} FROM vv_kv"  # noqa: S608
 
 
 class KvRow(NamedTuple):
@@ -46,7 +46,12 @@ def _kv_row(r: Sequence[Any]) -> KvRow:
 _UPSERT = "INSERT OR REPLACE INTO vv_kv (namespace, lookup, rev, key_id, key, value)"
 
 
-@functools.lru_cache(maxsize=4)
+# Entries per local upsert statement, as for records. Measured on 100-entry batches of 1 KiB values,
+# interleaved: 32 per statement 1.01 ms a batch, 128 (one statement) 1.03 ms.
+_UPSERT_ROWS = _LOCAL_ROWS_PER_INSERT
+
+
+@functools.lru_cache(maxsize=64)
 def _upsert_group(count: int) -> str:
     """An upsert of ``count`` entries binding the shared namespace, rev and key id once (``?1`` to ``?3``)."""
     rows = ", ".join(f"(?1, ?{4 + 3 * i}, ?2, ?3, ?{5 + 3 * i}, ?{6 + 3 * i})" for i in range(count))
@@ -96,31 +101,28 @@ class KvSQL(Connection):
         rows = self.query("UPDATE vv_kv_namespaces SET rev = rev + 1 WHERE name = ? RETURNING rev", (name,))
         return int(rows[0][0]) if rows else None
 
-    def kv_fetch(self, namespace: str, lookups: Sequence[bytes]) -> list[KvRow]:
-        """The stored entries whose blind-index lookup is one of ``lookups``, without their sealed keys.
+    def kv_fetch(self, namespace: str, lookups: Sequence[bytes]) -> list[tuple[Any, ...]]:
+        """``(lookup, rev, sealed value)`` of the stored entries whose lookup is one of ``lookups``.
 
-        ``key`` is None in the rows: a read by key authenticates the value under the key it asked for.
+        No sealed key: a read by key authenticates the value under the key it asked for.
         """
-        out: list[KvRow] = []
+        out: list[tuple[Any, ...]] = []
         for chunk in _chunks(list(lookups), _FETCH_CHUNK):
             marks = ",".join("?" * len(chunk))
             sql = f"{_SELECT_VALUES} WHERE namespace = ? AND lookup IN ({marks})"
-            out.extend(
-                KvRow(0, r[0] if isinstance(r[0], bytes) else b"", r[1], r[2], None, r[3])
-                for r in self.query(sql, (namespace, *chunk))
-            )
+            out.extend(self.query(sql, (namespace, *chunk)))
         return out
 
     def kv_upsert(self, namespace: str, rev: int, key_id: int, rows: Sequence[tuple[bytes, bytes, bytes]]) -> None:
         """Insert or replace ``(lookup, sealed key, sealed value)`` entries (inside a write transaction)."""
         start = 0
-        if not self.remote and len(rows) >= _LOCAL_ROWS_PER_INSERT:
-            # Whole groups as multi-row statements binding the shared values once (as records do).
-            sql = _upsert_group(_LOCAL_ROWS_PER_INSERT)
+        if not self.remote:
+            # Multi-row statements binding the shared values once (as records do), up to _UPSERT_ROWS each.
             shared = (namespace, rev, key_id)
-            while start + _LOCAL_ROWS_PER_INSERT <= len(rows):
-                end = start + _LOCAL_ROWS_PER_INSERT
-                self._run_multi(sql, shared + tuple(itertools.chain.from_iterable(rows[start:end])))
+            while start < len(rows):
+                end = min(len(rows), start + _UPSERT_ROWS)
+                params = shared + tuple(itertools.chain.from_iterable(rows[start:end]))
+                self._run_multi(_upsert_group(end - start), params)
                 start = end
         if start < len(rows):
             self.execute_many(
