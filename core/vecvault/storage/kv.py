@@ -97,7 +97,12 @@ class KvSQL(Connection):
         return rev
 
     def try_bump_kv_revision(self, name: str) -> int | None:
-        """:meth:`bump_kv_revision`, or None if the namespace does not exist."""
+        """:meth:`bump_kv_revision`, or None if the namespace does not exist.
+
+        Unlike a collection's revision it is not raised above the entries' stored ``rev``s: an entry's two
+        fields bind each other (the key field its lookup, the value field its key), so a write version that
+        came round again (a counter put back in the file) recombines nothing that was not written together.
+        """
         rows = self.query("UPDATE vv_kv_namespaces SET rev = rev + 1 WHERE name = ? RETURNING rev", (name,))
         return int(rows[0][0]) if rows else None
 
