@@ -13,7 +13,13 @@ import nbformat
 import pytest
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
-EXPECTED = {"langchain_rag", "llamaindex_agent_memory", "security_walkthrough", "performance"}
+EXPECTED = {
+    "langchain_rag",
+    "llamaindex_agent_memory",
+    "security_walkthrough",
+    "performance",
+    "sealed_companion_stores",
+}
 
 
 def test_the_expected_notebooks_exist() -> None:

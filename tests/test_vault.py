@@ -610,7 +610,7 @@ def test_a_version_1_vault_migrates_and_keeps_every_record(tmp_path: Path, maste
     indexes = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     con.close()
     assert "WITHOUT ROWID" not in sql
-    assert int(version) == SCHEMA_VERSION == 5
+    assert int(version) == SCHEMA_VERSION == 6
     assert "vv_records_by_key" not in indexes and "vv_records_by_rev" in indexes  # 3 -> 4 drops the key index
 
 

@@ -28,6 +28,7 @@ from vecvault.search.scores import normalize_metric
 from vecvault.storage import Tracer
 
 if TYPE_CHECKING:
+    from vecvault.kv import KeyValueStore, KvNamespaceInfo
     from vecvault.lifecycle import KeyInfo, RotationReport, VerifyReport
     from vecvault.progress import ProgressCallback
 
@@ -169,6 +170,7 @@ class Vault:
             replica=storage.replica,
             file_encrypted=storage.file_encrypted,
             collections=shapes,
+            namespaces=self.kv_info(),
         )
 
     @property
@@ -237,6 +239,11 @@ class Vault:
         core = self._core
         with core.lock:
             row = core.storage.collection(name)
+            if row is None and core.storage.kv_namespace_exists(name):
+                raise ConfigurationError(
+                    f"{name!r} is a key-value namespace of this vault (vault.kv); a collection needs a name no "
+                    f"namespace uses (e.g. {name + '_vectors'!r})."
+                )
             if row is None and not create:
                 raise ConfigurationError(f"No collection named {name!r}; existing: {self.collections()}.")
             # What is not given is what the collection was created with (a new one: the defaults).
@@ -301,14 +308,42 @@ class Vault:
         """
         return self._core.drop_collection(name)
 
-    # -- key lifecycle (implemented in vecvault.lifecycle) -----------------------------------------------
+    # -- key-value namespaces (vecvault.kv) ----------------------------------------------------------
+
+    def kv(self, namespace: str) -> KeyValueStore:
+        """A sealed key-value namespace of this vault (created by its first write): str keys, bytes values.
+
+        Keys and values are both sealed under the namespace's own data keys; keys are found through a keyed
+        blind index. See :class:`vecvault.kv.KeyValueStore`. The LangChain and LlamaIndex stores
+        (docstores, caches, chat histories, record managers) are built on it.
+
+        Raises:
+            ConfigurationError: the name is not a non-empty string, or a collection has it.
+        """
+        from vecvault.kv import KeyValueStore, check_namespace
+
+        check_namespace(namespace)
+        with self._core.lock:
+            self._core.check_open()
+            if self._core.storage.collection(namespace) is not None:
+                raise ConfigurationError(
+                    f"{namespace!r} is a collection of this vault; a key-value namespace needs a name no "
+                    f"collection uses (e.g. {namespace + '_kv'!r})."
+                )
+        return KeyValueStore(self._core, namespace)
+
+    def kv_info(self) -> list[KvNamespaceInfo]:
+        """Every key-value namespace with its entry count (names and counts are plaintext at rest)."""
+        from vecvault.kv import kv_namespaces
+
+        return kv_namespaces(self._core)
 
     # -- key lifecycle (implemented in vecvault.lifecycle) -----------------------------------------------
 
     def rotate_data_keys(
         self, collection: str | None = None, *, batch_size: int = 500, progress: ProgressCallback | None = None
     ) -> list[RotationReport]:
-        """Re-seal a collection's records (or every collection's) under a fresh data key; resumable.
+        """Re-seal a collection's records or a namespace's entries (or all of them) under fresh data keys; resumable.
 
         See :func:`vecvault.lifecycle.rotate_data_keys`.
         """
@@ -317,13 +352,13 @@ class Vault:
         return rotate_data_keys(self._core, collection, batch_size=batch_size, progress=progress)
 
     def shred(self, collection: str) -> int:
-        """Crypto-shred a collection (destroy its data keys, delete its records); return the record count."""
+        """Crypto-shred a collection or key-value namespace (destroy its keys, delete its data); return its size."""
         from vecvault.lifecycle import shred
 
         return shred(self._core, collection)
 
     def shred_all(self) -> list[str]:
-        """Crypto-shred every collection and replace the vault-scope key; return the shredded names."""
+        """Crypto-shred every collection and key-value namespace, replace the vault-scope key; return the names."""
         from vecvault.lifecycle import shred_all
 
         return shred_all(self._core)

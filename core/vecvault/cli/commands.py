@@ -94,6 +94,7 @@ def cmd_info(args: argparse.Namespace, out: TextIO) -> int:
                 }
                 for c in collections
             ],
+            "kv_namespaces": [{"name": n.name, "count": n.count} for n in vault.kv_info()],
             "data_keys": [
                 {
                     "key_id": k.key_id,
@@ -121,6 +122,10 @@ def cmd_info(args: argparse.Namespace, out: TextIO) -> int:
             f"  {c['name']}: {c['count']} records, dim {c['dim']}, {c['metric']}, vectors {c['vectors']}{model}",
             file=out,
         )
+    if data["kv_namespaces"]:
+        print(f"key-value namespaces ({len(data['kv_namespaces'])}):", file=out)
+        for n in data["kv_namespaces"]:
+            print(f"  {n['name']}: {n['count']} entries (keys and values sealed)", file=out)
     print(f"data keys ({len(keys)}):", file=out)
     for k in data["data_keys"]:
         scope = repr(k["scope"]) if k["scope"] else "(vault)"
@@ -139,9 +144,10 @@ def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
     for failure in report.failures:
         print(f"FAILED {failure.collection!r} record {failure.record_id!r} {failure.field}: {failure.reason}", file=out)
     status = "ok" if report.ok else f"{len(report.failures)} FAILED fields"
+    entries = f", {report.entries} key-value entries in {report.namespaces} namespaces" if report.namespaces else ""
     print(
         f"verified {report.records} records ({report.fields} sealed fields) in {report.collections} "
-        f"collections: {status}",
+        f"collections{entries}: {status}",
         file=out,
     )
     return 0 if report.ok else 1

@@ -116,6 +116,7 @@ class DataKey:
     encryptions: int = 0
     key_format: int = KEY_FORMAT_V2
     _aead: Aead | None = field(default=None, init=False, repr=False)
+    _subkeys: dict[str, bytes] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def legacy(self) -> bool:
@@ -136,15 +137,26 @@ class DataKey:
             self._aead = Aead(derive_subkey(self.material, "row-seal"))
         return self._aead
 
+    def subkey(self, purpose: str) -> bytes:
+        """The HKDF subkey of this data key for one purpose (``"blind-index/kv"``, ...), derived once."""
+        if self.material is None:
+            raise IntegrityError(f"Data key {self.key_id} was destroyed; values it sealed cannot be opened.")
+        derived = self._subkeys.get(purpose)
+        if derived is None:
+            derived = self._subkeys[purpose] = derive_subkey(self.material, purpose)
+        return derived
+
     def forget(self) -> None:
         """Drop the key material from memory (a closed vault); the stored state is unchanged."""
         self.material = None
         self._aead = None
+        self._subkeys.clear()
 
     def destroy(self) -> None:
         """Forget the key material (the caller persists the new state)."""
         self.material = None
         self._aead = None
+        self._subkeys.clear()
         self.state = KeyState.DESTROYED
 
 class Keyset:

@@ -22,9 +22,11 @@ passphrase fails the key check: :class:`WrongKeyError`.
 
 The plaintext stream is a sequence of frames ``kind (1 byte) ‖ length (uint32 BE) ‖ payload``: ``C``
 (a collection's configuration, JSON), ``R`` (a record: id, text, metadata JSON, float32 vector) and one
-final ``E`` (counts, JSON). Import reads the whole bundle once to authenticate it before it writes
-anything, then writes a new vault under a temporary name and moves it into place only when complete:
-a refused bundle imports nothing.
+final ``E`` (counts, JSON). Format v2 adds, after the collections, ``N`` (a key-value namespace: name and
+entry count, JSON) and ``V`` (an entry: key, value) frames, and namespace and entry counts in ``E``; a
+vault without key-value namespaces still exports format v1, and both import. Import reads the whole bundle
+once to authenticate it before it writes anything, then writes a new vault under a temporary name and moves
+it into place only when complete: a refused bundle imports nothing.
 """
 
 from __future__ import annotations
@@ -78,7 +80,8 @@ if TYPE_CHECKING:
 __all__ = ["BUNDLE_MAGIC", "BUNDLE_VERSION", "BundleReport", "export_vault", "import_bundle", "read_bundle_header"]
 
 BUNDLE_MAGIC = b"VVBUNDLE"
-BUNDLE_VERSION = 1
+BUNDLE_VERSION = 2
+_READABLE_VERSIONS = (1, 2)
 DEFAULT_CHUNK_SIZE = 64 * 1024
 _MAX_CHUNK_SIZE = 16 * 1024 * 1024
 _MAX_HEADER = 64 * 1024
@@ -96,6 +99,8 @@ class BundleReport:
     collections: int
     records: int
     bytes: int
+    namespaces: int = 0
+    entries: int = 0
 
 
 # -- keys ------------------------------------------------------------------------------------------------
@@ -247,7 +252,7 @@ def export_vault(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     argon2_params: Argon2Params = DEFAULT_ARGON2_PARAMS,
 ) -> BundleReport:
-    """Write every collection and record of ``vault`` to a new encrypted bundle file.
+    """Write every collection and record, and every key-value namespace and entry, of ``vault`` to a new bundle.
 
     Args:
         vault: an open vault.
@@ -284,9 +289,12 @@ def export_vault(
         secret = _as_master(vault.core.key_provider if key is None else key)
     keys = _Keys(secret, salt)
     del secret
+    with vault.core.lock:
+        vault.core.check_open()
+        has_kv = bool(vault.core.storage.kv_namespaces())
     doc = {
         "format": "vecvault-bundle",
-        "version": BUNDLE_VERSION,
+        "version": BUNDLE_VERSION if has_kv else 1,  # v1 readers can import a bundle without namespaces
         "created": int(time.time()),
         "salt": base64.b64encode(salt).decode(),
         "kdf": kdf,
@@ -304,7 +312,7 @@ def export_vault(
         with out:
             out.write(BUNDLE_MAGIC + _U32.pack(len(raw)) + raw + digest)
             writer = _ChunkWriter(out, keys, digest, chunk_size)
-            collections, records = _write_records(vault, writer, progress)
+            collections, records, namespaces, entries = _write_records(vault, writer, progress)
             writer.close()
             out.flush()
             os.fsync(out.fileno())
@@ -313,10 +321,17 @@ def export_vault(
         with contextlib.suppress(OSError):
             path.unlink()
         raise
-    return BundleReport(collections, records, size)
+    return BundleReport(collections, records, size, namespaces, entries)
 
 
-def _write_records(vault: Vault, writer: _ChunkWriter, progress: ProgressCallback | None) -> tuple[int, int]:
+def _entry_payload(key: str, value: bytes) -> bytes:
+    raw = key.encode()
+    return _U32.pack(len(raw)) + raw + value
+
+
+def _write_records(
+    vault: Vault, writer: _ChunkWriter, progress: ProgressCallback | None
+) -> tuple[int, int, int, int]:
     core = vault.core
     with core.lock:
         core.check_open()
@@ -346,9 +361,20 @@ def _write_records(vault: Vault, writer: _ChunkWriter, progress: ProgressCallbac
                         )
                     done += len(batch)
                     call_progress(progress, done, max(total, done))
-            end = {"collections": len(configs), "records": done}
+            namespaces = storage.kv_namespaces()
+            entries = 0
+            for name, _ in namespaces:
+                store = vault.kv(name)
+                pairs = list(store.items())  # inside the snapshot: the count below is the one exported
+                writer.write(_frame(b"N", json.dumps({"name": name, "count": len(pairs)}).encode()))
+                for key, value in pairs:
+                    writer.write(_frame(b"V", _entry_payload(key, value)))
+                entries += len(pairs)
+            end: dict[str, int] = {"collections": len(configs), "records": done}
+            if namespaces:
+                end |= {"namespaces": len(namespaces), "entries": entries}
             writer.write(_frame(b"E", json.dumps(end, separators=(",", ":")).encode()))
-            return len(configs), done
+            return len(configs), done, len(namespaces), entries
 
 
 # -- reading ---------------------------------------------------------------------------------------------
@@ -378,7 +404,7 @@ def _read_header(stream: IO[bytes]) -> _Header:
         raise IntegrityError("The bundle header is not valid JSON.") from None
     if not isinstance(doc, dict) or doc.get("format") != "vecvault-bundle":
         raise IntegrityError("The bundle header is not a vecvault bundle header.")
-    if doc.get("version") != BUNDLE_VERSION:
+    if doc.get("version") not in _READABLE_VERSIONS:
         raise ConfigurationError(
             f"This bundle has format version {doc.get('version')!r}; this vecvault reads version {BUNDLE_VERSION}. "
             "Upgrade vecvault: pip install -U vecvault"
@@ -494,31 +520,84 @@ def _parse_record(payload: bytes, dim: int) -> tuple[str, str, dict[str, Any], A
         raise IntegrityError("A record entry of the bundle is malformed.") from None
 
 
+def _parse_namespace(payload: bytes) -> tuple[str, int]:
+    try:
+        doc = json.loads(payload)
+        name, count = doc["name"], int(doc["count"])
+    except (ValueError, KeyError, TypeError):
+        raise IntegrityError("A key-value namespace entry of the bundle is malformed.") from None
+    if not isinstance(name, str) or not name or count < 0:
+        raise IntegrityError("A key-value namespace entry of the bundle is malformed.")
+    return name, count
+
+
+def _parse_entry(payload: bytes) -> tuple[str, bytes]:
+    try:
+        (n,) = _U32.unpack_from(payload, 0)
+        if 4 + n > len(payload):
+            raise ValueError("short")
+        return payload[4 : 4 + n].decode(), payload[4 + n :]
+    except (ValueError, struct.error, UnicodeDecodeError):
+        raise IntegrityError("A key-value entry of the bundle is malformed.") from None
+
+
 Item = tuple[CollectionInfo, list[tuple[str, str, dict[str, Any], Any]]]
 
+KvItem = tuple[str, list[tuple[str, bytes]]]
 
-def _items(stream: IO[bytes], header: _Header, keys: _Keys, batch: int) -> Iterator[Item]:
-    """Yield (collection, records batch) in bundle order; an empty batch announces a collection."""
+
+def _items(stream: IO[bytes], header: _Header, keys: _Keys, batch: int) -> Iterator[Item | KvItem]:
+    """Yield (collection, records batch) or (namespace, entries batch) in bundle order; an empty batch announces one."""
     reader = _FrameReader(_chunks(stream, header, keys))
     current: CollectionInfo | None = None
     seen_records = 0
     in_collection = 0
     collections = 0
     pending: list[tuple[str, str, dict[str, Any], Any]] = []
+    namespace: tuple[str, int] | None = None
+    namespaces = 0
+    seen_entries = 0
+    in_namespace = 0
+    entries: list[tuple[str, bytes]] = []
     for kind, payload in reader.frames():
-        if kind in (b"C", b"E") and current is not None:
+        if kind in (b"C", b"E", b"N") and current is not None:
             if pending:
                 yield current, pending
                 pending = []
             if in_collection != current.count:
                 raise IntegrityError(f"The bundle's collection {current.name!r} is incomplete.")
-        if kind == b"C":
+            if kind != b"C":
+                current = None
+        if kind in (b"C", b"E", b"N") and namespace is not None:
+            if entries:
+                yield namespace[0], entries
+                entries = []
+            if in_namespace != namespace[1]:
+                raise IntegrityError(f"The bundle's key-value namespace {namespace[0]!r} is incomplete.")
+            namespace = None
+        if kind == b"N":
+            if header.doc.get("version") == 1:
+                raise IntegrityError("The bundle holds an entry of an unknown kind; it is damaged.")
+            namespace = _parse_namespace(payload)
+            namespaces += 1
+            in_namespace = 0
+            yield namespace[0], []
+        elif kind == b"V":
+            if namespace is None:
+                raise IntegrityError("The bundle has a key-value entry before any namespace; it is damaged.")
+            entries.append(_parse_entry(payload))
+            in_namespace += 1
+            seen_entries += 1
+            if len(entries) >= batch:
+                yield namespace[0], entries
+                entries = []
+        elif kind == b"C":
             current = _parse_collection(payload)
             collections += 1
             in_collection = 0
             yield current, []
         elif kind == b"R":
-            if current is None:
+            if current is None or namespace is not None:
                 raise IntegrityError("The bundle has a record before any collection; it is damaged.")
             pending.append(_parse_record(payload, current.dim))
             in_collection += 1
@@ -529,10 +608,15 @@ def _items(stream: IO[bytes], header: _Header, keys: _Keys, batch: int) -> Itera
         elif kind == b"E":
             try:
                 end = json.loads(payload)
-                expected = (int(end["collections"]), int(end["records"]))
-            except (ValueError, KeyError, TypeError):
+                expected = (
+                    int(end["collections"]),
+                    int(end["records"]),
+                    int(end.get("namespaces", 0)),
+                    int(end.get("entries", 0)),
+                )
+            except (ValueError, KeyError, TypeError, AttributeError):
                 raise IntegrityError("The bundle's end marker is malformed.") from None
-            if expected != (collections, seen_records):
+            if expected != (collections, seen_records, namespaces, seen_entries):
                 raise IntegrityError("The bundle's counts do not match its content; it is damaged.")
         else:
             raise IntegrityError("The bundle holds an entry of an unknown kind; it is damaged.")
@@ -597,25 +681,40 @@ def import_bundle(
     stream, header, keys = _open_bundle(path, source if passphrase is None else None, passphrase)
     with stream:
         total = 0
-        for _, records in _items(stream, header, keys, batch_size):
-            total += len(records)
+        for _, batch in _items(stream, header, keys, batch_size):
+            total += len(batch)
     _finish_interrupted_publish(target)
     if os.path.exists(target):
         done_before = _imported_here(target, provider, header.digest)
         if done_before is None:
             raise ConfigurationError(f"{target} exists; import writes a new vault. Choose another path.")
-        return BundleReport(done_before[0], done_before[1], path.stat().st_size)
+        return BundleReport(done_before[0], done_before[1], path.stat().st_size, done_before[2], done_before[3])
     file_layer.check_no_orphan_sidecars(target)
     _remove_stale_staging(target)
     tmp = f"{target}{_STAGING}{secrets.token_hex(4)}"
     done = 0
     collections = 0
+    namespaces = 0
+    entries = 0
     try:
         with Vault.open(tmp, key=provider, file_encryption=file_encryption) as vault:
             stream, header, keys = _open_bundle(path, source if passphrase is None else None, passphrase)
             with stream:
                 call_progress(progress, 0, total)
-                for info, records in _items(stream, header, keys, batch_size):
+                for info, batch in _items(stream, header, keys, batch_size):
+                    if isinstance(info, str):
+                        store = vault.kv(info)
+                        if not batch:
+                            namespaces += 1
+                            with store.atomic():
+                                pass  # creates the namespace, even an empty one
+                            continue
+                        store.set(batch)  # type: ignore[arg-type]
+                        entries += len(batch)
+                        done += len(batch)
+                        call_progress(progress, done, total)
+                        continue
+                    records: list[tuple[str, str, dict[str, Any], Any]] = batch  # type: ignore[assignment]
                     col = vault.collection(info.name, info.dim, info.metric, vectors=info.vectors, model=info.model)
                     if not records:
                         collections += 1
@@ -638,7 +737,7 @@ def import_bundle(
             with contextlib.suppress(OSError):
                 os.unlink(name)
         raise
-    return BundleReport(collections, done, path.stat().st_size)
+    return BundleReport(collections, done - entries, path.stat().st_size, namespaces, entries)
 
 
 _STAGING = ".importing-"
@@ -659,8 +758,8 @@ def _staging_entries(target: str) -> list[tuple[str, str]]:
 _IMPORTED_FROM = "imported_bundle"  # vv_meta: the header digest of the bundle a vault was imported from
 
 
-def _imported_here(target: str, key: KeyProvider, digest: bytes) -> tuple[int, int] | None:
-    """``(collections, records)`` if ``target`` is the vault an earlier run imported from this bundle."""
+def _imported_here(target: str, key: KeyProvider, digest: bytes) -> tuple[int, int, int, int] | None:
+    """``(collections, records, namespaces, entries)`` if ``target`` is what an earlier import of this bundle made."""
     from vecvault.vault import Vault
 
     try:
@@ -673,7 +772,8 @@ def _imported_here(target: str, key: KeyProvider, digest: bytes) -> tuple[int, i
         if marker is None or not hmac.compare_digest(marker, digest):
             return None
         infos = vault.collection_info()
-    return len(infos), sum(i.count for i in infos)
+        spaces = vault.kv_info()
+    return len(infos), sum(i.count for i in infos), len(spaces), sum(n.count for n in spaces)
 
 
 def _finish_interrupted_publish(target: str) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from vecvault.kv import KvNamespaceInfo
 from vecvault.records import CollectionInfo
 
 __all__ = ["describe_exposure"]
@@ -16,7 +17,8 @@ __all__ = ["describe_exposure"]
 
 _SEALED = (
     "Sealed (AES-256-GCM, unreadable and tamper-evident without the master key): every record's text, its "
-    "metadata (keys and values) and its embedding vector."
+    "metadata (keys and values) and its embedding vector, and every key-value entry's key and value (docstores, "
+    "caches, chat histories, record managers)."
 )
 
 
@@ -27,6 +29,7 @@ def describe_exposure(
     replica: bool,
     file_encrypted: bool,
     collections: Sequence[CollectionInfo],
+    namespaces: Sequence[KvNamespaceInfo] = (),
 ) -> list[str]:
     """Plain-language lines saying who can see what of this vault without the master key.
 
@@ -36,6 +39,7 @@ def describe_exposure(
         replica: the vault is a local embedded replica of a server.
         file_encrypted: libSQL page encryption is on for the local file.
         collections: every collection's plaintext facts.
+        namespaces: every key-value namespace's plaintext facts (name, entry count).
     """
     lines: list[str] = []
     if remote:
@@ -72,6 +76,13 @@ def describe_exposure(
         "themselves wrapped under the master key (useless without it).",
         "Visible: ids of recently deleted records (the deletion log other readers catch up from).",
     ]
+    if namespaces:
+        listed = ", ".join(f"{n.name!r} ({n.count} entries)" for n in namespaces)
+        lines.append(
+            f"Visible: key-value namespace names and sizes: {listed}. Their keys and values are sealed; an entry "
+            "is found by a keyed blind index (an HMAC under the namespace's data key), which shows only that "
+            "the same entry was rewritten, and each key's and value's length."
+        )
     plain = [c.name for c in collections if c.vectors == "plain"]
     if plain:
         lines.append(

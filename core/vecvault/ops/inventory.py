@@ -11,7 +11,10 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class KeyInfo:
-    """One data key as ``vecvault info`` shows it: id, scope, state, use counts. Never key material."""
+    """One data key as ``vecvault info`` shows it: id, scope, state, use counts. Never key material.
+
+    ``records`` counts the records (of a collection) or entries (of a key-value namespace) it seals.
+    """
 
     key_id: int
     scope: str
@@ -25,6 +28,8 @@ def key_info(core: VaultCore) -> list[KeyInfo]:
         core.check_open()
         storage = core.storage
         counts = storage.records_per_key()
+        for key_id, entries in storage.kv_entries_per_key().items():  # key-value entries count as records
+            counts[key_id] = counts.get(key_id, 0) + entries
         return [
             KeyInfo(r.key_id, r.scope, r.state, r.encryptions, counts.get(r.key_id, 0)) for r in storage.load_keys()
         ]

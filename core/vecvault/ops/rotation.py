@@ -42,7 +42,7 @@ def rotate_data_keys(
     progress: ProgressCallback | None = None,
     batch_hook: Callable[[], None] | None = None,
 ) -> list[RotationReport]:
-    """Rotate the data keys of one collection, or of every collection and the vault scope.
+    """Rotate the data keys of one collection or key-value namespace, or of all of them and the vault scope.
 
     For each scope: if it still has live non-primary keys (an earlier rotation was interrupted) the
     rotation resumes; otherwise a fresh primary is made. Records are then re-sealed under the primary in
@@ -68,10 +68,12 @@ def rotate_data_keys(
         raise ConfigurationError(f"batch_size must be a positive int, not {batch_size!r}.")
     with core.lock:
         core.check_open()
-        names = [c.name for c in core.storage.collections()]
+        names = [c.name for c in core.storage.collections()] + [n for n, _ in core.storage.kv_namespaces()]
         if collection is not None:
             if collection not in names:
-                raise ConfigurationError(f"No collection named {collection!r}; existing: {names}.")
+                raise ConfigurationError(
+                    f"No collection named {collection!r}, nor a key-value namespace; existing: {sorted(names)}."
+                )
             scopes = [collection]
         else:
             scopes = [*names, ""]
@@ -153,6 +155,8 @@ def _count_on(core: VaultCore, scope: str, key_ids: Sequence[int]) -> int:
     Headers are not authenticated until their field opens, so nothing is decided from this count (nor from
     the plaintext ``key_id`` column): :func:`_reseal_batch` and :func:`_destroy_unused` open the fields.
     """
+    if core.storage.kv_namespace_exists(scope):
+        return core.storage.kv_count_naming_keys(scope, key_ids)
     return core.storage.count_naming_keys(scope, key_ids)
 
 def _header_key(blob: Any) -> int | None:
@@ -170,10 +174,12 @@ def _finish_rotation(
     batch_hook: Callable[[], None] | None,
 ) -> tuple[int, list[int]]:
     resealed = 0
+    with core.lock:
+        reseal = _reseal_kv_batch if core.storage.kv_namespace_exists(scope) else _reseal_batch
     while True:
         after = 0  # one pass over the records in rowid order: every row is read once per pass
         while True:
-            moved, after = _reseal_batch(core, scope, old_ids, batch_size, after, batch_hook=batch_hook)
+            moved, after = reseal(core, scope, old_ids, batch_size, after, batch_hook=batch_hook)
             if after < 0:
                 break
             resealed += moved
@@ -270,7 +276,8 @@ def _destroy_unused(core: VaultCore, scope: str, old_ids: list[int]) -> list[int
                 doomed.append(key)
             if not doomed:
                 return []
-            if not _every_field_opens_without(core, scope, {key.key_id for key in doomed}):
+            opens = _every_kv_field_opens_without if storage.kv_namespace_exists(scope) else _every_field_opens_without
+            if not opens(core, scope, {key.key_id for key in doomed}):
                 return None
             for key in doomed:
                 key.destroy()
@@ -300,4 +307,64 @@ def _every_field_opens_without(core: VaultCore, scope: str, doomed: set[int]) ->
             if any(_header_key(blob) in doomed for blob in blobs):
                 return False
             keyset.open_field_batch(vault_id, scope, ids, field, blobs, revs)
+    return True
+
+
+def _reseal_kv_batch(
+    core: VaultCore,
+    scope: str,
+    old_ids: list[int],
+    batch_size: int,
+    after: int,
+    *,
+    batch_hook: Callable[[], None] | None = None,
+) -> tuple[int, int]:
+    """:func:`_reseal_batch` for a key-value namespace: entries on an old key are re-sealed, lookups recomputed.
+
+    The blind-index lookup is keyed by the data key, so an entry moving to the new primary gets a new
+    lookup; the compare-and-swap leaves an entry rewritten or deleted since the read alone (a write in
+    between replaced it under the primary already).
+    """
+    if not old_ids:
+        return 0, -1
+    from vecvault.kv import KvSealer
+
+    storage = core.storage
+    old = set(old_ids)
+    with core.lock:
+        core.check_open()
+        with storage.snapshot():
+            found = storage.kv_page(scope, after, batch_size)
+        if not found:
+            return 0, -1
+        last = found[-1].rowid
+        moving = [row for row in found if _header_key(row.key) in old or _header_key(row.value) in old]
+        if not moving:
+            return 0, last
+        sealer = KvSealer(core, scope)
+        keys = sealer.open_keys(moving)
+        values = sealer.open_values(keys, moving)
+        with core.write(scope, 2 * len(moving)) as primary:
+            new_rev = storage.bump_kv_revision(scope)
+            sealed = sealer.seal(primary, new_rev, list(zip(keys, values, strict=True)))
+            storage.kv_reseal(
+                [
+                    (lookup, primary.key_id, key, value, new_rev, scope, row.lookup, row.key_id, row.rev)
+                    for (lookup, key, value), row in zip(sealed, moving, strict=True)
+                ]
+            )
+            if batch_hook is not None:
+                batch_hook()
+        return len(moving), last
+
+
+def _every_kv_field_opens_without(core: VaultCore, scope: str, doomed: set[int]) -> bool:
+    """:func:`_every_field_opens_without` for a key-value namespace (inside a transaction)."""
+    from vecvault.kv import KvSealer
+
+    sealer = KvSealer(core, scope)
+    for rows in core.storage.kv_pages(scope):
+        if any(_header_key(row.key) in doomed or _header_key(row.value) in doomed for row in rows):
+            return False
+        sealer.open_values(sealer.open_keys(rows), rows)
     return True

@@ -14,13 +14,18 @@ from vecvault.records import FIELD_METADATA, FIELD_TEXT, FIELD_VECTOR, decode_me
 
 if TYPE_CHECKING:
     from vecvault.engine import VaultCore
+    from vecvault.storage import KvRow
 
 
 _FIELDS = (FIELD_TEXT, FIELD_METADATA, FIELD_VECTOR)
 
 @dataclass(frozen=True)
 class VerifyFailure:
-    """A record field that does not open: where, and why (the error message; never a value)."""
+    """A record field that does not open: where, and why (the error message; never a value).
+
+    For a key-value entry, ``collection`` is its namespace and ``record_id`` is ``"lookup:"`` and the hex
+    of its blind-index lookup (its key is private), ``field`` is ``kv-key`` or ``kv-value``.
+    """
 
     collection: str
     record_id: str
@@ -35,6 +40,8 @@ class VerifyReport:
     records: int
     fields: int
     failures: tuple[VerifyFailure, ...]
+    namespaces: int = 0
+    entries: int = 0
 
     @property
     def ok(self) -> bool:
@@ -42,7 +49,7 @@ class VerifyReport:
         return not self.failures
 
 def verify(core: VaultCore, *, progress: ProgressCallback | None = None, batch_size: int = 2000) -> VerifyReport:
-    """Open every sealed field of every record and check what it decodes to; never raises for a record.
+    """Open every sealed field of every record and key-value entry and check what it decodes to; never raises.
 
     Returns:
         A report listing each field that failed (collection, record id, field, reason).
@@ -54,7 +61,9 @@ def verify(core: VaultCore, *, progress: ProgressCallback | None = None, batch_s
         storage = core.storage
         configs = storage.collections()
         total = sum(storage.count(c.name) for c in configs)
-        call_progress(progress, 0, total)
+        namespaces = storage.kv_namespaces()
+        kv_total = sum(count for _, count in namespaces)
+        call_progress(progress, 0, total + kv_total)
         for config in configs:
             last = ""
             while True:
@@ -72,8 +81,40 @@ def verify(core: VaultCore, *, progress: ProgressCallback | None = None, batch_s
                             failures.append(VerifyFailure(config.name, record_id, field, reason))
                 records += len(rows)
                 last = str(rows[-1][0])
-                call_progress(progress, records, max(total, records))
-    return VerifyReport(len(configs), records, fields, tuple(failures))
+                call_progress(progress, records, max(total + kv_total, records))
+        entries = 0
+        for namespace, _ in namespaces:
+            for page in storage.kv_pages(namespace):
+                for entry in page:
+                    fields += 2
+                    failures.extend(_check_entry(core, namespace, entry))
+                entries += len(page)
+                call_progress(progress, records + entries, max(total + kv_total, records + entries))
+    return VerifyReport(len(configs), records, fields, tuple(failures), len(namespaces), entries)
+
+
+def _check_entry(core: VaultCore, namespace: str, row: KvRow) -> list[VerifyFailure]:
+    from vecvault.kv import FIELD_KV_KEY, FIELD_KV_VALUE, KvSealer
+
+    sealer = KvSealer(core, namespace)
+    where = "lookup:" + row.lookup.hex()
+    try:
+        (key,) = sealer.open_keys([row])
+    except IntegrityError as exc:
+        return [VerifyFailure(namespace, where, FIELD_KV_KEY, str(exc)), _value_unchecked(namespace, where)]
+    try:
+        sealer.open_values([key], [row])
+    except IntegrityError as exc:
+        return [VerifyFailure(namespace, where, FIELD_KV_VALUE, str(exc))]
+    return []
+
+
+def _value_unchecked(namespace: str, where: str) -> VerifyFailure:
+    from vecvault.kv import FIELD_KV_VALUE
+
+    return VerifyFailure(namespace, where, FIELD_KV_VALUE, "not checked: its key does not open")
+
+
 
 def _check_field(
     core: VaultCore, collection: str, dim: int, record_id: str, field: str, blob: Any, rev: Any

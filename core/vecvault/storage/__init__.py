@@ -4,7 +4,8 @@
   traps, retries, transactions, remote-error sorting, checkpoints, read-only files.
 - :mod:`~vecvault.storage.schema`: tables, migrations, the schema version, metadata values.
 - :mod:`~vecvault.storage.keys`, :mod:`~vecvault.storage.collections`, :mod:`~vecvault.storage.records`,
-  :mod:`~vecvault.storage.ann`, :mod:`~vecvault.storage.plain`: the SQL of one table (or table family) each.
+  :mod:`~vecvault.storage.ann`, :mod:`~vecvault.storage.plain`, :mod:`~vecvault.storage.kv`: the SQL of one
+  table (or table family) each.
 
 Everything stored is either plaintext by design (ids, collection names, key ids, revisions, timestamps) or
 an already-sealed blob; this package never sees a key or a decrypted value, except the derived
@@ -18,6 +19,7 @@ from vecvault.storage.ann import AnnSQL
 from vecvault.storage.collections import CollectionRow, CollectionsSQL
 from vecvault.storage.connection import Tracer, read_only_reason
 from vecvault.storage.keys import KeyRow, KeysSQL
+from vecvault.storage.kv import KvRow, KvSQL
 from vecvault.storage.plain import PlainSQL
 from vecvault.storage.records import RecordsSQL
 from vecvault.storage.schema import RESTORE_HINT, SCHEMA_VERSION, SchemaSQL
@@ -27,6 +29,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "CollectionRow",
     "KeyRow",
+    "KvRow",
     "Storage",
     "Tracer",
     "display_location",
@@ -36,7 +39,7 @@ __all__ = [
 ]
 
 
-class Storage(SchemaSQL, KeysSQL, CollectionsSQL, RecordsSQL, AnnSQL, PlainSQL):
+class Storage(SchemaSQL, KeysSQL, CollectionsSQL, RecordsSQL, AnnSQL, PlainSQL, KvSQL):
     """A libSQL connection with vecvault's schema, transactions and the statements of every table.
 
     Each base class holds the SQL of one table (or table family) on a shared

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from vecvault.errors import (
     ConfigurationError,
@@ -86,6 +86,9 @@ def _utf8(value: Any) -> str | None:
     except UnicodeDecodeError:
         return None
 
-def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+_T = TypeVar("_T")
+
+
+def _chunks(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vecvault.errors import (
+    ConfigurationError,
     StorageError,
 )
 from vecvault.storage.connection import Connection
@@ -58,7 +59,16 @@ class CollectionsSQL(Connection):
         return _collection_row(rows[0]) if rows else None
 
     def create_collection(self, row: CollectionRow) -> None:
-        """Insert a collection (no-op if it exists; the caller re-reads and checks)."""
+        """Insert a collection (no-op if it exists; the caller re-reads and checks).
+
+        Raises:
+            ConfigurationError: a key-value namespace has this name (they share names and key scopes).
+        """
+        if self.query("SELECT 1 FROM vv_kv_namespaces WHERE name = ?", (row.name,)):
+            raise ConfigurationError(
+                f"{row.name!r} is a key-value namespace of this vault (vault.kv); a collection needs a name no "
+                f"namespace uses (e.g. {row.name + '_vectors'!r})."
+            )
         self.query(
             "INSERT OR IGNORE INTO vv_collections (name, dim, metric, vectors, model, rev, epoch, created_at, "
             "options) VALUES (?, ?, ?, ?, ?, 0, 0, ?, ?)",

@@ -11,7 +11,7 @@ from vecvault.errors import (
 )
 from vecvault.storage.connection import Connection
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 _SCHEMA_VERSION_TEXT = re.compile(rb"[0-9]{1,9}")
 
@@ -48,6 +48,27 @@ _RECORDS_TABLE = """CREATE TABLE IF NOT EXISTS {name} (
 
 _RECORDS_INDEXES = ("CREATE INDEX IF NOT EXISTS vv_records_by_rev ON vv_records (collection, rev)",)
 
+# Sealed key-value namespaces (vecvault.kv); added by schema version 6. Names share one space with the
+# collections (and with them the data keys' scopes). An entry is found by its blind-index lookup (an HMAC
+# of the key under the namespace's data key); its key and value are sealed fields. Values run from bytes to
+# megabytes, so a rowid table with a unique (namespace, lookup) index, walked in rowid order by rotation.
+_KV_TABLES = (
+    """CREATE TABLE IF NOT EXISTS vv_kv_namespaces (
+        name TEXT PRIMARY KEY,
+        rev INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS vv_kv (
+        namespace TEXT NOT NULL,
+        lookup BLOB NOT NULL,
+        rev INTEGER NOT NULL,
+        key_id INTEGER NOT NULL,
+        key BLOB NOT NULL,
+        value BLOB NOT NULL,
+        UNIQUE (namespace, lookup)
+    )""",
+)
+
 _SCHEMA: tuple[str, ...] = (
     """CREATE TABLE IF NOT EXISTS vv_meta (
         key TEXT PRIMARY KEY,
@@ -82,6 +103,7 @@ _SCHEMA: tuple[str, ...] = (
     ) WITHOUT ROWID""",
     "CREATE INDEX IF NOT EXISTS vv_deletions_by_rev ON vv_deletions (collection, rev)",
     _ANN_TABLE,
+    *_KV_TABLES,
 )
 
 # Migrations from version N to N+1, applied in order inside one transaction on open.
@@ -103,6 +125,7 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
     # the vault re-seals its records under fresh v2 data keys after opening (vecvault.lifecycle); the
     # version tells an older vecvault to upgrade instead of failing on fields it cannot read.
     4: (),
+    5: _KV_TABLES,  # 5 -> 6: sealed key-value namespaces (vecvault.kv)
 }
 
 
