@@ -23,7 +23,7 @@ def test_storage_namespace_packages_have_no_init() -> None:
 
 def test_core_companions_import_no_framework() -> None:
     code = (
-        "import sys; import vecvault.kv, vecvault.companions; "
+        "import sys; import vecvault.kv, vecvault.integration; "
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('langchain_core', 'langchain', 'llama_index')); "
         "print(bad); sys.exit(1 if bad else 0)"
     )

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from langchain_core.documents import Document
 
 from vecvault import ConfigurationError, Hit, Record
 from vecvault.index import normalize_metric, relevance
 from vecvault.records import new_ids
+from vecvault.storage import display_location
 
 __all__ = [
     "CHROMA_INCLUDE",
@@ -165,11 +165,5 @@ def reject_unknown_kwargs(method: str, kwargs: dict[str, Any], supported: Sequen
 
 
 def redact_location(location: str) -> str:
-    """A vault location safe to show: a URL loses its credentials and query string (tokens live there)."""
-    if "://" not in location:
-        return location
-    parts = urlsplit(location)
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+    """A vault location safe to show (:func:`vecvault.storage.display_location`: no credentials, no query)."""
+    return display_location(location)

@@ -19,7 +19,7 @@ from typing_extensions import Self
 
 from langchain_vecvault._convert import redact_location
 from vecvault import Vault
-from vecvault.companions import open_or_use
+from vecvault.integration import open_or_use
 from vecvault.keys.base import KeyProvider
 from vecvault.kv import KeyValueStore
 

@@ -40,12 +40,18 @@ def is_remote_url(location: str) -> bool:
     return location.lower().startswith(_REMOTE_PREFIXES)
 
 def display_location(location: str) -> str:
-    """A location safe to show in messages: a URL loses its credentials and query string (tokens)."""
-    if not is_remote_url(location):
+    """A location safe to show in messages and reprs: a URL loses its credentials and query (tokens live there).
+
+    The one rule for the core and both adapters: ``libsql://user:pw@db.example.org:8080/x?authToken=t``
+    shows as ``libsql://db.example.org:8080/x``; a file path shows as it is.
+    """
+    if "://" not in location:
         return location
     scheme, _, rest = location.partition("://")
-    host = rest.split("/", 1)[0].split("?", 1)[0].rsplit("@", 1)[-1]
-    return f"{scheme}://{host}"
+    rest = rest.split("?", 1)[0].split("#", 1)[0]
+    authority, slash, path = rest.partition("/")
+    host = authority.rsplit("@", 1)[-1]
+    return f"{scheme}://{host}{slash}{path}".rstrip("/") if path else f"{scheme}://{host}"
 
 def _multi_row_statement(sql: str, width: int, count: int) -> str | None:
     """``sql`` rewritten to apply ``count`` parameter rows at once, or None if it has no such form."""

@@ -8,7 +8,7 @@
 
 Both store each chat key (a user or session id, sealed too) as one entry whose value is the key's messages
 (``ChatMessage.model_dump(mode="json")``, with a status), read and rewritten whole in one transaction per
-change (:class:`vecvault.companions.MessageLog`). Deleting a key removes its ciphertext from the files.
+change (:class:`vecvault.integration.MessageLog`). Deleting a key removes its ciphertext from the files.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from llama_index.core.storage.chat_store.base_db import AsyncDBChatStore, Messag
 from typing_extensions import Self
 
 from vecvault import ConfigurationError, IntegrityError, Vault
-from vecvault.companions import MessageLog, open_or_use
+from vecvault.integration import MessageLog, open_or_use
 from vecvault.keys.base import KeyProvider
 
 __all__ = ["DEFAULT_CHAT_STORE_NAMESPACE", "DEFAULT_MEMORY_NAMESPACE", "VecVaultChatStore", "VecVaultDBChatStore"]

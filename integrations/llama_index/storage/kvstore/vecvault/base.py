@@ -15,7 +15,7 @@ from typing import Any
 from llama_index.core.storage.kvstore.types import DEFAULT_BATCH_SIZE, DEFAULT_COLLECTION, BaseKVStore
 
 from vecvault import ConfigurationError, IntegrityError, Vault
-from vecvault.companions import dump_json, load_json, open_or_use
+from vecvault.integration import dump_json, load_json, open_or_use
 from vecvault.keys.base import KeyProvider
 from vecvault.kv import KeyValueStore, check_keys
 

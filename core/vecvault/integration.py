@@ -1,4 +1,4 @@
-"""What the framework stores beside the vector stores share: opening a vault, JSON values, message logs.
+"""Helpers the adapters share: opening (or using) a vault, location display, JSON values, message logs.
 
 Framework-free (no LangChain or LlamaIndex import): the adapters' docstores, caches, chat histories and
 record managers in ``langchain_vecvault`` and ``llama_index.storage.*.vecvault`` build on these and on
@@ -15,9 +15,10 @@ from typing import Any, TypeVar
 from vecvault.errors import ConfigurationError, IntegrityError
 from vecvault.keys.base import KeyProvider
 from vecvault.kv import KeyValueStore, check_keys
+from vecvault.storage import display_location
 from vecvault.vault import Vault
 
-__all__ = ["MessageLog", "dump_json", "load_json", "open_or_use"]
+__all__ = ["MessageLog", "display_location", "dump_json", "load_json", "open_or_use"]
 
 _OPEN_OPTIONS = ("create", "driver", "auth_token", "sync_url", "tracer")
 
