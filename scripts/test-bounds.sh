@@ -20,13 +20,13 @@ if [[ ! -x "$uv" ]]; then
     "$python" -m pip install --quiet --disable-pip-version-check --group ci
 fi
 
-tests=(tests/test_crypto.py tests/test_filters.py tests/test_vault.py tests/test_keys.py tests/langchain
-       tests/llama_index_adapter -m "not slow")
+tests=(tests/core/crypto/test_crypto.py tests/core/filters/test_filters.py tests/core/vault/test_vault.py tests/core/keys/test_keys.py tests/adapters/langchain
+       tests/adapters/llama_index_adapter -m "not slow")
 # At the lowest versions, leave out only the tests that compare vecvault with llama-index-core's own
 # filter evaluator and SimpleVectorStore: vecvault follows the reference's current semantics (missing keys,
 # text_match, NOT), which llama-index-core changed in 0.14.24, and build_metadata_filter_fn itself is
 # newer than 0.13.0. vecvault's own LlamaIndex conformance, store, end-to-end and memory tests all run.
-lowest_skips=(--ignore tests/llama_index_adapter/test_filters.py
+lowest_skips=(--ignore tests/adapters/llama_index_adapter/test_filters.py
               -k "not TestSimpleVectorStoreConformance and not agrees_with_llama_index_reference")
 
 check_wheel() {  # the wheel's metadata is what hatchling>=1.27 writes, and it runs from an empty dir

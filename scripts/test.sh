@@ -4,7 +4,8 @@
 # a private D-Bus session) and the notebooks. Sets everything up first.
 # Extra arguments go to pytest, e.g.  ./scripts/test.sh -k filters -x
 #   ./scripts/test.sh --fast    the fast lane (under a minute once set up): lint, mypy and the unit tests
-#                               (no server, keychain, subprocess, notebook, docs build or bounds runs)
+#                               (tests/core, tests/adapters, tests/upstream; no tests/system: server,
+#                               keychain, subprocess, notebook, docs build or bounds runs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,8 +15,8 @@ if [[ "${1:-}" == "--fast" ]]; then
     bash scripts/setup.sh
     "$venv/bin/ruff" check --quiet core integrations tests benchmarks scripts examples
     "$venv/bin/mypy" --no-error-summary
-    exec "$venv/bin/python" -m pytest -q tests -m "not slow and not multiprocess and not remote and not keychain" \
-        --ignore=tests/test_docs_snippets.py --ignore=tests/test_benchmarks_smoke.py "$@"
+    exec "$venv/bin/python" -m pytest -q tests/core tests/adapters tests/upstream \
+        -m "not slow and not multiprocess and not remote and not keychain" "$@"
 fi
 
 bash scripts/setup.sh

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run a command against a real, throw-away Secret Service (GNOME Keyring on a private D-Bus session bus).
 #
-#   bash scripts/with-secret-service.sh .venv/bin/python -m pytest tests/test_keychain_secret_service.py -q
+#   bash scripts/with-secret-service.sh .venv/bin/python -m pytest tests/system/test_keychain_secret_service.py -q
 #
 # Installs nothing. Needs (Debian/Ubuntu): gnome-keyring (gnome-keyring-daemon), dbus-daemon
 # (dbus-run-session) and dbus-bin (dbus-send); all come with `apt-get install gnome-keyring dbus`.

@@ -1,0 +1,66 @@
+"""The benchmark harnesses run end to end in smoke mode and print their tables (no timing assertions)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BENCH = ROOT / "benchmarks"
+
+
+def _run(script: str, *args: str) -> str:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "core"), str(ROOT / "integrations")])
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / script), *args], capture_output=True, text=True, env=env, timeout=300, cwd=ROOT
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return proc.stdout
+
+
+def test_peers_smoke_prints_a_row_per_engine(tmp_path: Path) -> None:
+    out = _run("bench_peers.py", "--smoke", "--out", str(tmp_path / "peers.md"), "--png", str(tmp_path / "p.png"))
+    assert "| engine | n | ingest vec/s | p50 ms |" in out
+    lines = [line for line in out.splitlines() if line.startswith("| vecvault | 1,000 |")]
+    assert len(lines) == 1
+    cells = [c.strip() for c in lines[0].strip("|").split("|")]
+    assert float(cells[5]) == pytest.approx(1.0)  # exact search: recall@10 is 1
+    assert "numpy brute force" in out
+    assert (tmp_path / "peers.md").read_text().startswith("### vecvault vs peers")
+    assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_core_smoke_checks_every_target(tmp_path: Path) -> None:
+    out = _run("bench_core.py", "--smoke", "--out", str(tmp_path / "core.md"))
+    for measurement in (
+        "Collection.search top-10 (texts opened)",
+        "filtered top-10, 10% eq filter",
+        "filtered top-10, 0.1% eq filter",
+        "MMR k=5 fetch_k=20",
+        "open + first search, fresh process",
+        "RSS growth after open",
+        "add throughput",
+    ):
+        assert f"| {measurement}" in out
+    # Exactness is not a timing: the filtered search must agree with brute force on every query.
+    assert "| 0.1% filter: same ids and order as brute force | 20/20 queries |" in out
+
+
+def test_ann_scale_smoke_checks_reopen_memory_and_recall(tmp_path: Path) -> None:
+    out = _run("bench_ann_scale.py", "--smoke", "--out", str(tmp_path / "ann.md"))
+    for measurement in (
+        "ingest (seal + commit, graph excluded)",
+        "ANN top-10 p50 (texts opened)",
+        "ANN recall@10 vs exact",
+        "open + first search with the stored graph, fresh process",
+        "RSS after that open (over the imports baseline)",
+    ):
+        assert f"| {measurement}" in out
+    recall = next(line for line in out.splitlines() if line.startswith("| ANN recall@10 vs exact"))
+    assert float(recall.split("|")[2]) >= 0.9  # 3,000 vectors: the graph finds nearly every true neighbour
+    assert (tmp_path / "ann.md").read_text().startswith("### index=hnsw at 3,000")
