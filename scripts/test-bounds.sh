@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 
 venv="${VECVAULT_VENV:-.venv}"
 python="$venv/bin/python"
-work="${VECVAULT_BOUNDS_DIR:-.venv-bounds}"
+work="$(realpath -m "${VECVAULT_BOUNDS_DIR:-.venv-bounds}")"  # absolute: check_wheel runs from an empty dir
 uv="$venv/bin/uv"
 if [[ ! -x "$uv" ]]; then
     echo "bounds: installing uv into $venv (dependency group ci)"
