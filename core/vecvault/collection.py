@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -32,18 +33,37 @@ from vecvault.records import (
 )
 from vecvault.search.base import Ranked, Searcher
 from vecvault.search.exact import ExactSearcher
+from vecvault.search.fusion import (
+    DEFAULT_RRF_K,
+    check_alpha,
+    check_fusion,
+    reciprocal_rank_fusion,
+    relative_score_fusion,
+    rrf_relevance,
+)
 from vecvault.search.hnsw import AUTO_HNSW_MIN, GraphKeeper, GraphSearcher
 from vecvault.search.mirror import Mirror
 from vecvault.search.sql import SqlSearcher
+from vecvault.search.text import TextKeeper, TextSearcher
+from vecvault.search.tokenize import check_query_text
 from vecvault.storage import CollectionRow
 
 if TYPE_CHECKING:
     from vecvault.vault import Vault
 
-__all__ = ["AUTO_HNSW_MIN", "DEFAULT_FETCH_K", "DEFAULT_K", "Collection", "check_same_config"]
+__all__ = [
+    "AUTO_HNSW_MIN",
+    "DEFAULT_FETCH_K",
+    "DEFAULT_K",
+    "HYBRID_LEG_K",
+    "Collection",
+    "check_same_config",
+]
 
 DEFAULT_K = 4
 DEFAULT_FETCH_K = 20
+HYBRID_LEG_K = 10
+"""Each leg of :meth:`Collection.search_hybrid` ranks ``max(k, HYBRID_LEG_K)`` candidates unless told."""
 # Past this many logged deletions, the log is dropped and other readers reload the collection instead.
 _DELETION_LOG_LIMIT = 10_000
 
@@ -95,6 +115,7 @@ class Collection:
         self._sealer = RecordSealer(vault.core.keys.keyset, vault.core.keys.vault_id, name)
         self._graphs = GraphKeeper(self._core, name, self._sealer)
         self._mirror = Mirror(self._core, name, self._sealer, self._graphs)
+        self._texts = TextKeeper(self._core, name, self._sealer)
 
     def __repr__(self) -> str:
         return f"Collection({self.name!r}, dim={self.dim}, metric={self.metric!r})"
@@ -473,6 +494,130 @@ class Collection:
             searcher.finish()
             return hits
 
+    def search_text(self, query: str, k: int = DEFAULT_K, *, filter: Any = None) -> list[Hit]:
+        """Keyword search: the ``k`` records whose texts best match ``query`` by BM25, best first.
+
+        The text index is built in memory from the opened texts on the first text query (never written
+        to disk) and follows every later write, delete, clear and rotation, by this process or any other,
+        as the vectors do. Words are stemmed and English stop words dropped; code identifiers stay
+        findable (``os.path.join``, ``PyArg_ParseTuple``, ``snake_case``, ``E1234``: a query for one ranks
+        the exact identifier first); ``"double quotes"`` require an exact phrase
+        (:mod:`vecvault.search.tokenize` has the rules). Needs ``pip install 'vecvault[text]'``.
+
+        Args:
+            query: the words, identifiers or quoted phrases to look for.
+            k: how many hits; ``k`` whenever ``k`` records match the filter and contain a query term.
+            filter: a Mongo-style dict or a :mod:`vecvault.filters` expression, applied inside the search.
+
+        Returns:
+            Hits whose ``score`` is the BM25 score (unbounded, higher is better; tantivy's BM25 with
+            ``k1 = 1.2``, ``b = 0.75``), ``relevance`` the score as a fraction of the best hit's (the first
+            hit has 1.0) and ``distance`` ``1 - relevance``. Records that contain no query term are never
+            returned; a query of only stop words or punctuation matches nothing and returns ``[]``.
+
+        Raises:
+            ConfigurationError: an empty or whitespace-only query, a bad ``k``, or tantivy not installed.
+        """
+        k = _check_k(k)
+        text = check_query_text(query)
+        parsed = parse_filter(filter)
+        with self._core.lock:
+            self._core.check_open()
+            config = self._refresh_config()
+            if config is None:
+                return []
+            terms = self._texts.parse(text)
+            if terms.empty:
+                return []
+            with self._core.storage.snapshot():
+                searcher = self._text_searcher(config, parsed)
+                if searcher is None:
+                    return []
+                ranked = searcher.top(terms, k)
+                best = ranked.hits[0][1] if ranked.hits else 0.0
+                relevances = [score / best if best > 0 else 0.0 for _, score in ranked.hits]
+                return self._scored_hits(config, ranked, relevances)
+
+    def search_hybrid(
+        self,
+        vector: Any,
+        query: str,
+        k: int = DEFAULT_K,
+        *,
+        filter: Any = None,
+        fusion: str = "rrf",
+        alpha: float | None = None,
+        dense_k: int | None = None,
+        text_k: int | None = None,
+    ) -> list[Hit]:
+        """Hybrid search: the dense ranking of ``vector`` and the BM25 ranking of ``query``, fused.
+
+        Both legs run in one read snapshot with the filter applied inside each; the dense leg is the
+        collection's own (exact, or the HNSW graph with ``index="hnsw"``). :meth:`search_text` describes
+        the text leg; a query of only stop words leaves the text leg empty, so the dense ranking alone
+        decides (the fusion still runs: nothing switches mode).
+
+        Args:
+            vector: the query embedding.
+            query: the query text for the BM25 leg.
+            k: how many hits.
+            filter: a Mongo-style dict or a :mod:`vecvault.filters` expression, applied in both legs.
+            fusion: ``"rrf"`` (default): reciprocal-rank fusion, ``sum(1 / (60 + rank))``;
+                ``"relative"``: relative-score fusion, ``alpha * dense + (1 - alpha) * text`` over each
+                leg's min-max scaled scores (:mod:`vecvault.search.fusion`).
+            alpha: the dense leg's weight for ``fusion="relative"``, in [0, 1] (LlamaIndex's definition:
+                0 = text only, 1 = dense only); default 0.5. RRF fuses ranks, not scores: passing
+                ``alpha`` with ``fusion="rrf"`` raises.
+            dense_k: how many candidates the dense leg ranks (default ``max(k, HYBRID_LEG_K)``).
+            text_k: how many candidates the text leg ranks (default ``max(k, HYBRID_LEG_K)``).
+
+        Returns:
+            Hits whose ``score`` is the fused score; ``relevance`` is in [0, 1]: for RRF the score as a
+            fraction of the best possible (first in both legs), for relative fusion the fused score itself;
+            ``distance`` is ``1 - relevance``.
+
+        Raises:
+            ConfigurationError: an empty query, an unknown fusion, ``alpha`` outside [0, 1] or given with
+                RRF, a bad ``k``/``dense_k``/``text_k``, a query vector of the wrong dimension, or tantivy
+                not installed.
+        """
+        k = _check_k(k)
+        fusion = check_fusion(fusion)
+        if fusion == "rrf" and alpha is not None:
+            raise ConfigurationError(
+                "alpha weights the legs of fusion='relative'; reciprocal-rank fusion uses ranks only. "
+                "Pass fusion='relative' with alpha, or drop alpha."
+            )
+        weight = check_alpha(0.5 if alpha is None else alpha)
+        leg_k = max(k, HYBRID_LEG_K)
+        dense_n = leg_k if dense_k is None else _check_k(dense_k, "dense_k")
+        text_n = leg_k if text_k is None else _check_k(text_k, "text_k")
+        text = check_query_text(query)
+        parsed = parse_filter(filter)
+        with self._core.lock:
+            prepared = self._prepare_query(vector)
+            if prepared is None:
+                return []
+            config, query_vector = prepared
+            terms = self._texts.parse(text)
+            with self._core.storage.snapshot():
+                searcher = self._searcher(config, parsed)
+                if searcher is None:
+                    return []
+                dense = searcher.top(query_vector, dense_n)
+                text_searcher = self._text_searcher(config, parsed) if not terms.empty else None
+                lexical = text_searcher.top(terms, text_n) if text_searcher is not None else Ranked([])
+                if fusion == "rrf":
+                    fused = reciprocal_rank_fusion([dense.hits, lexical.hits])[:k]
+                    relevances = [rrf_relevance(score, 2, DEFAULT_RRF_K) for _, score in fused]
+                else:
+                    fused = relative_score_fusion(dense.hits, lexical.hits, weight)[:k]
+                    relevances = [min(1.0, max(0.0, score)) for _, score in fused]
+                ranked_by = dense.ranked_by if dense.ranked_by is not None else lexical.ranked_by
+                hits = self._scored_hits(config, Ranked(fused, ranked_by), relevances)
+            searcher.finish()
+            return hits
+
     # -- choosing how to rank ----------------------------------------------------------------------------
 
     def _searcher(self, config: CollectionRow, parsed: Filter | None) -> Searcher | None:
@@ -491,6 +636,34 @@ class Collection:
         index, mask = indexed
         graph = self._graphs.follow(index)
         return ExactSearcher(index, mask) if graph is None else GraphSearcher(index, mask, graph, self._graphs)
+
+    def _text_searcher(self, config: CollectionRow, parsed: Filter | None) -> TextSearcher | None:
+        """The text leg (inside the read snapshot): the text index caught up with the mirror, and the mask.
+
+        ``plain`` collections load metadata into the mirror too: their rows' write versions are then
+        authenticated, which is what the text index follows.
+        """
+        index = self._mirror.sync(config, with_metadata=parsed is not None or config.vectors == "plain")
+        if self._mirror.dropped:
+            self._config = None
+        if index is None:
+            return None
+        mask = index.metadata.mask(parsed) if parsed is not None and index.metadata is not None else None
+        return TextSearcher(index, mask, self._texts.follow(index, self._mirror.known_rev))
+
+    def _scored_hits(self, config: CollectionRow, ranked: Ranked, relevances: Sequence[float]) -> list[Hit]:
+        """Hits of a text or fused ranking: :meth:`_hits` opens them, the ranking's scores replace the vector's."""
+        relevance_of = {record_id: rel for (record_id, _), rel in zip(ranked.hits, relevances, strict=True)}
+        score_of = dict(ranked.hits)
+        hits = self._hits(config, ranked)
+        order = {record_id: i for i, (record_id, _) in enumerate(ranked.hits)}
+        hits.sort(key=lambda hit: order[hit.id])
+        return [
+            replace(
+                hit, score=score_of[hit.id], relevance=relevance_of[hit.id], distance=1.0 - relevance_of[hit.id]
+            )
+            for hit in hits
+        ]
 
     def _prepare_query(self, vector: Any) -> tuple[CollectionRow, npt.NDArray[np.float32]] | None:
         """The collection's configuration and the checked query; None while the collection has no records."""
