@@ -31,7 +31,14 @@ DEFAULT_MMR_PREFETCH_FACTOR: Final = 4.0
 NODE_ID_KEY: Final = "_node_id"
 """Sealed metadata key holding the node id, so ``node_ids`` combine with filters inside one core query."""
 REF_DOC_ID_KEY: Final = "ref_doc_id"
-SUPPORTED_MODES: Final = (VectorStoreQueryMode.DEFAULT, VectorStoreQueryMode.MMR)
+SUPPORTED_MODES: Final = (
+    VectorStoreQueryMode.DEFAULT,
+    VectorStoreQueryMode.MMR,
+    VectorStoreQueryMode.TEXT_SEARCH,
+    VectorStoreQueryMode.SPARSE,
+    VectorStoreQueryMode.HYBRID,
+)
+_TEXT_MODES: Final = (VectorStoreQueryMode.TEXT_SEARCH, VectorStoreQueryMode.SPARSE)
 
 
 class VecVaultVectorStore(BasePydanticVectorStore):
@@ -82,6 +89,13 @@ class VecVaultVectorStore(BasePydanticVectorStore):
             index.as_retriever(
                 vector_store_query_mode="mmr", vector_store_kwargs={"mmr_threshold": 0.3, "mmr_prefetch_k": 40}
             )
+
+    Keyword and hybrid search (``pip install 'vecvault[text]'``):
+        .. code-block:: python
+
+            index.as_retriever(vector_store_query_mode="text_search").retrieve("PyArg_ParseTuple")  # BM25
+            index.as_retriever(vector_store_query_mode="hybrid", alpha=0.5, similarity_top_k=5).retrieve("q")
+            index.as_retriever(vector_store_query_mode="hybrid").retrieve("q")  # no alpha: RRF
 
     Delete:
         .. code-block:: python
@@ -301,35 +315,60 @@ class VecVaultVectorStore(BasePydanticVectorStore):
         return await asyncio.to_thread(self.get_nodes, node_ids, filters)
 
     def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
-        """Nearest nodes to ``query.query_embedding``, honouring filters, ``doc_ids`` and ``node_ids``.
+        """Nodes for ``query``, honouring filters, ``doc_ids`` and ``node_ids``, best first.
 
-        Modes: ``DEFAULT`` (exact similarity) and ``MMR`` (``query.mmr_threshold`` or the
-        ``mmr_threshold`` kwarg is the relevance/diversity trade-off ``lambda_mult``, 1 = pure relevance;
-        ``mmr_prefetch_k`` or ``mmr_prefetch_factor`` (default 4 x top k) size the candidate pool).
-        Similarities are relevance scores in [0, 1]. An empty store gives an empty result. Empty
+        Modes:
+
+        - ``DEFAULT``: exact similarity to ``query.query_embedding``. Without an embedding but with
+          filters, ``doc_ids`` or ``node_ids``, the matching nodes (up to ``similarity_top_k``, similarity
+          1.0), as the Chroma store does.
+        - ``MMR``: ``query.mmr_threshold`` or the ``mmr_threshold`` kwarg is the relevance/diversity
+          trade-off ``lambda_mult``, 1 = pure relevance; ``mmr_prefetch_k`` or ``mmr_prefetch_factor``
+          (default 4 x top k) size the candidate pool.
+        - ``TEXT_SEARCH`` and ``SPARSE``: BM25 over the sealed texts (vecvault's sparse retrieval is
+          lexical), ``query.query_str`` only, no embedding; ``sparse_top_k`` (else ``similarity_top_k``)
+          hits, as the Postgres store does.
+        - ``HYBRID``: the dense and the BM25 rankings fused; ``query_str`` and ``query_embedding`` both
+          needed. With ``query.alpha`` (0 = text only, 1 = dense only) relative-score fusion, as Qdrant and
+          Weaviate weight it; without, reciprocal-rank fusion (k=60). The ``fusion`` kwarg (``"rrf"`` or
+          ``"relative"``) chooses explicitly. ``hybrid_top_k`` (else ``similarity_top_k``) hits are
+          returned; the text leg ranks ``sparse_top_k`` candidates and, when ``hybrid_top_k`` is set, the
+          dense leg ``similarity_top_k`` (otherwise each leg ranks vecvault's default depth).
+
+        Similarities are in [0, 1] in every mode (``vecvault.Hit.relevance``: for BM25 the score as a share
+        of the best hit's, for fusion the fused relevance). An empty store gives an empty result. Empty
         ``doc_ids`` / ``node_ids`` lists mean no restriction (``VectorStoreIndex.as_retriever`` passes
         ``node_ids=[]``).
 
         Raises:
-            ConfigurationError: an unsupported mode, a missing query embedding, or bad MMR arguments.
+            ConfigurationError: an unsupported mode, a missing query embedding or query string, or bad
+                MMR or hybrid arguments.
             UnsupportedFilterError: a filter vecvault cannot express.
         """
         mode = _check_mode(query.mode)
-        if query.query_embedding is None:
-            raise ConfigurationError(
-                "VecVaultVectorStore.query needs query.query_embedding; vecvault searches by vector only "
-                "(pass an embed_model to the index or retriever)."
-            )
         parsed = _query_filter(query)
         k = query.similarity_top_k
         hits: list[Hit]
-        if mode == VectorStoreQueryMode.MMR:
+        if mode in _TEXT_MODES:
+            hits = self._collection.search_text(_query_str(query, mode), k=query.sparse_top_k or k, filter=parsed)
+        elif mode == VectorStoreQueryMode.HYBRID:
+            hits = self._collection.search_hybrid(
+                _query_embedding(query, mode), _query_str(query, mode), filter=parsed, **_hybrid_params(query, kwargs)
+            )
+        elif query.query_embedding is None and mode == VectorStoreQueryMode.DEFAULT and parsed is not None:
+            records = self._collection.get(filter=parsed, limit=k, include_vectors=False)
+            return VectorStoreQueryResult(
+                nodes=[_record_to_node(record) for record in records],
+                similarities=[1.0] * len(records),
+                ids=[record.id for record in records],
+            )
+        elif mode == VectorStoreQueryMode.MMR:
             lambda_mult, fetch_k = _mmr_params(query, kwargs)
             hits = self._collection.search_mmr(
-                query.query_embedding, k=k, fetch_k=fetch_k, lambda_mult=lambda_mult, filter=parsed
+                _query_embedding(query, mode), k=k, fetch_k=fetch_k, lambda_mult=lambda_mult, filter=parsed
             )
         else:
-            hits = self._collection.search(query.query_embedding, k=k, filter=parsed)
+            hits = self._collection.search(_query_embedding(query, mode), k=k, filter=parsed)
         return VectorStoreQueryResult(
             nodes=[_hit_to_node(hit) for hit in hits],
             similarities=[hit.relevance for hit in hits],
@@ -355,8 +394,42 @@ def _check_mode(mode: Any) -> VectorStoreQueryMode:
             return supported
     raise ConfigurationError(
         f"VecVaultVectorStore does not support query mode {mode!r}; supported modes: "
-        f"{[m.value for m in SUPPORTED_MODES]} (use 'mmr' for diverse results)."
+        f"{[m.value for m in SUPPORTED_MODES]} (use 'mmr' for diverse results, 'text_search' for keywords, "
+        "'hybrid' for both)."
     )
+
+
+def _query_embedding(query: VectorStoreQuery, mode: VectorStoreQueryMode) -> list[float]:
+    if query.query_embedding is None:
+        raise ConfigurationError(
+            f"VecVaultVectorStore.query in mode {mode.value!r} needs query.query_embedding (pass an embed_model "
+            "to the index or retriever); for keyword search without embeddings use mode 'text_search'."
+        )
+    return query.query_embedding
+
+
+def _query_str(query: VectorStoreQuery, mode: VectorStoreQueryMode) -> str:
+    if query.query_str is None:
+        raise ConfigurationError(
+            f"VecVaultVectorStore.query in mode {mode.value!r} needs query.query_str, the text to search for."
+        )
+    return query.query_str
+
+
+def _hybrid_params(query: VectorStoreQuery, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``search_hybrid`` arguments from LlamaIndex's hybrid fields (see :meth:`VecVaultVectorStore.query`)."""
+    fusion = kwargs.get("fusion")
+    if fusion is None:
+        fusion = "relative" if query.alpha is not None else "rrf"
+    params: dict[str, Any] = {
+        "k": query.hybrid_top_k or query.similarity_top_k,
+        "fusion": fusion,
+        "text_k": query.sparse_top_k,
+        "dense_k": query.similarity_top_k if query.hybrid_top_k else None,
+    }
+    if fusion == "relative" or query.alpha is not None:
+        params["alpha"] = query.alpha
+    return params
 
 
 def _query_filter(query: VectorStoreQuery) -> Filter | None:
