@@ -35,8 +35,7 @@ from vecvault.search.base import Ranked, Searcher
 from vecvault.search.exact import ExactSearcher
 from vecvault.search.fusion import (
     DEFAULT_RRF_K,
-    check_alpha,
-    check_fusion,
+    hybrid_alpha,
     reciprocal_rank_fusion,
     relative_score_fusion,
     rrf_relevance,
@@ -582,13 +581,7 @@ class Collection:
                 not installed.
         """
         k = _check_k(k)
-        fusion = check_fusion(fusion)
-        if fusion == "rrf" and alpha is not None:
-            raise ConfigurationError(
-                "alpha weights the legs of fusion='relative'; reciprocal-rank fusion uses ranks only. "
-                "Pass fusion='relative' with alpha, or drop alpha."
-            )
-        weight = check_alpha(0.5 if alpha is None else alpha)
+        weight = hybrid_alpha(fusion, alpha)
         leg_k = max(k, HYBRID_LEG_K)
         dense_n = leg_k if dense_k is None else _check_k(dense_k, "dense_k")
         text_n = leg_k if text_k is None else _check_k(text_k, "text_k")

@@ -28,6 +28,7 @@ __all__ = [
     "FUSIONS",
     "check_alpha",
     "check_fusion",
+    "hybrid_alpha",
     "min_max",
     "reciprocal_rank_fusion",
     "relative_score_fusion",
@@ -51,6 +52,19 @@ def check_alpha(alpha: object) -> float:
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 <= float(alpha) <= 1.0:
         raise ConfigurationError(f"alpha must be a number in [0, 1] (0 = text only, 1 = dense only), not {alpha!r}.")
     return float(alpha)
+
+
+def hybrid_alpha(fusion: object, alpha: object) -> float:
+    """Check a hybrid search's ``fusion`` and ``alpha``; the dense weight ``relative`` fusion uses (default 0.5).
+
+    ``alpha`` belongs to relative fusion: with ``"rrf"`` (ranks only) it is refused, never ignored.
+    """
+    if check_fusion(fusion) == "rrf" and alpha is not None:
+        raise ConfigurationError(
+            "alpha weights the legs of fusion='relative'; reciprocal-rank fusion uses ranks only. "
+            "Pass fusion='relative' with alpha, or drop alpha."
+        )
+    return check_alpha(0.5 if alpha is None else alpha)
 
 
 def _order(fused: dict[str, float]) -> list[tuple[str, float]]:
