@@ -7,13 +7,23 @@ The analyzer runs inside tantivy (Rust), so a collection of 100k texts is tokeni
    ``snake``, ``case``; ``E1234`` and ``CamelCase`` stay whole;
 2. drop tokens longer than :data:`MAX_TOKEN_CHARS` (base64 blobs, minified lines);
 3. lowercase, then fold accents to ASCII (``café`` matches ``cafe``);
-4. drop English stop words (Lucene's list of 33: ``a``, ``the``, ``is``, ``not``...);
-5. stem with the Snowball English stemmer (``running`` matches ``runs``).
+4. stem with the Snowball English stemmer (``running`` matches ``runs``).
 
-An identifier the query splits into several tokens is also searched as a phrase (the tokens adjacent, in
-order), so ``os.path.join`` ranks the passages that contain exactly ``os.path.join`` above those that only
-mention ``os``, ``path`` and ``join`` apart. A part of the query in double quotes must appear as an exact
-phrase (after the same analysis). Nothing here is stored anywhere: terms live only in the in-memory index.
+Every word is indexed, stop words included, so quoted phrases such as ``"to be or not to be"`` match.
+A query is split on whitespace into chunks:
+
+- a chunk that looks like code (anything but letters and apostrophes inside it, or a capital after its
+  first letter, or a call's ``()``: ``os.path.join``, ``is_file``, ``E1234``, ``CamelCase``, ``utf-8``,
+  ``any()``) keeps every token and
+  is also searched as a phrase (its tokens adjacent, in order), so ``os.path.join`` ranks the passages
+  with exactly ``os.path.join`` above those that only mention ``os``, ``path`` and ``join`` apart, and
+  ``is_file`` keeps its ``is``;
+- a plain word that is an English stop word (:data:`STOP_WORDS`, the Snowball list) is dropped: it would
+  match nearly everything;
+- a part of the query in double quotes must appear as an exact phrase, stop words and all.
+
+A query left with nothing to search for (only stop words or punctuation) matches nothing. Nothing here
+is stored anywhere: terms live only in the in-memory index.
 """
 
 from __future__ import annotations
@@ -28,6 +38,7 @@ __all__ = [
     "ANALYZER_NAME",
     "INSTALL_HINT",
     "MAX_TOKEN_CHARS",
+    "STOP_WORDS",
     "ParsedQuery",
     "analyzer",
     "parse_query",
@@ -39,6 +50,19 @@ MAX_TOKEN_CHARS = 80
 INSTALL_HINT = "Text and hybrid search need tantivy: pip install 'vecvault[text]' (or pip install tantivy)."
 MAX_QUERY_CHARS = 10_000
 _QUOTED = re.compile(r'"([^"]*)"')
+_EDGE_PUNCTUATION = "\"'`.,;:!?()[]{}<>"
+
+_STOP_TEXT = """
+    i me my myself we our ours ourselves you your yours yourself yourselves he him his himself she her
+    hers herself it its itself they them their theirs themselves what which who whom this that these
+    those am is are was were be been being have has had having do does did doing would should could
+    ought a an the and but if or because as until while of at by for with about against between into
+    through during before after above below to from up down in out on off over under again further then
+    once here there when where why how all any both each few more most other some such no nor not only
+    own same so than too very s t can will just don now d ll m o re ve y
+"""
+STOP_WORDS = frozenset(_STOP_TEXT.split())
+"""English stop words dropped from plain query words (Snowball's list, with NLTK's contraction parts)."""
 
 
 def tantivy_module() -> Any:
@@ -58,7 +82,6 @@ def analyzer() -> Any:
         .filter(tantivy.Filter.remove_long(MAX_TOKEN_CHARS))
         .filter(tantivy.Filter.lowercase())
         .filter(tantivy.Filter.ascii_fold())
-        .filter(tantivy.Filter.stopword("english"))
         .filter(tantivy.Filter.stemmer("english"))
         .build()
     )
@@ -98,6 +121,17 @@ def check_query_text(query: Any) -> str:
     return query
 
 
+def is_code(chunk: str) -> bool:
+    """Whether a whitespace-free query chunk looks like code rather than a plain word (see the module doc)."""
+    if "()" in chunk:
+        return True  # a call: any(), list.sort()
+    word = chunk.strip(_EDGE_PUNCTUATION)
+    if not word:
+        return False
+    inner_capital = any(ch.isupper() for ch in word[1:]) and not word.isupper()
+    return inner_capital or any(not (ch.isalpha() or ch in "'\u2019") for ch in word)
+
+
 def parse_query(query: str, text_analyzer: Any) -> ParsedQuery:
     """Analyze ``query`` (already checked by :func:`check_query_text`) with the index's analyzer.
 
@@ -116,6 +150,11 @@ def parse_query(query: str, text_analyzer: Any) -> ParsedQuery:
 
     def loose(text: str) -> None:
         for chunk in text.split():
+            if not is_code(chunk):
+                for token in text_analyzer.pre_tokenize(chunk).tokens:
+                    if chunk[token.char_offset_from : token.char_offset_to].lower() not in STOP_WORDS:
+                        terms[token.text] = None
+                continue
             found = positioned(chunk)
             for _, term in found:
                 terms[term] = None
