@@ -105,26 +105,37 @@ def test_quoted_phrases_are_required_and_exact(code: Any) -> None:
 
 def test_analyzer_output_is_what_the_docs_say() -> None:
     tokens = [t.text for t in analyzer().pre_tokenize("PyArg_ParseTuple os.path.join the Running Café x").tokens]
-    assert tokens == ["pyarg", "parsetupl", "os", "path", "join", "the", "run", "cafe", "x"]  # stop words indexed
+    assert tokens == ["pyarg", "parsetuple", "os", "path", "join", "the", "running", "cafe", "x"]  # as written
 
 
 @pytest.mark.parametrize(
-    ("query", "terms", "phrases"),
+    ("query", "terms", "words", "phrases"),
     [
-        ("how do I join paths", ("join", "path"), ()),  # plain stop words dropped
-        ("is_file", ("is", "file"), (((0, "is"), (1, "file")),)),  # kept inside an identifier
-        ("any()", ("ani",), ()),  # a call is code: its stop word stays
-        ("What's new in Python?", ("new", "python"), ()),
-        ("E1234 HTTP", ("e1234", "http"), ()),
-        ("CamelCase", ("camelcas",), ()),
+        ("how do I join paths", (), (("join", "join"), ("paths", "path")), ()),  # stop words dropped, stemmed
+        ("is_file", ("is", "file"), (), (((0, "is"), (1, "file")),)),  # kept inside an identifier, exact
+        ("any()", ("any",), (), ()),  # a call is code: its stop word stays
+        ("What's new in Python?", (), (("new", "new"), ("python", "python")), ()),
+        ("E1234 HTTP", ("e1234",), (("http", "http"),), ()),
+        ("CamelCase", ("camelcase",), (), ()),
+        ("running runs", (), (("running", "run"),), ()),  # one stem, one clause
     ],
 )
-def test_query_parsing(query: str, terms: tuple[str, ...], phrases: tuple[Any, ...]) -> None:
-    from vecvault.search.tokenize import parse_query
+def test_query_parsing(query: str, terms: tuple[str, ...], words: tuple[Any, ...], phrases: tuple[Any, ...]) -> None:
+    from vecvault.search.tokenize import parse_query, stemmer
 
-    parsed = parse_query(query, analyzer())
+    parsed = parse_query(query, analyzer(), stemmer())
     assert parsed.terms == terms
+    assert parsed.words == words
     assert parsed.phrases == phrases
+
+
+def test_a_word_matches_every_indexed_word_of_its_stem(vault: Vault) -> None:
+    col = vault.collection("stems", dim=2)
+    texts = ["we hope so", "hoping hard", "hopeful news", "studies show", "a study", "the hop count", "studio"]
+    col.add(texts=texts, vectors=np.ones((len(texts), 2)), ids=[f"s{i}" for i in range(len(texts))])
+    assert set(_ids(col.search_text("hopes", k=10))) == {"s0", "s1", "s2"}  # hope, hoping, hopeful; not hop
+    assert set(_ids(col.search_text("studied", k=10))) == {"s3", "s4"}  # studies, study; not studio
+    assert _ids(col.search_text('"hoping"', k=10)) == ["s1"]  # quoted: exact
 
 
 def test_quoted_stop_words_are_a_phrase(code: Any) -> None:

@@ -21,6 +21,9 @@ inside the search, so ``n`` hits come back whenever ``n`` records match the filt
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +34,7 @@ from vecvault.errors import IntegrityError
 from vecvault.index import VectorIndex
 from vecvault.records import RecordSealer
 from vecvault.search.base import Ranked
-from vecvault.search.tokenize import ANALYZER_NAME, ParsedQuery, analyzer, parse_query, tantivy_module
+from vecvault.search.tokenize import ANALYZER_NAME, ParsedQuery, analyzer, parse_query, stemmer, tantivy_module
 
 if TYPE_CHECKING:
     from vecvault.engine import VaultCore
@@ -46,6 +49,8 @@ _UPDATE_HEAP = 15_000_000  # the smallest budget tantivy accepts, for the writer
 _FETCH_CHUNK = 500
 _TERM_SET_MAX = 1_024  # a filter matching at most this many records restricts the search by their keys
 _REBUILD_MIN = 10_000  # changes below this many records are applied in place, never by a rebuild
+_VARIANTS_SCAN = 4_096  # indexed words sharing a query word's stem prefix examined per query word
+_VARIANTS_CACHE = 4_096  # query words whose indexed variants are remembered until the next commit
 
 
 class TextIndex:
@@ -55,8 +60,10 @@ class TextIndex:
     record's document is deleted by key. Changes become visible to searches at :meth:`commit`.
     """
 
-    def __init__(self, text_analyzer: Any) -> None:
+    def __init__(self, text_analyzer: Any, stem_analyzer: Any) -> None:
         tantivy = tantivy_module()
+        self._stemmer = stem_analyzer
+        self._variants: dict[str, list[str]] = {}  # stem -> indexed words of that stem (until the next commit)
         self._tantivy = tantivy
         builder = tantivy.SchemaBuilder()
         builder.add_unsigned_field(_KEY, indexed=True, fast=True)
@@ -131,6 +138,29 @@ class TextIndex:
             writer.add_document(doc)
             self._dirty = True
 
+    def extend_new(self, ids: Sequence[str], texts: Sequence[str]) -> None:
+        """Index records this index has never held (a build's fast path: no replaced document to delete)."""
+        writer = self._writer_now()
+        start = len(self._id_of)
+        need = start + len(ids)
+        if need > self._digests.shape[0]:
+            grown = np.zeros(max(need, int(self._digests.shape[0] * 1.5)), dtype=np.int64)
+            grown[:start] = self._digests[:start]
+            self._digests = grown
+        self._digests[start:need] = np.fromiter(map(hash, texts), dtype=np.int64, count=len(texts))
+        self._id_of.extend(ids)
+        self._key_of.update(zip(ids, range(start, need), strict=True))
+        if len(self._key_of) != need:
+            raise AssertionError("extend_new() got an id twice or one already indexed")
+        document, add = self._tantivy.Document, writer.add_document
+        for key, text in enumerate(texts, start):
+            doc = document()
+            doc.add_unsigned(_KEY, key)
+            doc.add_text(_TEXT, text)
+            add(doc)
+        if ids:
+            self._dirty = True
+
     def remove(self, ids: Iterable[str]) -> None:
         """Drop records (unknown ids are ignored)."""
         writer = None
@@ -153,6 +183,7 @@ class TextIndex:
                 self._bulk = False
             self._index.reload()
             self._searcher = self._index.searcher()
+            self._variants.clear()
             self._dirty = False
 
     def keys_of(self, ids: Iterable[str]) -> list[int]:
@@ -161,9 +192,10 @@ class TextIndex:
         return [key for key in map(key_of.get, ids) if key is not None]
 
     def build_query(self, parsed: ParsedQuery, keys: Sequence[int] | None = None) -> Any:
-        """The tantivy query for ``parsed``: terms and identifier phrases score, quoted phrases are required.
+        """The tantivy query for ``parsed`` (None if nothing in it can match).
 
-        ``keys``: only these documents may match (a filter).
+        Terms, words (as the best of their indexed variants) and identifier phrases score; quoted phrases
+        are required. ``keys``: only these documents may match (a filter).
         """
         tantivy = self._tantivy
         query_cls, should, must = tantivy.Query, tantivy.Occur.Should, tantivy.Occur.Must
@@ -176,12 +208,42 @@ class TextIndex:
 
         clauses = [(must, phrase(words)) for words in parsed.required]
         clauses += [(should, query_cls.term_query(schema, _TEXT, term)) for term in parsed.terms]
+        for word, stem in parsed.words:
+            variants = [query_cls.term_query(schema, _TEXT, v) for v in self.variants(word, stem)]
+            if variants:
+                clauses.append(
+                    (should, variants[0] if len(variants) == 1 else query_cls.disjunction_max_query(variants))
+                )
         clauses += [(should, phrase(words)) for words in parsed.phrases]
+        if not clauses:
+            return None
         query = query_cls.boolean_query(clauses)
         if keys is not None:
             restrict = query_cls.const_score_query(query_cls.term_set_query(schema, _KEY, list(keys)), 0.0)
             query = query_cls.boolean_query([(must, query), (must, restrict)])
         return query
+
+    def variants(self, word: str, stem: str) -> list[str]:
+        """The indexed words whose stem is ``stem`` (``word``'s), found by prefix in the term dictionary.
+
+        A Snowball English stem is a prefix of its words but for its last letter (``hope`` from
+        ``hoping``, ``studi`` from ``study``), so the words starting with the stem less that letter are
+        stemmed and kept when their stem matches.
+        """
+        found = self._variants.get(stem)
+        if found is not None:
+            return found
+        searcher = self._searcher
+        prefix = stem[:-1] if len(stem) >= 5 or (len(stem) >= 3 and stem[-1] in "ei") else stem
+        candidates = [term for term, _ in searcher.terms_with_prefix(_TEXT, prefix, limit=_VARIANTS_SCAN)]
+        stems = self._stemmer.analyze(" ".join(candidates)) if candidates else []
+        found = [term for term, s in zip(candidates, stems, strict=False) if s == stem]
+        if len(candidates) >= _VARIANTS_SCAN and word not in found:
+            found.append(word)  # a prefix too common to scan whole: the word as written still counts
+        if len(self._variants) >= _VARIANTS_CACHE:
+            self._variants.clear()
+        self._variants[stem] = found
+        return found
 
     def search(
         self,
@@ -207,6 +269,8 @@ class TextIndex:
             return []
         total = max(1, int(searcher.num_docs))
         query = self.build_query(parsed, keys)
+        if query is None:
+            return []  # no query word is in the index
         if accept is None:
             return self._ranked(searcher.search(query, min(n, total), count=False).hits, n, None)
         limit = min(total, max(n, int(n / max(share, 1e-9) * 2) + 16))
@@ -243,6 +307,7 @@ class TextKeeper:
         self._name = name
         self._sealer = sealer
         self._analyzer: Any = None
+        self._stemmer: Any = None
         self._text: TextIndex | None = None
         self._source: VectorIndex | None = None  # the mirror's index the text index reflects
         self._seen: int | None = None  # the mirror revision it reflects
@@ -256,8 +321,8 @@ class TextKeeper:
     def parse(self, query: str) -> ParsedQuery:
         """Analyze a checked query string with the index's analyzer (raises if tantivy is missing)."""
         if self._analyzer is None:
-            self._analyzer = analyzer()
-        return parse_query(query, self._analyzer)
+            self._analyzer, self._stemmer = analyzer(), stemmer()
+        return parse_query(query, self._analyzer, self._stemmer)
 
     def follow(self, index: VectorIndex, mirror_rev: int | None) -> TextIndex:
         """The text index caught up with the mirror's ``index`` at ``mirror_rev`` (inside the read snapshot)."""
@@ -295,20 +360,21 @@ class TextKeeper:
     def _build(self, index: VectorIndex) -> TextIndex:
         """A new text index of every record the mirror holds, page by page from the database."""
         if self._analyzer is None:
-            self._analyzer = analyzer()
-        text = TextIndex(self._analyzer)
+            self._analyzer, self._stemmer = analyzer(), stemmer()
+        text = TextIndex(self._analyzer, self._stemmer)
         total = len(index)
         bar = _progress(total) if total >= PROGRESS_AT else None
         try:
             text.begin_bulk()
             for rows in self._core.storage.scan_pages(self._name, ["rev", "text"]):
-                self._index_rows(text, index, rows)
+                self._index_rows(text, index, rows, fresh=True)
                 if bar is not None:
                     bar.update(len(rows))
             text.commit()
         finally:
             if bar is not None:
                 bar.close()
+        release_free_memory()
         return text
 
     def _index_records(self, text: TextIndex, index: VectorIndex, ids: Sequence[str]) -> None:
@@ -318,14 +384,26 @@ class TextKeeper:
             text.remove(record_id for record_id in chunk if record_id not in found)  # gone meanwhile
             self._index_rows(text, index, [(record_id, *found[record_id]) for record_id in chunk if record_id in found])
 
-    def _index_rows(self, text: TextIndex, index: VectorIndex, rows: Sequence[tuple[Any, ...]]) -> None:
-        """Open ``(id, rev, text)`` rows and index those the mirror holds, checked to be of the mirror's writes."""
-        kept = [row for row in rows if str(row[0]) in index]
-        if not kept:
+    def _index_rows(
+        self, text: TextIndex, index: VectorIndex, rows: Sequence[tuple[Any, ...]], *, fresh: bool = False
+    ) -> None:
+        """Open ``(id, rev, text)`` rows and index those the mirror holds, checked to be of the mirror's writes.
+
+        ``fresh``: the records are new to ``text`` (a build).
+        """
+        row_of, mirrored_ids = index.row_of, index.ids
+        ids: list[str] = []
+        revs: list[Any] = []
+        blobs: list[Any] = []
+        for row in rows:
+            at = row_of(str(row[0]))
+            if at is not None:
+                ids.append(mirrored_ids[at])  # the mirror's own string: one copy of each id in memory
+                revs.append(row[1])
+                blobs.append(row[2])
+        if not ids:
             return
-        ids = [index.ids[index.row_of(str(row[0])) or 0] for row in kept]  # share the mirror's id strings
-        revs = [row[1] for row in kept]
-        texts = self._sealer.open_texts(ids, [row[2] for row in kept], revs)
+        texts = self._sealer.open_texts(ids, blobs, revs)
         storage = self._core.storage
         if not storage.remote and not storage.replica:
             # Inside one read snapshot the mirror holds each record's current write: the text indexed must
@@ -337,7 +415,10 @@ class TextKeeper:
                         f"The text of record {record_id!r} is of another write than its vector: the vault was "
                         "altered. Run `vecvault verify`, or restore a backup."
                     )
-        text.upsert(ids, texts)
+        if fresh:
+            text.extend_new(ids, texts)
+        else:
+            text.upsert(ids, texts)
 
 
 class TextSearcher:
@@ -369,6 +450,22 @@ class TextSearcher:
 
     def finish(self) -> None:
         """Nothing to do after the snapshot."""
+
+
+def release_free_memory() -> None:
+    """Hand the memory a build freed back to the operating system (glibc's ``malloc_trim``; Linux only).
+
+    tantivy's indexing threads allocate their budget (:data:`_BUILD_HEAP`) from the C allocator, which
+    keeps the freed pages in per-thread arenas: without this the process stays about twice the size of
+    the index it holds.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (musl has no malloc_trim): nothing to hand back
+        return
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:

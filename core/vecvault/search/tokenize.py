@@ -1,26 +1,30 @@
 """How text becomes search terms: one analyzer for the documents and the queries of the text index.
 
-The analyzer runs inside tantivy (Rust), so a collection of 100k texts is tokenized in about a second:
+The analyzer runs inside tantivy (Rust), so a collection of 100k texts is tokenized in well under a
+second:
 
 1. split on every character that is not a letter or a digit (Unicode-aware): ``os.path.join`` gives
    ``os``, ``path``, ``join``; ``PyArg_ParseTuple`` gives ``PyArg``, ``ParseTuple``; ``snake_case`` gives
    ``snake``, ``case``; ``E1234`` and ``CamelCase`` stay whole;
 2. drop tokens longer than :data:`MAX_TOKEN_CHARS` (base64 blobs, minified lines);
-3. lowercase, then fold accents to ASCII (``café`` matches ``cafe``);
-4. stem with the Snowball English stemmer (``running`` matches ``runs``).
+3. lowercase, then fold accents to ASCII (``café`` matches ``cafe``).
 
-Every word is indexed, stop words included, so quoted phrases such as ``"to be or not to be"`` match.
-A query is split on whitespace into chunks:
+Every word is indexed as written, stop words included, so quoted phrases such as ``"to be or not to
+be"`` match. Stemming happens on the vocabulary, not on the text: a plain query word matches every
+indexed word with the same Snowball English stem (``running`` finds ``run``, ``runs``, ``running``),
+scored as the best of them; the index never stems its millions of tokens (stemming them would double
+the build time), only the few words a query looks up. A query is split on whitespace into chunks:
 
 - a chunk that looks like code (anything but letters and apostrophes inside it, or a capital after its
   first letter, or a call's ``()``: ``os.path.join``, ``is_file``, ``E1234``, ``CamelCase``, ``utf-8``,
-  ``any()``) keeps every token and
+  ``any()``) keeps every token, matched exactly (no stemming), and
   is also searched as a phrase (its tokens adjacent, in order), so ``os.path.join`` ranks the passages
   with exactly ``os.path.join`` above those that only mention ``os``, ``path`` and ``join`` apart, and
   ``is_file`` keeps its ``is``;
 - a plain word that is an English stop word (:data:`STOP_WORDS`, the Snowball list) is dropped: it would
   match nearly everything;
-- a part of the query in double quotes must appear as an exact phrase, stop words and all.
+- a part of the query in double quotes must appear as an exact phrase, stop words and all (no
+  stemming).
 
 A query left with nothing to search for (only stop words or punctuation) matches nothing. Nothing here
 is stored anywhere: terms live only in the in-memory index.
@@ -42,6 +46,7 @@ __all__ = [
     "ParsedQuery",
     "analyzer",
     "parse_query",
+    "stemmer",
     "tantivy_module",
 ]
 
@@ -74,17 +79,24 @@ def tantivy_module() -> Any:
     return tantivy
 
 
-def analyzer() -> Any:
-    """The tantivy text analyzer of the steps in this module's docstring (a new one per call)."""
+def _builder() -> Any:
     tantivy = tantivy_module()
     return (
         tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
         .filter(tantivy.Filter.remove_long(MAX_TOKEN_CHARS))
         .filter(tantivy.Filter.lowercase())
         .filter(tantivy.Filter.ascii_fold())
-        .filter(tantivy.Filter.stemmer("english"))
-        .build()
     )
+
+
+def analyzer() -> Any:
+    """The tantivy analyzer of the indexed text (steps 1 to 3 of this module's docstring; a new one per call)."""
+    return _builder().build()
+
+
+def stemmer() -> Any:
+    """The same analyzer followed by the Snowball English stemmer: the stems query words are matched by."""
+    return _builder().filter(tantivy_module().Filter.stemmer("english")).build()
 
 
 @dataclass(frozen=True)
@@ -92,20 +104,23 @@ class ParsedQuery:
     """A query string analyzed into what the index searches for.
 
     Attributes:
-        terms: every distinct analyzed term (each adds its BM25 score).
+        terms: the exact terms of code chunks and quoted phrases (each adds its BM25 score).
+        words: the plain words as ``(term, stem)``: each adds the BM25 score of the best indexed word of
+            that stem.
         phrases: identifiers that split into several terms, as ``(offset, term)`` lists: a match adds a
             phrase score on top.
         required: the quoted phrases, as ``(offset, term)`` lists: every hit contains each of them.
     """
 
     terms: tuple[str, ...]
+    words: tuple[tuple[str, str], ...] = field(default=())
     phrases: tuple[tuple[tuple[int, str], ...], ...] = field(default=())
     required: tuple[tuple[tuple[int, str], ...], ...] = field(default=())
 
     @property
     def empty(self) -> bool:
         """Nothing left to search for (the query held only stop words or punctuation)."""
-        return not self.terms and not self.required
+        return not self.terms and not self.words and not self.required
 
 
 def check_query_text(query: Any) -> str:
@@ -132,13 +147,15 @@ def is_code(chunk: str) -> bool:
     return inner_capital or any(not (ch.isalpha() or ch in "'\u2019") for ch in word)
 
 
-def parse_query(query: str, text_analyzer: Any) -> ParsedQuery:
+def parse_query(query: str, text_analyzer: Any, stem_analyzer: Any = None) -> ParsedQuery:
     """Analyze ``query`` (already checked by :func:`check_query_text`) with the index's analyzer.
 
-    Double-quoted parts become required phrases; an unmatched quote is an ordinary character.
+    Double-quoted parts become required phrases; an unmatched quote is an ordinary character. Plain
+    words are stemmed with ``stem_analyzer`` (:func:`stemmer`; without one a word is its own stem).
     """
     required: list[tuple[tuple[int, str], ...]] = []
     terms: dict[str, None] = {}
+    words: dict[str, str] = {}  # stem -> the first word of that stem
     phrases: dict[tuple[tuple[int, str], ...], None] = {}
 
     def positioned(text: str) -> tuple[tuple[int, str], ...]:
@@ -153,7 +170,8 @@ def parse_query(query: str, text_analyzer: Any) -> ParsedQuery:
             if not is_code(chunk):
                 for token in text_analyzer.pre_tokenize(chunk).tokens:
                     if chunk[token.char_offset_from : token.char_offset_to].lower() not in STOP_WORDS:
-                        terms[token.text] = None
+                        stems = stem_analyzer.analyze(token.text) if stem_analyzer is not None else [token.text]
+                        words.setdefault(stems[0] if stems else token.text, token.text)
                 continue
             found = positioned(chunk)
             for _, term in found:
@@ -171,4 +189,9 @@ def parse_query(query: str, text_analyzer: Any) -> ParsedQuery:
                 terms[term] = None
         last = match.end()
     loose(query[last:])
-    return ParsedQuery(tuple(terms), tuple(phrases), tuple(dict.fromkeys(required)))
+    return ParsedQuery(
+        tuple(terms),
+        tuple((word, stem) for stem, word in words.items()),
+        tuple(phrases),
+        tuple(dict.fromkeys(required)),
+    )
