@@ -107,9 +107,10 @@ def main() -> None:
         print(f"wrote {len(queries)} queries to {QUERIES}")
     queries = [json.loads(line) for line in QUERIES.read_text(encoding="utf-8").splitlines() if line.strip()]
     if args.smoke:
-        rows = [r for r in rows if r["source"].startswith("faq/")][:200]
-        present = {r["id"] for r in rows}
-        queries = [q for q in queries if set(q["relevant"]) <= present][:30]
+        identifiers = [q for q in queries if q["set"] == "identifier"]
+        queries = identifiers[:15] + [q for q in queries if q["set"] != "identifier"][:15]
+        keep = {rid for q in queries for rid in q["relevant"]}
+        rows = [r for i, r in enumerate(rows) if r["id"] in keep or i % 10 == 0]
         from vecvault.demo import hash_embed as embed
 
         model = "hash_embed (smoke: not a model)"

@@ -513,3 +513,16 @@ def test_no_token_or_posting_list_reaches_any_file(tmp_path: Path, master_key: b
     for path in directory.rglob("*"):
         data = path.read_bytes()
         assert not [n for n in needles if n in data], path.name
+
+
+def test_the_text_index_does_not_keep_an_old_mirror_alive(code: Any) -> None:
+    import gc
+    import weakref
+
+    code.search_text("path")
+    old = weakref.ref(code._mirror.index)
+    code.clear()
+    gc.collect()
+    assert old() is None  # the keeper follows the mirror's index weakly
+    code.add(texts=["path again"], vectors=_vec(np.random.default_rng(8), 1), ids=["again"])
+    assert _ids(code.search_text("path")) == ["again"]

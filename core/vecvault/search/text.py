@@ -24,6 +24,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import sys
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -309,7 +310,8 @@ class TextKeeper:
         self._analyzer: Any = None
         self._stemmer: Any = None
         self._text: TextIndex | None = None
-        self._source: VectorIndex | None = None  # the mirror's index the text index reflects
+        # The mirror's index the text index reflects; weak, so a mirror reloaded or reset frees its old one.
+        self._source: weakref.ref[VectorIndex] | None = None
         self._seen: int | None = None  # the mirror revision it reflects
         self._rev = 0  # the newest write version it holds (the source's max_rev when last followed)
 
@@ -327,21 +329,22 @@ class TextKeeper:
     def follow(self, index: VectorIndex, mirror_rev: int | None) -> TextIndex:
         """The text index caught up with the mirror's ``index`` at ``mirror_rev`` (inside the read snapshot)."""
         text = self._text
-        if text is not None and index is self._source and mirror_rev is not None and mirror_rev == self._seen:
+        same = self._source is not None and self._source() is index
+        if text is not None and same and mirror_rev is not None and mirror_rev == self._seen:
             return text
-        if text is None or (index is not self._source and not self._revs_authenticated()):
+        if text is None or (not same and not self._revs_authenticated()):
             text = self._build(index)  # legacy v1 records' revs prove nothing: never trust them to skip a text
         else:
-            text = self._catch_up(text, index)
-        self._text, self._source, self._seen, self._rev = text, index, mirror_rev, index.max_rev
+            text = self._catch_up(text, index, reloaded=not same)
+        self._text, self._source, self._seen, self._rev = text, weakref.ref(index), mirror_rev, index.max_rev
         return text
 
     def _revs_authenticated(self) -> bool:
         return not self._core.keys.keyset.has_live_legacy_keys(self._name)
 
-    def _catch_up(self, text: TextIndex, index: VectorIndex) -> TextIndex:
+    def _catch_up(self, text: TextIndex, index: VectorIndex, *, reloaded: bool) -> TextIndex:
         changed = index.changed_since(self._rev)
-        if index is not self._source:  # the mirror reloaded: reconcile the whole membership
+        if reloaded:  # the mirror reloaded: reconcile the whole membership
             removed = [record_id for record_id in text.ids() if record_id not in index]
             changed = list(dict.fromkeys([*changed, *(i for i in index.ids if i not in text)]))
         else:
