@@ -15,8 +15,11 @@ opened under its record's write version and must be of the write the mirror's ve
 hit is checked exactly as a vector hit is.
 
 :class:`TextSearcher` ranks one query: BM25 (tantivy's, ``k1 = 1.2``, ``b = 0.75``) summed over the query's
-terms, plus a phrase score for identifiers that split into several terms; a filter's row mask is applied
-inside the search, so ``n`` hits come back whenever ``n`` records match the filter and the query.
+clauses: an exact term per identifier part, the best-scoring indexed word of each plain word's stem, and
+a phrase score for identifiers that split into several terms (:mod:`vecvault.search.tokenize`). As in
+Lucene, replaced and deleted documents count in the BM25 statistics until tantivy merges their segments.
+A filter's row mask is applied inside the search, so ``n`` hits come back whenever ``n`` records match
+the filter and the query.
 """
 
 from __future__ import annotations
