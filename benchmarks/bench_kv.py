@@ -86,9 +86,7 @@ ENGINES: dict[str, Callable[[Path], KV]] = {
     "SQLite table, unencrypted (libsql binding)": lambda d: SqlTable(
         libsql.connect(str(d / "t.db"), isolation_level=None)
     ),
-    "SQLite table, unencrypted (sqlite3 module)": lambda d: SqlTable(
-        sqlite3.connect(d / "t.db", isolation_level=None)
-    ),
+    "SQLite table, unencrypted (sqlite3 module)": lambda d: SqlTable(sqlite3.connect(d / "t.db", isolation_level=None)),
     "LangChain LocalFileStore": lambda d: _local_file_store(d / "files"),
 }
 BASELINE = "SQLite table, unencrypted (libsql binding)"
@@ -134,9 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("| store | mset ms | mget ms | mset vs SQLite table | mget vs SQLite table |")
     print("|---|---:|---:|---:|---:|")
     for name, (set_s, get_s) in results.items():
-        print(
-            f"| {name} | {set_s * 1e3:.1f} | {get_s * 1e3:.1f} | {set_s / base_set:.2f}x | {get_s / base_get:.2f}x |"
-        )
+        print(f"| {name} | {set_s * 1e3:.1f} | {get_s * 1e3:.1f} | {set_s / base_set:.2f}x | {get_s / base_get:.2f}x |")
     print()
     worst = max(max(results[n][0] / base_set, results[n][1] / base_get) for n in results if n.startswith("vecvault"))
     verdict = "met" if worst <= TARGET_RATIO else "MISSED"

@@ -40,25 +40,68 @@ DOCUMENTS: tuple[str, ...] = (
     *(
         f"tutorial/{name}"
         for name in (
-            "appetite", "interpreter", "introduction", "controlflow", "datastructures", "modules",
-            "inputoutput", "errors", "classes", "stdlib", "stdlib2", "venv", "whatnow", "interactive",
-            "floatingpoint", "appendix",
+            "appetite",
+            "interpreter",
+            "introduction",
+            "controlflow",
+            "datastructures",
+            "modules",
+            "inputoutput",
+            "errors",
+            "classes",
+            "stdlib",
+            "stdlib2",
+            "venv",
+            "whatnow",
+            "interactive",
+            "floatingpoint",
+            "appendix",
         )
     ),
     *(f"faq/{name}" for name in ("general", "programming", "design", "library", "extending", "installed")),
     *(
         f"howto/{name}"
         for name in (
-            "sorting", "logging", "regex", "unicode", "functional", "descriptor", "enum", "argparse",
-            "sockets", "annotations", "ipaddress",
+            "sorting",
+            "logging",
+            "regex",
+            "unicode",
+            "functional",
+            "descriptor",
+            "enum",
+            "argparse",
+            "sockets",
+            "annotations",
+            "ipaddress",
         )
     ),
     *(
         f"library/{name}"
         for name in (
-            "json", "csv", "sqlite3", "pathlib", "collections", "itertools", "functools", "dataclasses",
-            "datetime", "secrets", "hashlib", "hmac", "tempfile", "shutil", "subprocess", "threading",
-            "asyncio-task", "contextlib", "unittest", "venv", "zipfile", "heapq", "bisect", "statistics",
+            "json",
+            "csv",
+            "sqlite3",
+            "pathlib",
+            "collections",
+            "itertools",
+            "functools",
+            "dataclasses",
+            "datetime",
+            "secrets",
+            "hashlib",
+            "hmac",
+            "tempfile",
+            "shutil",
+            "subprocess",
+            "threading",
+            "asyncio-task",
+            "contextlib",
+            "unittest",
+            "venv",
+            "zipfile",
+            "heapq",
+            "bisect",
+            "statistics",
             "random",
         )
     ),
@@ -66,18 +109,69 @@ DOCUMENTS: tuple[str, ...] = (
 
 HEADING_CHARS = set("=-~^*#\"'+`:._")
 DROP_DIRECTIVES = {
-    "index", "toctree", "highlight", "module", "moduleauthor", "sectionauthor", "currentmodule", "testsetup",
-    "testcleanup", "testcode", "testoutput", "doctest", "code-block", "sourcecode", "code", "literalinclude",
-    "productionlist", "image", "figure", "raw", "only", "tabularcolumns", "csv-table", "table", "list-table",
-    "include", "audit-event", "availability", "rubric", "parsed-literal", "cmdoption", "option", "program",
-    "impl-detail", "opcode", "c:function", "c:macro", "c:type", "c:member", "c:var", "seealso", "footnote",
+    "index",
+    "toctree",
+    "highlight",
+    "module",
+    "moduleauthor",
+    "sectionauthor",
+    "currentmodule",
+    "testsetup",
+    "testcleanup",
+    "testcode",
+    "testoutput",
+    "doctest",
+    "code-block",
+    "sourcecode",
+    "code",
+    "literalinclude",
+    "productionlist",
+    "image",
+    "figure",
+    "raw",
+    "only",
+    "tabularcolumns",
+    "csv-table",
+    "table",
+    "list-table",
+    "include",
+    "audit-event",
+    "availability",
+    "rubric",
+    "parsed-literal",
+    "cmdoption",
+    "option",
+    "program",
+    "impl-detail",
+    "opcode",
+    "c:function",
+    "c:macro",
+    "c:type",
+    "c:member",
+    "c:var",
+    "seealso",
+    "footnote",
 }
 SIGNATURE_DIRECTIVES = {
-    "function", "method", "class", "attribute", "data", "exception", "decorator", "classmethod",
-    "staticmethod", "abstractmethod", "coroutinefunction", "coroutinemethod", "property",
+    "function",
+    "method",
+    "class",
+    "attribute",
+    "data",
+    "exception",
+    "decorator",
+    "classmethod",
+    "staticmethod",
+    "abstractmethod",
+    "coroutinefunction",
+    "coroutinemethod",
+    "property",
 }
-VERSION_DIRECTIVES = {"versionadded": "New in version", "versionchanged": "Changed in version",
-                      "deprecated": "Deprecated since version"}
+VERSION_DIRECTIVES = {
+    "versionadded": "New in version",
+    "versionchanged": "Changed in version",
+    "deprecated": "Deprecated since version",
+}
 
 _DIRECTIVE = re.compile(r"^(\s*)\.\.\s+([\w:-]+)::\s*(.*)$")
 _COMMENT_OR_TARGET = re.compile(r"^\s*\.\.(\s|$)")
@@ -194,10 +288,24 @@ def parse_sections(source: str) -> tuple[str, list[Section]]:
             # Skip the directive's option lines (":noindex:" and friends).
             while i < len(lines) and lines[i].strip().startswith(":") and _indent(lines[i]) > base:
                 i += 1
-            if name in DROP_DIRECTIVES or (name not in SIGNATURE_DIRECTIVES and name not in VERSION_DIRECTIVES
-                                           and name not in {"note", "warning", "important", "tip",
-                                                            "attention", "caution", "hint", "danger",
-                                                            "admonition", "describe", "envvar"}):
+            if name in DROP_DIRECTIVES or (
+                name not in SIGNATURE_DIRECTIVES
+                and name not in VERSION_DIRECTIVES
+                and name
+                not in {
+                    "note",
+                    "warning",
+                    "important",
+                    "tip",
+                    "attention",
+                    "caution",
+                    "hint",
+                    "danger",
+                    "admonition",
+                    "describe",
+                    "envvar",
+                }
+            ):
                 i = _skip_block(lines, i, base)
                 continue
             if name in SIGNATURE_DIRECTIVES or name in {"describe", "envvar"}:
@@ -289,13 +397,15 @@ def build(root: Path) -> list[dict[str, str]]:
         for section in sections:
             for text in chunk(section.paragraphs):
                 title = doc_title if section.title in ("", doc_title) else f"{doc_title} > {section.title}"
-                records.append({
-                    "id": f"{doc}#{n:04d}",
-                    "title": title,
-                    "source": f"{doc}.rst",
-                    "section": section.title or doc_title,
-                    "text": text,
-                })
+                records.append(
+                    {
+                        "id": f"{doc}#{n:04d}",
+                        "title": title,
+                        "source": f"{doc}.rst",
+                        "section": section.title or doc_title,
+                        "text": text,
+                    }
+                )
                 n += 1
     return records
 

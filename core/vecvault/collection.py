@@ -31,19 +31,38 @@ from vecvault.records import (
 )
 from vecvault.search.base import Ranked, Searcher
 from vecvault.search.exact import ExactSearcher, VectorIndex
+from vecvault.search.fusion import (
+    DEFAULT_RRF_K,
+    hybrid_alpha,
+    reciprocal_rank_fusion,
+    relative_score_fusion,
+    rrf_relevance,
+)
 from vecvault.search.hnsw import AUTO_HNSW_MIN, INDEX_MODES, GraphKeeper, GraphSearcher
 from vecvault.search.mirror import Mirror
 from vecvault.search.scores import exact_scores, relevance
 from vecvault.search.sql import SqlSearcher
+from vecvault.search.text import TextKeeper, TextSearcher
+from vecvault.search.tokenize import check_query_text
 from vecvault.storage import CollectionRow
 
 if TYPE_CHECKING:
     from vecvault.vault import Vault
 
-__all__ = ["AUTO_HNSW_MIN", "DEFAULT_FETCH_K", "DEFAULT_K", "Collection", "check_same_config", "stored_index_mode"]
+__all__ = [
+    "AUTO_HNSW_MIN",
+    "DEFAULT_FETCH_K",
+    "DEFAULT_K",
+    "HYBRID_LEG_K",
+    "Collection",
+    "check_same_config",
+    "stored_index_mode",
+]
 
 DEFAULT_K = 4
 DEFAULT_FETCH_K = 20
+HYBRID_LEG_K = 10
+"""Each leg of :meth:`Collection.search_hybrid` ranks ``max(k, HYBRID_LEG_K)`` candidates unless told."""
 # Past this many logged deletions, the log is dropped and other readers reload the collection instead.
 _DELETION_LOG_LIMIT = 10_000
 
@@ -105,6 +124,7 @@ class Collection:
         self._sealer = RecordSealer(vault.core.keys.keyset, vault.core.keys.vault_id, name)
         self._graphs = GraphKeeper(self._core, name, self._sealer)
         self._mirror = Mirror(self._core, name, self._sealer, self._graphs)
+        self._texts = TextKeeper(self._core, name, self._sealer)
 
     def __repr__(self) -> str:
         return f"Collection({self.name!r}, dim={self.dim}, metric={self.metric!r})"
@@ -491,6 +511,126 @@ class Collection:
             searcher.finish()
             return hits
 
+    def search_text(self, query: str, k: int = DEFAULT_K, *, filter: Any = None) -> list[Hit]:
+        """Keyword search: the ``k`` records whose texts best match ``query`` by BM25, best first.
+
+        The text index is built in memory from the opened texts on the first text query (never written
+        to disk) and follows every later write, delete, clear and rotation, by this process or any other,
+        as the vectors do. Words are stemmed and English stop words dropped; code identifiers stay
+        findable (``os.path.join``, ``PyArg_ParseTuple``, ``snake_case``, ``E1234``: a query for one ranks
+        the exact identifier first); ``"double quotes"`` require an exact phrase
+        (:mod:`vecvault.search.tokenize` has the rules). Needs ``pip install 'vecvault[text]'``.
+
+        Args:
+            query: the words, identifiers or quoted phrases to look for.
+            k: how many hits; ``k`` whenever ``k`` records match the filter and contain a query term.
+            filter: a Mongo-style dict or a :mod:`vecvault.filters` expression, applied inside the search.
+
+        Returns:
+            Hits whose ``score`` is the BM25 score (unbounded, higher is better; tantivy's BM25 with
+            ``k1 = 1.2``, ``b = 0.75``), ``relevance`` the score as a fraction of the best hit's (the first
+            hit has 1.0) and ``distance`` ``1 - relevance``. Records that contain no query term are never
+            returned; a query of only stop words or punctuation matches nothing and returns ``[]``.
+
+        Raises:
+            ConfigurationError: an empty or whitespace-only query, a bad ``k``, or tantivy not installed.
+        """
+        k = _check_k(k)
+        text = check_query_text(query)
+        parsed = parse_filter(filter)
+        with self._core.lock:
+            self._core.check_open()
+            config = self._refresh_config()
+            if config is None:
+                return []
+            terms = self._texts.parse(text)
+            if terms.empty:
+                return []
+            with self._core.storage.snapshot():
+                searcher = self._text_searcher(config, parsed)
+                if searcher is None:
+                    return []
+                ranked = searcher.top(terms, k)
+                best = ranked.hits[0][1] if ranked.hits else 0.0
+                relevances = [score / best if best > 0 else 0.0 for _, score in ranked.hits]
+                return self._scored_hits(config, ranked, relevances)
+
+    def search_hybrid(
+        self,
+        vector: Any,
+        query: str,
+        k: int = DEFAULT_K,
+        *,
+        filter: Any = None,
+        fusion: str = "rrf",
+        alpha: float | None = None,
+        dense_k: int | None = None,
+        text_k: int | None = None,
+    ) -> list[Hit]:
+        """Hybrid search: the dense ranking of ``vector`` and the BM25 ranking of ``query``, fused.
+
+        Both legs run in one read snapshot with the filter applied inside each; the dense leg is the
+        collection's own (exact, or the HNSW graph with ``index="hnsw"``). :meth:`search_text` describes
+        the text leg; a query of only stop words leaves the text leg empty, so the dense ranking alone
+        decides (the fusion still runs: nothing switches mode).
+
+        Args:
+            vector: the query embedding.
+            query: the query text for the BM25 leg.
+            k: how many hits.
+            filter: a Mongo-style dict or a :mod:`vecvault.filters` expression, applied in both legs.
+            fusion: ``"rrf"`` (default): reciprocal-rank fusion, ``sum(1 / (60 + rank))``;
+                ``"relative"``: relative-score fusion, ``alpha * dense + (1 - alpha) * text`` over each
+                leg's min-max scaled scores (:mod:`vecvault.search.fusion`).
+            alpha: the dense leg's weight for ``fusion="relative"``, in [0, 1] (LlamaIndex's definition:
+                0 = text only, 1 = dense only); default 0.5. RRF fuses ranks, not scores: passing
+                ``alpha`` with ``fusion="rrf"`` raises.
+            dense_k: how many candidates the dense leg ranks (default ``max(k, HYBRID_LEG_K)``).
+            text_k: how many candidates the text leg ranks (default ``max(k, HYBRID_LEG_K)``).
+
+        Returns:
+            Hits whose ``score`` is the fused score; ``relevance`` is in [0, 1]: for RRF the score as a
+            fraction of the best possible (first in both legs), for relative fusion the fused score itself;
+            ``distance`` is ``1 - relevance``.
+
+        Raises:
+            ConfigurationError: an empty query, an unknown fusion, ``alpha`` outside [0, 1] or given with
+                RRF, a bad ``k``/``dense_k``/``text_k``, a query vector of the wrong dimension, or tantivy
+                not installed.
+        """
+        k = _check_k(k)
+        weight = hybrid_alpha(fusion, alpha)
+        leg_k = max(k, HYBRID_LEG_K)
+        dense_n = leg_k if dense_k is None else _check_k(dense_k, "dense_k")
+        text_n = leg_k if text_k is None else _check_k(text_k, "text_k")
+        text = check_query_text(query)
+        parsed = parse_filter(filter)
+        with self._core.lock:
+            prepared = self._prepare_query(vector)
+            if prepared is None:
+                return []
+            config, query_vector = prepared
+            terms = self._texts.parse(text)
+            with self._core.storage.snapshot():
+                searcher = self._searcher(config, parsed)
+                if searcher is None:
+                    return []
+                dense = _rescored(config.metric, query_vector, searcher.top(query_vector, dense_n))
+                text_searcher = self._text_searcher(config, parsed) if not terms.empty else None
+                lexical = text_searcher.top(terms, text_n) if text_searcher is not None else Ranked([])
+                if fusion == "rrf":
+                    fused = reciprocal_rank_fusion([dense.hits, lexical.hits])[:k]
+                    relevances = [rrf_relevance(score, 2, DEFAULT_RRF_K) for _, score in fused]
+                else:
+                    fused = relative_score_fusion(dense.hits, lexical.hits, weight)[:k]
+                    relevances = [min(1.0, max(0.0, score)) for _, score in fused]
+                ranked_by = dense.ranked_by if dense.ranked_by is not None else lexical.ranked_by
+                hits = self._scored_hits(config, Ranked(fused, ranked_by), relevances)
+            searcher.finish()
+            return hits
+
+    # -- choosing how to rank ----------------------------------------------------------------------------
+
     def _searcher(self, config: CollectionRow, parsed: Filter | None) -> Searcher | None:
         """The searcher for this query (inside the read snapshot); None while the collection is empty of state.
 
@@ -507,6 +647,37 @@ class Collection:
         index, mask = indexed
         graph = self._graphs.follow(index)
         return ExactSearcher(index, mask) if graph is None else GraphSearcher(index, mask, graph, self._graphs)
+
+    def _text_searcher(self, config: CollectionRow, parsed: Filter | None) -> TextSearcher | None:
+        """The text leg (inside the read snapshot): the text index caught up with the mirror, and the mask.
+
+        ``plain`` collections load metadata into the mirror too: their rows' write versions are then
+        authenticated, which is what the text index follows.
+        """
+        index = self._mirror.sync(config, with_metadata=parsed is not None or config.vectors == "plain")
+        if self._mirror.dropped:
+            self._config = None
+        if index is None:
+            return None
+        mask = index.metadata.mask(parsed) if parsed is not None and index.metadata is not None else None
+        return TextSearcher(index, mask, self._texts.follow(index, self._mirror.known_rev))
+
+    def _scored_hits(self, config: CollectionRow, ranked: Ranked, relevances: Sequence[float]) -> list[Hit]:
+        """Hits of a text or fused ranking, in its order, with its scores (no vector is opened)."""
+        relevance_of = {record_id: rel for (record_id, _), rel in zip(ranked.hits, relevances, strict=True)}
+        score_of = dict(ranked.hits)
+        ids, texts, metadatas, _ = self._open_ranked(config, ranked, with_vectors=False)
+        return [
+            Hit(
+                id=record_id,
+                text=text,
+                metadata=metadata,
+                score=score_of[record_id],
+                relevance=relevance_of[record_id],
+                distance=1.0 - relevance_of[record_id],
+            )
+            for record_id, text, metadata in zip(ids, texts, metadatas, strict=True)
+        ]
 
     def _prepare_query(self, vector: Any) -> tuple[CollectionRow, npt.NDArray[np.float32]] | None:
         """The collection's configuration and the checked query; None while the collection has no records."""
@@ -526,29 +697,9 @@ class Collection:
         inside their metric's range. ``ordered``: the hits are a top k, re-ordered by the exact score (ties
         keep their order); an MMR selection (``ordered=False``) keeps its own order.
         """
-        scored, index = ranked.hits, ranked.ranked_by
-        if not scored:
+        ids, texts, metadatas, vectors = self._open_ranked(config, ranked, with_vectors=True)
+        if not ids or vectors is None:
             return []
-        storage = self._core.storage
-        found = storage.fetch(self.name, [record_id for record_id, _ in scored], ["rev", "text", "metadata", "vector"])
-        ids = [record_id for record_id, _ in scored if record_id in found]
-        if not ids:
-            return []
-        revs = [found[record_id][0] for record_id in ids]
-        texts = self._sealer.open_texts(ids, [found[record_id][1] for record_id in ids], revs)
-        metadatas = self._sealer.open_metadatas(ids, [found[record_id][2] for record_id in ids], revs)
-        vectors = np.empty((len(ids), config.dim), dtype=np.float32)
-        self._sealer.open_vectors_into(ids, [found[record_id][3] for record_id in ids], revs, vectors)
-        if index is not None and not storage.remote and not storage.replica:
-            # Inside one read snapshot the index holds each record's current write: a hit's text and
-            # metadata must be of the write whose vector ranked it.
-            for record_id, rev in zip(ids, revs, strict=True):
-                ranked_rev = index.rev_of(record_id)
-                if ranked_rev is not None and ranked_rev >= 0 and ranked_rev != rev:
-                    raise IntegrityError(
-                        f"Record {record_id!r} was ranked by the vector of another write than its stored text "
-                        "and metadata: the vault was altered. Run `vecvault verify`, or restore a backup."
-                    )
         scores, distances = exact_scores(config.metric, query, vectors)
         order = np.argsort(-scores, kind="stable") if ordered else np.arange(len(ids))
         return [
@@ -563,6 +714,42 @@ class Collection:
             for i in order.tolist()
         ]
 
+    def _open_ranked(
+        self, config: CollectionRow, ranked: Ranked, *, with_vectors: bool
+    ) -> tuple[list[str], list[str], list[dict[str, Any]], npt.NDArray[np.float32] | None]:
+        """The ranked records still stored, in ranking order, opened: ids, texts, metadata and (optionally) vectors.
+
+        Raises:
+            IntegrityError: a hit's stored write is not the one the in-memory index ranked.
+        """
+        scored, index = ranked.hits, ranked.ranked_by
+        if not scored:
+            return [], [], [], None
+        storage = self._core.storage
+        columns = ["rev", "text", "metadata", "vector"] if with_vectors else ["rev", "text", "metadata"]
+        found = storage.fetch(self.name, [record_id for record_id, _ in scored], columns)
+        ids = [record_id for record_id, _ in scored if record_id in found]
+        if not ids:
+            return [], [], [], None
+        revs = [found[record_id][0] for record_id in ids]
+        texts = self._sealer.open_texts(ids, [found[record_id][1] for record_id in ids], revs)
+        metadatas = self._sealer.open_metadatas(ids, [found[record_id][2] for record_id in ids], revs)
+        vectors = None
+        if with_vectors:
+            vectors = np.empty((len(ids), config.dim), dtype=np.float32)
+            self._sealer.open_vectors_into(ids, [found[record_id][3] for record_id in ids], revs, vectors)
+        if index is not None and not storage.remote and not storage.replica:
+            # Inside one read snapshot the index holds each record's current write: a hit's text and
+            # metadata must be of the write whose vector ranked it.
+            for record_id, rev in zip(ids, revs, strict=True):
+                ranked_rev = index.rev_of(record_id)
+                if ranked_rev is not None and ranked_rev >= 0 and ranked_rev != rev:
+                    raise IntegrityError(
+                        f"Record {record_id!r} was ranked by the vector of another write than its stored text "
+                        "and metadata: the vault was altered. Run `vecvault verify`, or restore a backup."
+                    )
+        return ids, texts, metadatas, vectors
+
     def vectors(self) -> tuple[list[str], npt.NDArray[np.float32]]:
         """Every id and its indexed vector (unit length for cosine), as held in memory."""
         with self._core.lock:
@@ -572,6 +759,20 @@ class Collection:
             if index is None:
                 return [], np.empty((0, self.dim or 0), dtype=np.float32)
             return list(index.ids), index.vectors.copy()
+
+
+def _rescored(metric: str, query: npt.NDArray[np.float32], ranked: Ranked) -> Ranked:
+    """The dense leg scored in float64 from the indexed vectors, as :meth:`Collection.search` scores its hits.
+
+    Fusion then weighs the same scores a dense search returns; a ranking libSQL made is kept as it is.
+    """
+    index = ranked.ranked_by
+    rows = [index.row_of(record_id) for record_id, _ in ranked.hits] if index is not None else []
+    if index is None or not rows or any(row is None for row in rows):
+        return ranked
+    scores, _ = exact_scores(metric, query, index.rows_matrix(np.array(rows, dtype=np.intp)))
+    order = np.argsort(-scores, kind="stable")
+    return Ranked([(ranked.hits[i][0], float(scores[i])) for i in order.tolist()], index)
 
 
 def _in_order_among(ids: Iterable[str], allowed: Sequence[str]) -> list[str]:

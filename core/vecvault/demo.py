@@ -119,7 +119,10 @@ def load_minilm() -> Embedder:
 
     def embed(texts: Sequence[str]) -> npt.NDArray[np.float32]:
         vectors = model.encode(
-            list(texts), batch_size=EMBED_BATCH, normalize_embeddings=True, convert_to_numpy=True,
+            list(texts),
+            batch_size=EMBED_BATCH,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
             show_progress_bar=False,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
@@ -276,19 +279,35 @@ def _parser() -> argparse.ArgumentParser:
         prog="vecvault demo",
         description="Embed example passages into a fresh encrypted vault, query it, and show the file is ciphertext.",
     )
-    parser.add_argument("--fake-embeddings", action="store_true",
-                        help="hash-based vectors instead of the MiniLM model (no torch; quick check)")
+    parser.add_argument(
+        "--fake-embeddings",
+        action="store_true",
+        help="hash-based vectors instead of the MiniLM model (no torch; quick check)",
+    )
     size = parser.add_mutually_exclusive_group()
-    size.add_argument("--limit", type=int, default=DEFAULT_LIMIT,
-                      help=f"passages to ingest, spread over the corpus (default {DEFAULT_LIMIT})")
+    size.add_argument(
+        "--limit",
+        type=int,
+        default=DEFAULT_LIMIT,
+        help=f"passages to ingest, spread over the corpus (default {DEFAULT_LIMIT})",
+    )
     size.add_argument("--all", action="store_true", help="ingest the whole corpus (about 1700 passages)")
-    parser.add_argument("--corpus", type=Path, default=None,
-                        help="a JSONL corpus (default: the one shipped with vecvault)")
+    parser.add_argument(
+        "--corpus", type=Path, default=None, help="a JSONL corpus (default: the one shipped with vecvault)"
+    )
     parser.add_argument("-k", type=int, default=3, help="passages shown per question (default 3)")
-    parser.add_argument("--no-file-encryption", action="store_true",
-                        help="turn libSQL page encryption off: the sealed fields alone must hide everything")
-    parser.add_argument("--question", "-q", action="append", default=None,
-                        help="ask this instead of the built-in questions (repeatable)")
+    parser.add_argument(
+        "--no-file-encryption",
+        action="store_true",
+        help="turn libSQL page encryption off: the sealed fields alone must hide everything",
+    )
+    parser.add_argument(
+        "--question",
+        "-q",
+        action="append",
+        default=None,
+        help="ask this instead of the built-in questions (repeatable)",
+    )
     return parser
 
 
@@ -369,8 +388,9 @@ def _run_vault(
     try:
         layer = "libSQL file encryption on" if vault.file_encrypted else "libSQL file encryption OFF"
         say(f"  vault        {path} ({layer}; text, metadata and vectors sealed with AES-256-GCM)")
-        docs = vault.collection("python_docs", dim=vectors.shape[1], metric="cosine",
-                                model=None if args.fake_embeddings else MODEL_NAME)
+        docs = vault.collection(
+            "python_docs", dim=vectors.shape[1], metric="cosine", model=None if args.fake_embeddings else MODEL_NAME
+        )
         started = time.perf_counter()
         with terminal_progress("ingesting") as progress:
             for start in range(0, len(passages), ADD_BATCH):
@@ -427,15 +447,19 @@ def _prove(
         ("vector bytes (float32, 16 B each)", patterns, scan_files(files, patterns)),
     ]
     control = tmp / "plaintext-control.jsonl"
-    control.write_bytes(b"\n".join(
-        f"{p.title}\n{p.text}\n".encode() + vectors[i].astype("<f4").tobytes() for i, p in enumerate(passages)
-    ))
+    control.write_bytes(
+        b"\n".join(
+            f"{p.title}\n{p.text}\n".encode() + vectors[i].astype("<f4").tobytes() for i, p in enumerate(passages)
+        )
+    )
     leaks = 0
     for label, needles, result in checks:
         seen = scan_files([control], needles)
         leaks += result.found
-        say(f"  {label:<34} found {result.found} of {result.searched} in the vault files "
-            f"(control: {seen.found} of {seen.searched} in a plaintext copy)")
+        say(
+            f"  {label:<34} found {result.found} of {result.searched} in the vault files "
+            f"(control: {seen.found} of {seen.searched} in a plaintext copy)"
+        )
     control.unlink()
     if vault.file_encrypted:
         say("  Both layers hold: libSQL pages are encrypted, and every text, metadata and vector is sealed.")

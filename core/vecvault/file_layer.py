@@ -121,9 +121,10 @@ def journal_page_one(path: str) -> bytes | None:
                 record = handle.read(width)
                 if _PAGE_NUMBER.unpack_from(record)[0] == 1:
                     image = record[4 : 4 + page]
-                    if image[:16] == _SQLITE_MAGIC and _checksum(nonce, image) != _PAGE_NUMBER.unpack_from(
-                        record, 4 + page
-                    )[0]:
+                    if (
+                        image[:16] == _SQLITE_MAGIC
+                        and _checksum(nonce, image) != _PAGE_NUMBER.unpack_from(record, 4 + page)[0]
+                    ):
                         return None  # a torn record: SQLite would not play it back either
                     return image[:16]
                 offset += width

@@ -19,4 +19,3 @@ def call_progress(progress: ProgressCallback | None, done: int, total: int) -> N
     """Call ``progress`` if one was given, with ``done`` clamped to ``total``."""
     if progress is not None:
         progress(min(done, total), total)
-

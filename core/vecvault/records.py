@@ -195,8 +195,6 @@ def check_metadata(metadata: Any, path: str = "metadata") -> dict[str, Any]:
     return dict(metadata)
 
 
-
-
 def _with_iso_dates(value: Any) -> Any:
     """A copy of a checked value with every date or time replaced by its ISO 8601 string."""
     if isinstance(value, DATE_TYPES):

@@ -37,8 +37,12 @@ class Passage:
     @property
     def metadata(self) -> dict[str, Any]:
         """Metadata for a vector store: title, source document, section and top-level part."""
-        return {"title": self.title, "source": self.source, "section": self.section,
-                "part": self.source.split("/", 1)[0]}
+        return {
+            "title": self.title,
+            "source": self.source,
+            "section": self.section,
+            "part": self.source.split("/", 1)[0],
+        }
 
 
 def load_passages(limit: int | None = None, *, path: Path | None = None) -> list[Passage]:

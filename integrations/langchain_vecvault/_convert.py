@@ -159,8 +159,7 @@ def reject_unknown_kwargs(method: str, kwargs: dict[str, Any], supported: Sequen
     """Raise for keyword arguments a method does not use, instead of ignoring them silently."""
     if kwargs:
         raise ConfigurationError(
-            f"{method}() got unsupported keyword argument(s) {sorted(kwargs)}; "
-            f"it accepts {', '.join(supported)}."
+            f"{method}() got unsupported keyword argument(s) {sorted(kwargs)}; it accepts {', '.join(supported)}."
         )
 
 

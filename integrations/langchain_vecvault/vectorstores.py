@@ -14,6 +14,15 @@ Scores:
   the L2 distance for ``euclidean``.
 * ``similarity_search_with_relevance_scores`` returns a **relevance** in [0, 1], higher is closer, for
   every metric (``vecvault.Hit.relevance``; the table is in :mod:`vecvault.index`).
+
+Retrieval modes (``retrieval_mode=`` on every query-text search, the constructor sets the default):
+
+* ``"dense"`` (default): the embedding of the query, nearest vectors first.
+* ``"text"``: BM25 over the sealed texts (``pip install 'vecvault[text]'``), no embedding call; relevance is
+  the score as a share of the best hit's, the score of ``*_with_score`` ``1 - relevance``.
+* ``"hybrid"``: both, fused by reciprocal rank (default) or, with ``fusion="relative"`` and ``alpha``
+  (0 = text only, 1 = dense only), by relative score; ``dense_k`` / ``text_k`` size the legs. Relevance
+  is the fused relevance in [0, 1] and the score of ``*_with_score`` ``1 - relevance``.
 """
 
 from __future__ import annotations
@@ -43,10 +52,12 @@ from langchain_vecvault._convert import (
     reject_unknown_kwargs,
     relevance_from_distance,
 )
+from langchain_vecvault._retrieval import RETRIEVAL_OPTIONS, Retrieval, check_retrieval_mode, pop_retrieval
 from vecvault import DEFAULT_K, Collection, ConfigurationError, Hit, Vault
 from vecvault.filters import Filter, parse_filter
 from vecvault.keys.base import KeyProvider
 from vecvault.records import check_ids, check_metadata
+from vecvault.search.tokenize import check_query_text
 
 __all__ = ["DEFAULT_BATCH_SIZE", "DEFAULT_COLLECTION_NAME", "DEFAULT_FETCH_K", "VecVaultVectorStore"]
 
@@ -185,6 +196,17 @@ class VecVaultVectorStore(VectorStore):
         * [DIST=0.000] qux [{'bar': 'baz'}]
         ```
 
+    Keyword and hybrid search:
+        ```python
+        # BM25 over the sealed texts (pip install 'vecvault[text]'), or both legs fused.
+        print(vector_store.similarity_search("thud", k=1, retrieval_mode="text"))
+        print(vector_store.similarity_search("thud", k=1, retrieval_mode="hybrid"))
+        ```
+        ```text
+        [Document(id='2', metadata={'bar': 'baz'}, page_content='thud')]
+        [Document(id='2', metadata={'bar': 'baz'}, page_content='thud')]
+        ```
+
     Use as Retriever:
         ```python
         retriever = vector_store.as_retriever(
@@ -218,6 +240,7 @@ class VecVaultVectorStore(VectorStore):
         relevance_score_fn: Callable[[float], float] | None = None,
         create_collection_if_not_exists: bool = True,
         pre_delete_collection: bool = False,
+        retrieval_mode: str = "dense",
         **open_options: Any,
     ) -> None:
         """Open (or reuse) a vault and bind the store to one of its collections.
@@ -239,11 +262,13 @@ class VecVaultVectorStore(VectorStore):
             file_encryption: libSQL page encryption for ``path``; ``None`` turns it on for a new local
                 file and detects it for an existing one.
             relevance_score_fn: replaces the built-in ``distance -> relevance`` mapping used by
-                ``similarity_search_with_relevance_scores``; it must return values in [0, 1].
+                ``similarity_search_with_relevance_scores`` (dense retrieval); it must return values in [0, 1].
             create_collection_if_not_exists: with False, a collection that does not exist yet raises
                 ``ConfigurationError`` instead of being created (PGVector's option; the core's ``create=``).
             pre_delete_collection: drop the collection (and crypto-shred its keys) before binding to it, so the
                 store starts empty (PGVector's option, handy in tests).
+            retrieval_mode: the default of every query-text search: ``"dense"`` (vectors), ``"text"``
+                (BM25 over the sealed texts) or ``"hybrid"`` (both, fused); each call can override it.
             **open_options: more options of ``Vault.open`` for ``path``: ``create``, ``driver``,
                 ``auth_token``, ``sync_url``, ``tracer``.
 
@@ -259,6 +284,7 @@ class VecVaultVectorStore(VectorStore):
                 f"Unknown option(s) {unknown} for VecVaultVectorStore; vault options are "
                 f"{['key', 'file_encryption', *_OPEN_OPTIONS]}."
             )
+        retrieval_mode = check_retrieval_mode(retrieval_mode)
         if relevance_score_fn is not None and not callable(relevance_score_fn):
             raise ConfigurationError("relevance_score_fn must be a function from a distance to [0, 1].")
         if vault is not None:
@@ -300,6 +326,7 @@ class VecVaultVectorStore(VectorStore):
         self._owns_vault = owned
         self._collection = collection
         self.override_relevance_score_fn = relevance_score_fn
+        self._retrieval_mode = retrieval_mode
 
     # -- properties and lifecycle ------------------------------------------------------------------------
 
@@ -327,6 +354,11 @@ class VecVaultVectorStore(VectorStore):
     def metric(self) -> str:
         """The collection's metric: ``cosine``, ``dot`` or ``euclidean``."""
         return self._collection.metric
+
+    @property
+    def retrieval_mode(self) -> str:
+        """The default retrieval mode of query-text searches: ``dense``, ``text`` or ``hybrid``."""
+        return self._retrieval_mode
 
     def close(self) -> None:
         """Close the vault if this store opened it (``path=``); a vault passed in with ``vault=`` stays open."""
@@ -761,14 +793,36 @@ class VecVaultVectorStore(VectorStore):
     ) -> list[Hit]:
         return self._collection.search_mmr(embedding, k, fetch_k, lambda_mult, filter=flt)
 
-    def _hits(self, query: str, k: int, flt: Any) -> list[Hit]:
-        parsed = self._parse_filter(flt)
-        return self._search(self._embedding.embed_query(query), k, parsed)
+    def _retrieval(self, method: str, kwargs: dict[str, Any], supported: Sequence[str] = _SEARCH_KWARGS) -> Retrieval:
+        """The call's retrieval mode and hybrid options; any other unknown keyword argument raises."""
+        retrieval = pop_retrieval(kwargs, self._retrieval_mode)
+        reject_unknown_kwargs(method, kwargs, (*supported, *RETRIEVAL_OPTIONS))
+        return retrieval
 
-    async def _ahits(self, query: str, k: int, flt: Any) -> list[Hit]:
+    def _retrieve(
+        self, query: str, vector: Sequence[float] | None, k: int, parsed: Filter | None, how: Retrieval
+    ) -> list[Hit]:
+        if how.mode == "text":
+            return self._collection.search_text(query, k, filter=parsed)
+        if how.mode == "hybrid":
+            return self._collection.search_hybrid(vector, query, k, filter=parsed, **how.hybrid)
+        return self._search(vector or [], k, parsed)
+
+    def _hits(self, query: str, k: int, flt: Any, how: Retrieval | None = None) -> list[Hit]:
+        how = how or Retrieval(self._retrieval_mode, {})
         parsed = self._parse_filter(flt)
-        vector = await self._aembed_query(query)
-        return await run_in_executor(None, self._search, vector, k, parsed)
+        if how.mode != "dense":
+            check_query_text(query)  # before any embedding call
+        vector = None if how.mode == "text" else self._embedding.embed_query(query)
+        return self._retrieve(query, vector, k, parsed, how)
+
+    async def _ahits(self, query: str, k: int, flt: Any, how: Retrieval | None = None) -> list[Hit]:
+        how = how or Retrieval(self._retrieval_mode, {})
+        parsed = self._parse_filter(flt)
+        if how.mode != "dense":
+            check_query_text(query)  # before any embedding call
+        vector = None if how.mode == "text" else await self._aembed_query(query)
+        return await run_in_executor(None, self._retrieve, query, vector, k, parsed, how)
 
     async def _ahits_by_vector(self, embedding: Sequence[float], k: int, flt: Any) -> list[Hit]:
         parsed = self._parse_filter(flt)
@@ -783,17 +837,19 @@ class VecVaultVectorStore(VectorStore):
             query: the query text (embedded with ``embed_query``).
             k: how many documents; ``k`` are returned whenever ``k`` records match.
             filter: a ``$`` filter dict (``{"year": {"$gte": 2020}, "tags": {"$contains": "ai"}}``).
-            **kwargs: none are accepted (an unknown argument raises).
+            **kwargs: ``retrieval_mode`` (``"dense"``, ``"text"`` or ``"hybrid"``; default the store's) and,
+                for ``"hybrid"``, ``fusion``, ``alpha``, ``dense_k``, ``text_k`` (see
+                :meth:`vecvault.Collection.search_hybrid`); any other argument raises.
         """
-        reject_unknown_kwargs("similarity_search", kwargs, _SEARCH_KWARGS)
-        return hits_to_documents(self._hits(query, k, filter))
+        how = self._retrieval("similarity_search", kwargs)
+        return hits_to_documents(self._hits(query, k, filter, how))
 
     async def asimilarity_search(
         self, query: str, k: int = DEFAULT_K, filter: dict[str, Any] | None = None, **kwargs: Any
     ) -> list[Document]:
         """Async :meth:`similarity_search`."""
-        reject_unknown_kwargs("asimilarity_search", kwargs, _SEARCH_KWARGS)
-        return hits_to_documents(await self._ahits(query, k, filter))
+        how = self._retrieval("asimilarity_search", kwargs)
+        return hits_to_documents(await self._ahits(query, k, filter, how))
 
     def similarity_search_with_score(
         self, query: str, k: int = DEFAULT_K, filter: dict[str, Any] | None = None, **kwargs: Any
@@ -802,16 +858,17 @@ class VecVaultVectorStore(VectorStore):
 
         ``cosine``: ``1 - cos(q, x)`` in [0, 2]; ``dot``: ``-(q · x)``; ``euclidean``: ``||q - x||``.
         For a score in [0, 1] where higher is closer, use :meth:`similarity_search_with_relevance_scores`.
+        With ``retrieval_mode="text"`` or ``"hybrid"`` the score is ``1 - relevance`` (still lower is closer).
         """
-        reject_unknown_kwargs("similarity_search_with_score", kwargs, _SEARCH_KWARGS)
-        return hits_with_distance(self._hits(query, k, filter))
+        how = self._retrieval("similarity_search_with_score", kwargs)
+        return hits_with_distance(self._hits(query, k, filter, how))
 
     async def asimilarity_search_with_score(
         self, query: str, k: int = DEFAULT_K, filter: dict[str, Any] | None = None, **kwargs: Any
     ) -> list[tuple[Document, float]]:
         """Async :meth:`similarity_search_with_score` (distance, lower is closer)."""
-        reject_unknown_kwargs("asimilarity_search_with_score", kwargs, _SEARCH_KWARGS)
-        return hits_with_distance(await self._ahits(query, k, filter))
+        how = self._retrieval("asimilarity_search_with_score", kwargs)
+        return hits_with_distance(await self._ahits(query, k, filter, how))
 
     def similarity_search_by_vector(
         self, embedding: list[float], k: int = DEFAULT_K, filter: dict[str, Any] | None = None, **kwargs: Any
@@ -854,18 +911,20 @@ class VecVaultVectorStore(VectorStore):
     ) -> list[tuple[Document, float]]:
         """``(document, relevance)`` pairs: relevance in [0, 1], 1 is closest, for every metric."""
         flt = kwargs.pop("filter", None)
-        reject_unknown_kwargs("similarity_search_with_relevance_scores", kwargs, (*_SEARCH_KWARGS, "score_threshold"))
-        return hits_with_relevance(self._hits(query, k, flt), self.override_relevance_score_fn)
+        how = self._retrieval("similarity_search_with_relevance_scores", kwargs, (*_SEARCH_KWARGS, "score_threshold"))
+        return hits_with_relevance(self._hits(query, k, flt, how), self._override_for(how))
 
     async def _asimilarity_search_with_relevance_scores(
         self, query: str, k: int = DEFAULT_K, **kwargs: Any
     ) -> list[tuple[Document, float]]:
         """Async :meth:`_similarity_search_with_relevance_scores`."""
         flt = kwargs.pop("filter", None)
-        reject_unknown_kwargs(
-            "asimilarity_search_with_relevance_scores", kwargs, (*_SEARCH_KWARGS, "score_threshold")
-        )
-        return hits_with_relevance(await self._ahits(query, k, flt), self.override_relevance_score_fn)
+        how = self._retrieval("asimilarity_search_with_relevance_scores", kwargs, (*_SEARCH_KWARGS, "score_threshold"))
+        return hits_with_relevance(await self._ahits(query, k, flt, how), self._override_for(how))
+
+    def _override_for(self, how: Retrieval) -> Callable[[float], float] | None:
+        """The user's ``distance -> relevance`` function applies to vector distances only (dense retrieval)."""
+        return self.override_relevance_score_fn if how.mode == "dense" else None
 
     # -- maximal marginal relevance ------------------------------------------------------------------------
 

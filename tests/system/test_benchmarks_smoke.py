@@ -64,3 +64,26 @@ def test_ann_scale_smoke_checks_reopen_memory_and_recall(tmp_path: Path) -> None
     recall = next(line for line in out.splitlines() if line.startswith("| ANN recall@10 vs exact"))
     assert float(recall.split("|")[2]) >= 0.9  # 3,000 vectors: the graph finds nearly every true neighbour
     assert (tmp_path / "ann.md").read_text().startswith("### index=hnsw at 3,000")
+
+
+def test_text_smoke_checks_every_target(tmp_path: Path) -> None:
+    pytest.importorskip("tantivy")
+    out = _run("bench_text.py", "--smoke", "--out", str(tmp_path / "text.md"))
+    for measurement in (
+        "| text query p50 |",
+        "| hybrid p50 vs dense p50 + text p50 + 0.5 ms |",
+        "| text index build (first text query) vs opening the vectors |",
+        "| text index memory (RSS growth) vs the texts' bytes |",
+        "| one write, then a text query (catch-up included), p50 |",
+    ):
+        assert measurement in out
+    assert "| hits per text query (of 10) | 10.0 |" in out
+    assert (tmp_path / "text.md").read_text().startswith("### Text and hybrid search")
+
+
+def test_text_quality_smoke_prints_the_table(tmp_path: Path) -> None:
+    pytest.importorskip("tantivy")
+    out = _run("bench_text_quality.py", "--smoke", "--out", str(tmp_path / "quality.md"))
+    assert "| method | identifier recall@10 | identifier nDCG@10 |" in out
+    for method in ("dense", "text (BM25)", "hybrid: RRF, the default"):
+        assert f"| {method} |" in out

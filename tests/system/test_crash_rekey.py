@@ -261,4 +261,3 @@ def test_a_plain_copy_of_page_one_needs_no_key(tmp_path: Path, corpus: dict[str,
     with Vault.open(db, key=master, create=False) as vault:
         assert not vault.file_encrypted
         assert vault.collection("notes").count() == N
-

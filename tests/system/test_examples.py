@@ -255,15 +255,24 @@ def test_demo_without_the_model_package_says_what_to_install(
 def test_demo_runs_as_a_cli_subcommand(tmp_path: Path) -> None:
     corpus = tmp_path / "tiny.jsonl"
     corpus.write_text(
-        "\n".join(json.dumps({"id": p.id, "title": p.title, "source": p.source, "section": p.section,
-                              "text": p.text}) for p in load_passages(limit=12)),
+        "\n".join(
+            json.dumps({"id": p.id, "title": p.title, "source": p.source, "section": p.section, "text": p.text})
+            for p in load_passages(limit=12)
+        ),
         encoding="utf-8",
     )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "core"), str(ROOT / "integrations")]),
-           "VECVAULT_KEY": base64.b64encode(os.urandom(32)).decode()}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "core"), str(ROOT / "integrations")]),
+        "VECVAULT_KEY": base64.b64encode(os.urandom(32)).decode(),
+    }
     result = subprocess.run(
         [sys.executable, "-m", "vecvault", "demo", "--", "--fake-embeddings", "--corpus", str(corpus)],
-        capture_output=True, text=True, env=env, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert "12 of 12 passages" in result.stdout

@@ -130,4 +130,4 @@ def test_dependency_bounds() -> None:
         assert "<" in by_name[name], by_name[name]
     assert any(r.startswith("hatchling>=1.27") for r in config["build-system"]["requires"])
     setup = (ROOT / "scripts" / "setup.sh").read_text(encoding="utf-8")
-    assert setup.index("torch==2.13.0") < setup.index("-e \".[all,ann,progress,examples]\"")
+    assert setup.index("torch==2.13.0") < setup.index('-e ".[all,ann,progress,examples]"')

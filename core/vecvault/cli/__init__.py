@@ -45,10 +45,12 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 
 COMMANDS = ("init", "info", "verify", "rotate", "passwd", "shred", "export", "import", "demo")
 
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # same output and status 2, but never an exit in-process
         self.print_usage(sys.stderr)
         raise _UsageError(message)
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``vecvault`` argument parser (``vecvault --help``)."""
@@ -131,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("demo_args", nargs=argparse.REMAINDER, metavar="ARGS", help="passed to the demo")
     return parser
 
+
 _HANDLERS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
     "init": cmd_init,
     "info": cmd_info,
@@ -168,6 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("vecvault: interrupted", file=sys.stderr)
         return 130
+
 
 def _one_line(message: str) -> str:
     return " ".join(message.split())

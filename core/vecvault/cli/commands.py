@@ -58,6 +58,7 @@ def cmd_init(args: argparse.Namespace, out: TextIO) -> int:
     print("Back up the master key now: without it the vault cannot be opened (`vecvault --help` says how).", file=out)
     return 0
 
+
 def _refuse_existing_server_vault(args: argparse.Namespace, provider: KeyProvider) -> None:
     """``init`` on a server: the database must not hold a vault already (whatever its key)."""
     from vecvault.vault import Vault
@@ -71,6 +72,7 @@ def _refuse_existing_server_vault(args: argparse.Namespace, provider: KeyProvide
     except VecVaultError:
         pass  # a vault under another key, or not a vault: refused below either way
     raise ConfigurationError(f"{args.path} already holds a vault; `vecvault init` only creates new vaults.")
+
 
 def cmd_info(args: argparse.Namespace, out: TextIO) -> int:
     """Describe a vault: collections, keys, file encryption, key provider (never a secret or a text)."""
@@ -136,6 +138,7 @@ def cmd_info(args: argparse.Namespace, out: TextIO) -> int:
         )
     return 0
 
+
 def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
     """Open every sealed field of every record; exit 1 if any fails."""
     _require_existing(args.path)
@@ -151,6 +154,7 @@ def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
         file=out,
     )
     return 0 if report.ok else 1
+
 
 def cmd_rotate(args: argparse.Namespace, out: TextIO) -> int:
     """Rotate the master key, the data keys, or the file encryption layer."""
@@ -185,6 +189,7 @@ def cmd_rotate(args: argparse.Namespace, out: TextIO) -> int:
         return 0
     return _rotate_master(args, new, out)
 
+
 def cmd_passwd(args: argparse.Namespace, out: TextIO) -> int:
     """Change the passphrase of a passphrase-protected key file (re-wraps the same master key)."""
     _require_existing(args.path)
@@ -200,10 +205,12 @@ def cmd_passwd(args: argparse.Namespace, out: TextIO) -> int:
     print(f"passphrase changed for {provider.path} (same master key; the vault was not rewritten)", file=out)
     return 0
 
+
 def _open_with(path: str, provider: KeyProvider) -> None:
     from vecvault.vault import Vault
 
     Vault.open(path, key=provider, create=False).close()
+
 
 def cmd_shred(args: argparse.Namespace, out: TextIO) -> int:
     """Crypto-shred a collection (or, with --all, every collection)."""
@@ -233,6 +240,7 @@ def cmd_shred(args: argparse.Namespace, out: TextIO) -> int:
     )
     return 0
 
+
 def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
     """Write an encrypted, authenticated bundle of every collection."""
     from vecvault.backup import export_vault
@@ -247,6 +255,7 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
         file=out,
     )
     return 0
+
 
 def cmd_import(args: argparse.Namespace, out: TextIO) -> int:
     """Restore a bundle into a new vault file."""
@@ -273,6 +282,7 @@ def cmd_import(args: argparse.Namespace, out: TextIO) -> int:
         )
     print(f"imported {report.records} records in {report.collections} collections into {args.path}", file=out)
     return 0
+
 
 def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     """Run the demo (vecvault.demo), if it is installed."""

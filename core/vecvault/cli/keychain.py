@@ -75,12 +75,14 @@ def _rotate_master(args: argparse.Namespace, new: KeyProvider | None, out: TextI
     )
     return 0
 
+
 def _holds_key(provider: KeyringKeyProvider) -> bool:
     try:
         provider.load_key()
     except KeyNotFoundError:
         return False
     return True
+
 
 def _vault_id_with(path: str, providers: Sequence[KeyProvider]) -> str:
     """The vault's id, read with the first provider whose key opens it (the old key, or a staged one)."""
@@ -97,6 +99,7 @@ def _vault_id_with(path: str, providers: Sequence[KeyProvider]) -> str:
     assert error is not None
     raise error
 
+
 def _check_entry_is_this_vaults(entry: KeyringKeyProvider, vault_id: str) -> None:
     """Refuse an in-place rotation of an entry whose key other vaults use (or may use)."""
     users = entry.registered_vaults()
@@ -112,6 +115,7 @@ def _check_entry_is_this_vaults(entry: KeyringKeyProvider, vault_id: str) -> Non
         "longer open. Move this vault to a key of its own instead: vecvault rotate --master PATH --new-keyring "
         f"{entry.service}/NEW-ACCOUNT (the entry {entry.account!r} and the other vaults stay as they are)."
     )
+
 
 def _backup_entry(old: KeyringKeyProvider, key: bytes) -> KeyringKeyProvider:
     """The entry that keeps ``key`` after an in-place rotation: ``<account>.previous-<tag of the key>``.
@@ -132,6 +136,7 @@ def _backup_entry(old: KeyringKeyProvider, key: bytes) -> KeyringKeyProvider:
             "run the command again."
         )
     return backup
+
 
 def _print_master(result: Any, out: TextIO) -> None:
     if result.already_done:

@@ -31,8 +31,10 @@ AUTH_TOKEN_ENV = "VECVAULT_AUTH_TOKEN"  # noqa: S105 (a variable name)
 STAGING_SUFFIX = ".rotating"  # the keychain entry that holds a new key during an in-place rotation
 BACKUP_SUFFIX = ".previous"  # the keychain entries that keep old keys after one
 
+
 class _UsageError(Exception):
     """A bad combination of arguments found after parsing: reported like argparse does (exit 2)."""
+
 
 def _add_key_options(parser: argparse.ArgumentParser, prefix: str = "", *, title: str | None = None) -> None:
     group = parser.add_argument_group(title or "master key (default: VECVAULT_KEY if set, else the OS keychain)")
@@ -56,6 +58,7 @@ def _add_key_options(parser: argparse.ArgumentParser, prefix: str = "", *, title
             "--auth-token", metavar="TOKEN", help=f"the server's auth token (default: ${AUTH_TOKEN_ENV} if set)"
         )
 
+
 def _add_bundle_key_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("bundle key (default: the vault's master key)")
     which = group.add_mutually_exclusive_group()
@@ -68,11 +71,13 @@ def _add_bundle_key_options(parser: argparse.ArgumentParser) -> None:
         help=f"a bundle passphrase instead of a key (prompted, or ${BUNDLE_PASSPHRASE_ENV})",
     )
 
+
 def _parse_keyring(value: str, option: str) -> KeyringKeyProvider:
     service, sep, account = value.rpartition("/")
     if not sep or not service or not account:
         raise _UsageError(f"{option} takes SERVICE/ACCOUNT (e.g. vecvault/notes), not {value!r}")
     return KeyringKeyProvider(service, account)
+
 
 def _prompt(label: str, env: str, *, confirm: bool = False) -> Callable[[], str]:
     """A passphrase source: the environment variable if set, else a hidden prompt on a terminal."""
@@ -91,6 +96,7 @@ def _prompt(label: str, env: str, *, confirm: bool = False) -> Callable[[], str]
         return first
 
     return read
+
 
 def _provider(args: argparse.Namespace, vault_path: str, prefix: str = "") -> KeyProvider | None:
     """The key provider named by the options with this prefix; None when none was given."""
@@ -118,22 +124,27 @@ def _provider(args: argparse.Namespace, vault_path: str, prefix: str = "") -> Ke
         )
     return None
 
+
 def _vault_key(args: argparse.Namespace, vault_path: str) -> KeyProvider:
     return _provider(args, vault_path) or default_key_provider()
+
 
 def _open(args: argparse.Namespace, *, create: bool = False) -> Any:
     from vecvault.vault import Vault
 
     return Vault.open(args.path, key=_vault_key(args, args.path), create=create, auth_token=_auth_token(args))
 
+
 def _auth_token(args: argparse.Namespace) -> str | None:
     """The libSQL server token: ``--auth-token``, else ``VECVAULT_AUTH_TOKEN``; None for a local vault."""
     return getattr(args, "auth_token", None) or os.environ.get(AUTH_TOKEN_ENV) or None
+
 
 def _is_server(path: str) -> bool:
     from vecvault.storage import is_remote_url
 
     return is_remote_url(path)
+
 
 def _require_existing(path: str) -> None:
     if _is_server(path):
@@ -141,11 +152,13 @@ def _require_existing(path: str) -> None:
     if not os.path.exists(os.path.expanduser(path)):
         raise ConfigurationError(f"No vault at {path}; check the path, or create one with `vecvault init {path}`.")
 
+
 def _require_local(path: str, command: str, alternative: str) -> None:
     if _is_server(path):
         raise ConfigurationError(
             f"`vecvault {command}` works on local vault files, not on a libSQL server; {alternative}"
         )
+
 
 def _bundle_source(args: argparse.Namespace) -> tuple[KeyProvider | None, str | None]:
     if args.bundle_passphrase:
@@ -157,6 +170,7 @@ def _bundle_source(args: argparse.Namespace) -> tuple[KeyProvider | None, str | 
     if args.bundle_keyring:
         return _parse_keyring(args.bundle_keyring, "--bundle-keyring"), None
     return None, None
+
 
 def _positive_int(text: str) -> int:
     try:

@@ -17,6 +17,7 @@ TAG_BYTES = 16
 
 _LENGTH = struct.Struct(">I")
 
+
 class Aead:
     """AES-256-GCM with 96-bit nonces and 128-bit tags; every failure to open is an IntegrityError."""
 
@@ -53,6 +54,7 @@ class Aead:
             return self._aesgcm.decrypt(nonce, sealed, aad)
         except (InvalidTag, ValueError):
             raise IntegrityError("A sealed value failed authentication: it was altered, corrupted or moved.") from None
+
 
 def _length_prefixed(parts: Iterable[bytes]) -> bytes:
     return b"".join(struct.pack(">I", len(p)) + p for p in parts)

@@ -28,6 +28,7 @@ _HEADER = struct.Struct(">BI")
 
 _REV_PART = struct.Struct(">IQ")  # the length-prefixed write version: length 8, then rev
 
+
 @dataclass(frozen=True)
 class FieldContext:
     """Where a sealed value lives, and which write of its record it belongs to; bound into its AAD.
@@ -41,6 +42,7 @@ class FieldContext:
     record_id: str
     field: str
     rev: int
+
 
 def encode_aad(header: bytes, context: FieldContext) -> bytes:
     """Return the AAD of a sealed field: every part length-prefixed, so no two contexts collide.
@@ -56,21 +58,25 @@ def encode_aad(header: bytes, context: FieldContext) -> bytes:
         prefix = _aad_prefix(header, context.vault_id, context.collection) + _rev_part(context.rev)
     return b"".join((prefix, _LENGTH.pack(len(record_id)), record_id, _LENGTH.pack(len(field_name)), field_name))
 
+
 @functools.lru_cache(maxsize=1024)
 def _aad_prefix(header: bytes, vault_id: bytes, collection: str) -> bytes:
     # The parts shared by every v2 field of a collection under one key, encoded once (a hot path on search);
     # the write version follows them.
     return _length_prefixed((_AAD_TAG_FIELD_V2, header, vault_id, collection.encode()))
 
+
 @functools.lru_cache(maxsize=1024)
 def _aad_prefix_v1(header: bytes, vault_id: bytes, collection: str) -> bytes:
     return _length_prefixed((_AAD_TAG_FIELD, header, vault_id, collection.encode()))
+
 
 def _rev_part(rev: Any) -> bytes:
     """The length-prefixed write version; a stored rev that is not a plausible one never opens anything."""
     if type(rev) is not int or not 0 <= rev <= _MAX_REV:
         raise IntegrityError("A record's write version (rev) is not a valid revision; the vault was altered.")
     return _REV_PART.pack(8, rev)
+
 
 def _check_rev(rev: Any) -> bytes:
     """The write version part of a new value's AAD; a bad one is the caller's mistake (ConfigurationError)."""

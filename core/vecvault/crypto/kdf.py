@@ -15,14 +15,18 @@ _INFO_KEK = b"vecvault/v1/kek"
 
 _INFO_FILE_KEY = b"vecvault/v1/file-key"
 
+
 def _hkdf(secret: bytes, *, salt: bytes | None, info: bytes, length: int = KEY_BYTES) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=length, salt=salt, info=info).derive(secret)
+
 
 def _check_key(key: bytes, what: str) -> None:
     if not isinstance(key, bytes) or len(key) != KEY_BYTES:
         raise ConfigurationError(f"{what} must be exactly {KEY_BYTES} bytes; generate one with os.urandom(32).")
 
+
 _MIN_DISTINCT_KEY_BYTES = 8  # a random 32-byte key has ~30; fewer than 8 happens with odds below 1e-36
+
 
 def check_master_key(master_key: bytes) -> None:
     """Refuse a master key that is not random: all zeros, one repeated byte, a short repeated pattern.
@@ -34,15 +38,17 @@ def check_master_key(master_key: bytes) -> None:
     if len(set(master_key)) < _MIN_DISTINCT_KEY_BYTES:
         raise ConfigurationError(
             "The master key is not a random key (all zeros, or a byte or short pattern repeated); anyone could "
-            "guess it. Use 32 random bytes: os.urandom(32), or `python -c \"import os,base64;"
-            "print(base64.b64encode(os.urandom(32)).decode())\"` for VECVAULT_KEY. A vault already sealed "
+            'guess it. Use 32 random bytes: os.urandom(32), or `python -c "import os,base64;'
+            'print(base64.b64encode(os.urandom(32)).decode())"` for VECVAULT_KEY. A vault already sealed '
             "under such a key: move it to a random one with `vecvault rotate --master PATH --new-key-file NEW`."
         )
+
 
 def derive_kek(master_key: bytes, vault_id: bytes) -> bytes:
     """Derive the key-encryption key of one vault from the master key."""
     _check_key(master_key, "The master key")
     return _hkdf(master_key, salt=vault_id, info=_INFO_KEK)
+
 
 def derive_file_key(master_key: bytes) -> str:
     """Derive libSQL's page-encryption key string: 32 base64url characters (libSQL reads only 32).
@@ -54,6 +60,7 @@ def derive_file_key(master_key: bytes) -> str:
     if len(text) != 32:  # never hand libSQL an empty or short key: "" silently disables encryption
         raise AssertionError("file key derivation produced a key of the wrong length")
     return text
+
 
 def derive_subkey(data_key: bytes, purpose: str) -> bytes:
     """Derive a 32-byte subkey for one purpose (``"row-seal"``, ``"blind-index/<field>"``, ...)."""

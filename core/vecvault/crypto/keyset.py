@@ -45,6 +45,7 @@ _AAD_TAG_WRAP = {KEY_FORMAT_LEGACY: b"vecvault/datakey-wrap/v1", KEY_FORMAT_V2: 
 # The field format each key format seals (v2) or opens.
 _FIELD_FORMAT_OF_KEY = {KEY_FORMAT_LEGACY: FIELD_FORMAT_V1, KEY_FORMAT_V2: FIELD_FORMAT_V2}
 
+
 class KeyState(str, enum.Enum):
     """Lifecycle of a data key, as in Tink keysets."""
 
@@ -53,8 +54,10 @@ class KeyState(str, enum.Enum):
     DISABLED = "disabled"  # kept, but opens nothing until re-enabled
     DESTROYED = "destroyed"  # material erased: its values are gone for good
 
+
 def _wrap_aad(vault_id: bytes, key_id: int, key_format: int) -> bytes:
     return _length_prefixed((_AAD_TAG_WRAP[key_format], vault_id, struct.pack(">I", key_id)))
+
 
 def wrap_data_key(
     kek: bytes,
@@ -72,9 +75,11 @@ def wrap_data_key(
     nonce = os.urandom(NONCE_BYTES) if nonce is None else nonce
     return nonce + AESGCM(kek).encrypt(nonce, material, _wrap_aad(vault_id, key_id, key_format))
 
+
 def unwrap_data_key(kek: bytes, vault_id: bytes, key_id: int, wrapped: bytes) -> bytes:
     """Open a wrapped data key of either format (see :func:`unwrap_data_key_with_format`)."""
     return unwrap_data_key_with_format(kek, vault_id, key_id, wrapped)[0]
+
 
 def unwrap_data_key_with_format(kek: bytes, vault_id: bytes, key_id: int, wrapped: bytes) -> tuple[bytes, int]:
     """Open a wrapped data key; return its material and its format (authenticated by the wrap).
@@ -99,6 +104,7 @@ def unwrap_data_key_with_format(kek: bytes, vault_id: bytes, key_id: int, wrappe
         "The master key does not open this vault. Check that the key provider points at this vault's "
         "key (keychain service/account, VECVAULT_KEY, key file or passphrase)."
     )
+
 
 @dataclass(eq=False)
 class DataKey:
@@ -158,6 +164,7 @@ class DataKey:
         self._aead = None
         self._subkeys.clear()
         self.state = KeyState.DESTROYED
+
 
 class Keyset:
     """The data keys of a vault: per scope, the primary seals and every enabled key opens (``MultiFernet``)."""

@@ -329,9 +329,7 @@ def _entry_payload(key: str, value: bytes) -> bytes:
     return _U32.pack(len(raw)) + raw + value
 
 
-def _write_records(
-    vault: Vault, writer: _ChunkWriter, progress: ProgressCallback | None
-) -> tuple[int, int, int, int]:
+def _write_records(vault: Vault, writer: _ChunkWriter, progress: ProgressCallback | None) -> tuple[int, int, int, int]:
     core = vault.core
     with core.lock:
         core.check_open()

@@ -22,6 +22,7 @@ class KeyInfo:
     encryptions: int
     records: int
 
+
 def key_info(core: VaultCore) -> list[KeyInfo]:
     """Every data key of the vault with its scope, state, encryption count and number of records."""
     with core.lock:

@@ -31,12 +31,14 @@ class MasterRotation:
     file_rekeyed: bool
     already_done: bool
 
+
 def _provider_key(new: KeyProvider) -> bytes:
     """The new master key: loaded if the provider holds one, else created (and stored) by it now."""
     try:
         return new.load_key()
     except KeyNotFoundError:
         return new.create_key()
+
 
 def _roll_back_interrupted_rekey(location: str, candidates: Sequence[str | None]) -> None:
     """Play back the journal of an interrupted re-key under the key that wrote it; nothing if there is none.
@@ -56,6 +58,7 @@ def _roll_back_interrupted_rekey(location: str, candidates: Sequence[str | None]
             "open); close every other program using it and run the command again."
         )
 
+
 def _key_under(location: str, named: Sequence[tuple[str, str]]) -> tuple[str, str]:
     """Which of the named page keys the (encrypted, journal-free) file is under, by its fingerprint."""
     state = file_layer.file_state(location)
@@ -66,6 +69,7 @@ def _key_under(location: str, named: Sequence[tuple[str, str]]) -> tuple[str, st
         f"Neither the old nor the new master key opens {location}. Check both key providers; a vault "
         "whose rotation was interrupted opens only with the old or the new key."
     )
+
 
 def _check_local(location: str) -> str:
     """The checked local path (``~`` expanded) of a vault a file-level operation may change."""
@@ -78,6 +82,7 @@ def _check_local(location: str) -> str:
     if file_layer.file_state(path).kind == "new":
         raise ConfigurationError(f"No vault at {path}; check the path.")
     return path
+
 
 def rotate_master_key(
     location: str | os.PathLike[str], old: KeyProvider, new: KeyProvider, *, move_registration: bool = True
@@ -152,12 +157,14 @@ def rotate_master_key(
         _move_registration(vault_id.hex(), old, new)
     return result
 
+
 def _move_registration(vault_id: str, old: KeyProvider, new: KeyProvider) -> None:
     """Record in the providers that keep such lists that the vault now uses the new key, not the old one."""
     if isinstance(new, VaultRegistry):
         new.register_vault(vault_id)
     if isinstance(old, VaultRegistry) and old.description != new.description:
         old.unregister_vault(vault_id)
+
 
 def _unwrap_all(kek: bytes, vault_id: bytes, rows: Sequence[KeyRow]) -> list[tuple[bytes, int]] | None:
     """Each key's material and format (kept on re-wrapping: a legacy key must stay legacy), or None."""
@@ -171,10 +178,12 @@ def _unwrap_all(kek: bytes, vault_id: bytes, rows: Sequence[KeyRow]) -> list[tup
             return None
     return out
 
+
 def _prove_opens(location: str, provider: KeyProvider) -> None:
     from vecvault.engine import VaultCore
 
     VaultCore.open(location, key=provider, create=False).close()
+
 
 def set_file_encryption(location: str | os.PathLike[str], key: KeyProvider, *, enabled: bool) -> bool:
     """Turn libSQL page encryption on or off for a local vault file, in place; return whether it changed.
@@ -204,6 +213,7 @@ def set_file_encryption(location: str | os.PathLike[str], key: KeyProvider, *, e
         storage.close_without_checkpoint()  # see rotate_master_key: the next open restores WAL
     _prove_opens(location, key)
     return True
+
 
 def _check_vault_key(storage: Storage, master: bytes) -> None:
     """Refuse to touch the file layer with a master key that does not open the vault's data keys."""

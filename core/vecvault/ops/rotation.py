@@ -24,6 +24,7 @@ _HEADER_KEY = slice(1, 5)  # the key id in a sealed field's header (vecvault.cry
 
 _FIELDS = (FIELD_TEXT, FIELD_METADATA, FIELD_VECTOR)
 
+
 @dataclass(frozen=True)
 class RotationReport:
     """The outcome of rotating one scope's data keys."""
@@ -33,6 +34,7 @@ class RotationReport:
     resealed: int
     destroyed: tuple[int, ...]
     resumed: bool
+
 
 def rotate_data_keys(
     core: VaultCore,
@@ -79,6 +81,7 @@ def rotate_data_keys(
             scopes = [*names, ""]
     return _rotate_scopes(core, scopes, batch_size, progress, batch_hook)
 
+
 def upgrade_legacy_keys(
     core: VaultCore, *, batch_size: int = DEFAULT_BATCH_SIZE, batch_hook: Callable[[], None] | None = None
 ) -> list[RotationReport]:
@@ -99,6 +102,7 @@ def upgrade_legacy_keys(
         keyset = core.keys.keyset
         scopes = sorted({k.scope for k in keyset if k.legacy and keyset.has_live_legacy_keys(k.scope)})
     return _rotate_scopes(core, scopes, batch_size, None, batch_hook)
+
 
 def _rotate_scopes(
     core: VaultCore,
@@ -121,6 +125,7 @@ def _rotate_scopes(
         core.storage.checkpoint()
     return reports
 
+
 class _Tracker:
     def __init__(self, progress: ProgressCallback | None, total: int) -> None:
         self.progress = progress
@@ -134,6 +139,7 @@ class _Tracker:
 
     def report(self) -> None:
         call_progress(self.progress, self.done, self.total)
+
 
 def _start_rotation(core: VaultCore, scope: str) -> tuple[int, list[int], bool]:
     """Make a fresh primary unless a rotation is under way; return (primary id, old key ids, resumed)."""
@@ -149,6 +155,7 @@ def _start_rotation(core: VaultCore, scope: str) -> tuple[int, list[int], bool]:
         old = [k.key_id for k in keyset.in_scope(scope) if k.state is KeyState.ENABLED]
         return fresh.key_id, old, False
 
+
 def _count_on(core: VaultCore, scope: str, key_ids: Sequence[int]) -> int:
     """Records of a scope with a sealed field whose header names one of ``key_ids``: a progress estimate.
 
@@ -159,11 +166,13 @@ def _count_on(core: VaultCore, scope: str, key_ids: Sequence[int]) -> int:
         return core.storage.kv_count_naming_keys(scope, key_ids)
     return core.storage.count_naming_keys(scope, key_ids)
 
+
 def _header_key(blob: Any) -> int | None:
     """The key id a sealed field's header names (unauthenticated), or None for a value with no header."""
     if not isinstance(blob, bytes) or len(blob) < _HEADER_KEY.stop:
         return None
     return int.from_bytes(blob[_HEADER_KEY], "big")
+
 
 def _finish_rotation(
     core: VaultCore,
@@ -187,6 +196,7 @@ def _finish_rotation(
         destroyed = _destroy_unused(core, scope, old_ids)
         if destroyed is not None:
             return resealed, destroyed
+
 
 def _reseal_batch(
     core: VaultCore,
@@ -253,6 +263,7 @@ def _reseal_batch(
             col.apply_own_write(old_rev, new_rev, lambda index: index.note_revs(ids, new_rev))
         return len(moving), last
 
+
 def _destroy_unused(core: VaultCore, scope: str, old_ids: list[int]) -> list[int] | None:
     """Destroy the old keys once no sealed field needs them, in one transaction; None if one still does.
 
@@ -289,6 +300,7 @@ def _destroy_unused(core: VaultCore, scope: str, old_ids: list[int]) -> list[int
         if col is not None:
             col.keys_rotated()  # the next search stores the graph this process holds, under the new key
         return destroyed
+
 
 def _every_field_opens_without(core: VaultCore, scope: str, doomed: set[int]) -> bool:
     """Whether every sealed field of the scope opens under a key outside ``doomed`` (inside a transaction).

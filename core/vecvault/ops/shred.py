@@ -34,6 +34,7 @@ def shred(core: VaultCore, collection: str) -> int:
         core.drop_collection(collection)
         return count
 
+
 def shred_all(core: VaultCore) -> list[str]:
     """Shred every collection and key-value namespace and replace the vault-scope data key; return their names."""
     from vecvault.kv import drop_kv_namespace

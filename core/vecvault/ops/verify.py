@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 _FIELDS = (FIELD_TEXT, FIELD_METADATA, FIELD_VECTOR)
 
+
 @dataclass(frozen=True)
 class VerifyFailure:
     """A record field that does not open: where, and why (the error message; never a value).
@@ -31,6 +32,7 @@ class VerifyFailure:
     record_id: str
     field: str
     reason: str
+
 
 @dataclass(frozen=True)
 class VerifyReport:
@@ -47,6 +49,7 @@ class VerifyReport:
     def ok(self) -> bool:
         """True when every sealed field opened."""
         return not self.failures
+
 
 def verify(core: VaultCore, *, progress: ProgressCallback | None = None, batch_size: int = 2000) -> VerifyReport:
     """Open every sealed field of every record and key-value entry and check what it decodes to; never raises.
@@ -113,7 +116,6 @@ def _value_unchecked(namespace: str, where: str) -> VerifyFailure:
     from vecvault.kv import FIELD_KV_VALUE
 
     return VerifyFailure(namespace, where, FIELD_KV_VALUE, "not checked: its key does not open")
-
 
 
 def _check_field(

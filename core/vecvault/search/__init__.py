@@ -5,6 +5,10 @@
 - :mod:`~vecvault.search.exact`: exact top-k over the mirror's matrix (numpy).
 - :mod:`~vecvault.search.hnsw`: an HNSW graph that follows the mirror, sealed in the vault between runs.
 - :mod:`~vecvault.search.sql`: ``plain`` collections, ranked by libSQL's vector functions inside SQL.
+- :mod:`~vecvault.search.text`: BM25 over the opened texts, a tantivy index in RAM that follows the mirror
+  (``vecvault[text]``); :mod:`~vecvault.search.tokenize` turns texts and queries into terms.
+- :mod:`~vecvault.search.fusion`: reciprocal-rank and relative-score fusion of a dense and a text ranking
+  (hybrid search), pure functions.
 
 A new index kind is a new module with a class that implements :class:`~vecvault.search.base.Searcher`.
 """

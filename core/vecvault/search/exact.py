@@ -33,12 +33,14 @@ _MIN_CAPACITY = 64
 
 _RESTORE_CHUNK = 65_536  # rows gathered per call when a released matrix comes back
 
+
 @dataclass(frozen=True)
 class ScoredRow:
     """A row of the index with its similarity to the query."""
 
     row: int
     score: float
+
 
 class VectorIndex:
     """Exact, in-memory similarity search over one collection's vectors."""

@@ -408,9 +408,7 @@ class HnswIndex:
         return out
 
     @classmethod
-    def skeleton(
-        cls, data: bytes | bytearray, dim: int, metric: str, *, ef: int | None = None
-    ) -> GraphSkeleton:
+    def skeleton(cls, data: bytes | bytearray, dim: int, metric: str, *, ef: int | None = None) -> GraphSkeleton:
         """Parse :meth:`to_bytes` output into a graph whose element vectors are still to be filled in.
 
         Raises:
@@ -466,6 +464,7 @@ class HnswIndex:
         self._source = source
         source.listener = self
         self._row_labels = row_labels
+
 
 def _row_or_missing(source: VectorIndex, record_id: str | None) -> int:
     row = None if record_id is None else source.row_of(record_id)

@@ -50,6 +50,7 @@ _METRIC_ALIASES = {
 
 _SQRT2 = float(np.sqrt(2.0))
 
+
 def normalize_metric(metric: str) -> str:
     """Map a metric name or alias to one of :data:`METRICS`."""
     name = _METRIC_ALIASES.get(str(metric).lower())
@@ -57,8 +58,10 @@ def normalize_metric(metric: str) -> str:
         raise ConfigurationError(f"Unknown metric {metric!r}. Expected one of {list(METRICS)}.")
     return name
 
+
 def _unit_interval(value: float) -> float:
     return float(min(1.0, max(0.0, value)))
+
 
 def relevance(metric: str, distance: float) -> float:
     """The relevance in [0, 1] of a distance, by the convention of LangChain and its peers (see the table).
@@ -71,12 +74,14 @@ def relevance(metric: str, distance: float) -> float:
         return _unit_interval(-distance)
     return _unit_interval(1.0 - distance / _SQRT2)
 
+
 def similarity(metric: str, score: float) -> float:
     """The similarity in [0, 1] of a score, by LlamaIndex's convention (see the table).
 
     What the LlamaIndex adapter reports in ``VectorStoreQueryResult.similarities``.
     """
     return _unit_interval(score)
+
 
 def distance(metric: str, score: float) -> float:
     """The distance (lower is closer) that corresponds to a similarity score."""
@@ -85,6 +90,7 @@ def distance(metric: str, score: float) -> float:
     if metric == "dot":
         return -score
     return (1.0 / score) - 1.0 if score > 0 else float("inf")
+
 
 def exact_scores(
     metric: str, query: npt.ArrayLike, vectors: npt.ArrayLike

@@ -35,9 +35,11 @@ def quote_identifier(name: str) -> str:
         raise ConfigurationError("An SQL identifier cannot contain a NUL character.")
     return '"' + name.replace('"', '""') + '"'
 
+
 def is_remote_url(location: str) -> bool:
     """Whether ``location`` names a libSQL server rather than a local file."""
     return location.lower().startswith(_REMOTE_PREFIXES)
+
 
 def display_location(location: str) -> str:
     """A location safe to show in messages and reprs: a URL loses its credentials and query (tokens live there).
@@ -52,6 +54,7 @@ def display_location(location: str) -> str:
     authority, slash, path = rest.partition("/")
     host = authority.rsplit("@", 1)[-1]
     return f"{scheme}://{host}{slash}{path}".rstrip("/") if path else f"{scheme}://{host}"
+
 
 def _multi_row_statement(sql: str, width: int, count: int) -> str | None:
     """``sql`` rewritten to apply ``count`` parameter rows at once, or None if it has no such form."""
@@ -70,9 +73,11 @@ def _multi_row_statement(sql: str, width: int, count: int) -> str | None:
         return f"{delete.group('head')} WHERE ({', '.join(columns)}) IN (VALUES {', '.join([row] * count)})"
     return None
 
+
 def _blob(column: str) -> str:
     """Select a column of sealed or binary bytes as a BLOB whatever its storage class (module docstring)."""
     return f"CAST({column} AS BLOB)"
+
 
 def _checked_columns(columns: Sequence[str]) -> str:
     for column in columns:
@@ -80,8 +85,10 @@ def _checked_columns(columns: Sequence[str]) -> str:
             raise ConfigurationError(f"Unknown record column {column!r}. Expected one of {list(_RECORD_COLUMNS)}.")
     return ", ".join(_blob(quote_identifier(c)) if c in _SEALED_COLUMNS else quote_identifier(c) for c in columns)
 
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
 
 def _utf8(value: Any) -> str | None:
     """A TEXT column read through CAST(... AS BLOB), decoded strictly; None if it is not UTF-8 text."""
@@ -91,6 +98,7 @@ def _utf8(value: Any) -> str | None:
         return value.decode()
     except UnicodeDecodeError:
         return None
+
 
 _T = TypeVar("_T")
 

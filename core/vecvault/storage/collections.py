@@ -27,6 +27,7 @@ class CollectionRow:
     epoch: int
     options: str
 
+
 def _collection_row(r: Sequence[Any]) -> CollectionRow:
     return CollectionRow(
         name=str(r[0]),

@@ -129,17 +129,21 @@ _C = TypeVar("_C", bound="Connection")
 def _is_panic(exc: BaseException) -> bool:
     return type(exc).__name__ == "PanicException"
 
+
 def _is_locked(exc: BaseException) -> bool:
     text = str(exc).lower()
     return "database is locked" in text or "database is busy" in text or "sqlite_busy" in text
+
 
 def _is_connection_lost(message: str) -> bool:
     text = message.lower()
     return any(marker in text for marker in _CONNECTION_LOST)
 
+
 def _was_not_executed(message: str) -> bool:
     text = message.lower()
     return any(marker in text for marker in _NOT_EXECUTED)
+
 
 def _load_driver(name: str) -> ModuleType:
     if name not in DRIVERS:
@@ -731,6 +735,7 @@ class Connection:
 class _LockedError(StorageError):
     """Internal: the statement hit a lock held by another connection."""
 
+
 class _ConnectionLostError(StorageError):
     """Internal: the remote connection died; ``not_executed`` when the server surely did not run the statement."""
 
@@ -739,14 +744,17 @@ class _ConnectionLostError(StorageError):
         self.reason = reason
         self.not_executed = not_executed
 
+
 def _writable(path: Path) -> bool:
     return os.access(path, os.W_OK, effective_ids=os.access in os.supports_effective_ids)
+
 
 def _on_read_only_file_system(path: Path) -> bool:
     try:
         return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
     except (AttributeError, OSError):  # no statvfs (Windows)
         return False
+
 
 def read_only_reason(location: str) -> str | None:
     """Why this process cannot write the local vault at ``location``, or None if it can.
@@ -772,6 +780,7 @@ def read_only_reason(location: str) -> str | None:
         )
     return None
 
+
 def _read_only_uri(location: str, reason: str) -> str:
     """The ``file:`` URI that opens an existing local vault read-only (see :meth:`Storage.open`)."""
     path = Path(os.path.abspath(location))
@@ -785,6 +794,7 @@ def _read_only_uri(location: str, reason: str) -> str:
         f"the file yet: without {shm.name}, which cannot be created there, SQLite cannot read them. Copy the "
         f"vault with its {wal.name} somewhere writable and open the copy, or make {path.parent} writable."
     )
+
 
 def _is_read_only_failure(message: str) -> bool:
     text = message.lower()

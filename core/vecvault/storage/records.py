@@ -21,6 +21,7 @@ from vecvault.storage.connection import Connection
 
 _RECORDS_INSERT = "INSERT OR REPLACE INTO vv_records (collection, id, rev, key_id, text, metadata, vector, updated_at)"
 
+
 @functools.lru_cache(maxsize=4)
 def _records_insert_group(count: int) -> str:
     """An insert of ``count`` records that binds the shared values once.

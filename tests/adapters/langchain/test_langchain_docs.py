@@ -51,9 +51,7 @@ def test_docstrings_have_the_langchain_sections() -> None:
     assert langchain_vecvault.vectorstores.__doc__
 
 
-async def test_docstring_examples_run_and_print_what_they_say(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_docstring_examples_run_and_print_what_they_say(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("VECVAULT_KEY", base64.b64encode(os.urandom(32)).decode())  # the docstring's default key
     namespace: dict[str, Any] = {}

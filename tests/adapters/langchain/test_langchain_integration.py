@@ -202,4 +202,3 @@ def test_persists_across_close_and_reopen(tmp_path: Path, lc_key: bytes, file_en
         ]
         assert reopened.similarity_search("kept", k=1)[0].id == "a"
         assert reopened.similarity_search("x", k=5, filter={"n": {"$gt": 1}})[0].id == "c"
-

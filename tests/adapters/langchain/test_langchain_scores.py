@@ -42,9 +42,7 @@ EXPECTED_ORDER = ["a0", "a20", "a60", "a100", "a180"]
 
 @pytest.fixture(params=["cosine", "dot", "euclidean"])
 def metric_store(request: pytest.FixtureRequest, make_store: StoreFactory, tmp_path: Path) -> VecVaultVectorStore:
-    store = make_store(
-        embedding=TableEmbeddings(TABLE), path=tmp_path / f"{request.param}.db", metric=request.param
-    )
+    store = make_store(embedding=TableEmbeddings(TABLE), path=tmp_path / f"{request.param}.db", metric=request.param)
     store.add_texts(list(ANGLES), ids=list(ANGLES))
     return store
 

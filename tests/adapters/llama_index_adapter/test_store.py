@@ -93,11 +93,22 @@ def test_duplicate_ids_in_one_batch_keep_the_last(li_store: VecVaultVectorStore)
 
 @pytest.mark.parametrize(
     "mode",
-    [m for m in VectorStoreQueryMode if m not in (VectorStoreQueryMode.DEFAULT, VectorStoreQueryMode.MMR)],
+    [
+        m
+        for m in VectorStoreQueryMode
+        if m
+        not in (
+            VectorStoreQueryMode.DEFAULT,
+            VectorStoreQueryMode.MMR,
+            VectorStoreQueryMode.TEXT_SEARCH,
+            VectorStoreQueryMode.SPARSE,
+            VectorStoreQueryMode.HYBRID,
+        )
+    ],
 )
 def test_unsupported_modes_name_the_supported_ones(li_store: VecVaultVectorStore, mode: VectorStoreQueryMode) -> None:
     li_store.add(_nodes())
-    with pytest.raises(ConfigurationError, match=r"\['default', 'mmr'\]"):
+    with pytest.raises(ConfigurationError, match=r"\['default', 'mmr', 'text_search', 'sparse', 'hybrid'\]"):
         li_store.query(VectorStoreQuery(query_embedding=[1.0, 0.0, 0.0], similarity_top_k=1, mode=mode))
 
 

@@ -287,7 +287,13 @@ def test_export_import(capsys, tmp_path: Path, vault_path: Path, monkeypatch: py
     assert "does not open the bundle" in err
     assert not (tmp_path / "new.db").exists()
     code, _, _ = run(
-        capsys, "import", str(bundle), str(tmp_path / "new.db"), "--key-file", str(new_key), "--bundle-key-env",
+        capsys,
+        "import",
+        str(bundle),
+        str(tmp_path / "new.db"),
+        "--key-file",
+        str(new_key),
+        "--bundle-key-env",
         "VECVAULT_KEY",
     )
     assert code == 0

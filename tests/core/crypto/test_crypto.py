@@ -323,8 +323,10 @@ def _legacy_field(key: DataKey, plaintext: bytes, ctx: FieldContext) -> bytes:
     assert key.material is not None
     header = struct.pack(">BI", FIELD_FORMAT_V1, key.key_id)
     nonce = os.urandom(12)
-    return header + nonce + Aead(crypto.derive_subkey(key.material, "row-seal")).encrypt(
-        nonce, plaintext, encode_aad(header, ctx)
+    return (
+        header
+        + nonce
+        + Aead(crypto.derive_subkey(key.material, "row-seal")).encrypt(nonce, plaintext, encode_aad(header, ctx))
     )
 
 

@@ -152,9 +152,7 @@ lifecycle.upgrade_legacy_keys(core, batch_size=500, batch_hook=hook)
 
 
 @pytest.mark.multiprocess
-def test_a_killed_upgrade_resumes_and_never_loses_a_record(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_killed_upgrade_resumes_and_never_loses_a_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import base64
 
     path = tmp_path / "big-legacy.db"

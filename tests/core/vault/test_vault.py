@@ -470,9 +470,7 @@ def test_fields_of_two_writes_of_a_record_never_recombine(tmp_path: Path, master
         col.add(texts=["final"], vectors=[[0.0, 1.0]], metadatas=[{"acl": "private"}], ids=["y"])
     old = _columns(path, "x", "metadata, text, vector")
     with Vault.open(path, key=master_key) as vault:
-        vault.collection("c").add(
-            texts=["secret plan"], vectors=[[0.9, 0.1]], metadatas=[{"acl": "owner"}], ids=["x"]
-        )
+        vault.collection("c").add(texts=["secret plan"], vectors=[[0.9, 0.1]], metadatas=[{"acl": "owner"}], ids=["x"])
     for field in ("metadata", "text", "vector"):
         mixed = tmp_path / f"mixed-{field}.db"
         mixed.write_bytes(path.read_bytes())

@@ -8,7 +8,7 @@ Assertions are upstream's. Changes: ``InMemoryVectorStore(...)`` / ``.afrom_text
 dict ``{"id": 1}`` (vecvault filters are ``$`` dicts, not Python callables); in the mock test the async mocks
 wrap the real async methods (vecvault stores the vectors it is given, so a bare ``AsyncMock`` returning a
 ``MagicMock`` cannot be stored) and ``aadd_texts`` gets ``["foo"]`` (vecvault refuses a bare string as texts).
-``ReadWriteTestSuite`` is not repeated here: ``tests/langchain/test_langchain_standard.py`` runs
+``ReadWriteTestSuite`` is not repeated here: ``tests/adapters/langchain/test_langchain_standard.py`` runs
 ``VectorStoreIntegrationTests``, its successor. ``dump``/``load`` do not apply (see the skip).
 """
 

@@ -32,7 +32,14 @@ DEFAULT_MMR_PREFETCH_FACTOR: Final = 4.0
 NODE_ID_KEY: Final = "_node_id"
 """Sealed metadata key holding the node id, so ``node_ids`` combine with filters inside one core query."""
 REF_DOC_ID_KEY: Final = "ref_doc_id"
-SUPPORTED_MODES: Final = (VectorStoreQueryMode.DEFAULT, VectorStoreQueryMode.MMR)
+SUPPORTED_MODES: Final = (
+    VectorStoreQueryMode.DEFAULT,
+    VectorStoreQueryMode.MMR,
+    VectorStoreQueryMode.TEXT_SEARCH,
+    VectorStoreQueryMode.SPARSE,
+    VectorStoreQueryMode.HYBRID,
+)
+_TEXT_MODES: Final = (VectorStoreQueryMode.TEXT_SEARCH, VectorStoreQueryMode.SPARSE)
 
 
 class VecVaultVectorStore(BasePydanticVectorStore):
@@ -83,6 +90,13 @@ class VecVaultVectorStore(BasePydanticVectorStore):
             index.as_retriever(
                 vector_store_query_mode="mmr", vector_store_kwargs={"mmr_threshold": 0.3, "mmr_prefetch_k": 40}
             )
+
+    Keyword and hybrid search (``pip install 'vecvault[text]'``):
+        .. code-block:: python
+
+            index.as_retriever(vector_store_query_mode="text_search").retrieve("PyArg_ParseTuple")  # BM25
+            index.as_retriever(vector_store_query_mode="hybrid", alpha=0.5, similarity_top_k=5).retrieve("q")
+            index.as_retriever(vector_store_query_mode="hybrid").retrieve("q")  # no alpha: RRF
 
     Delete:
         .. code-block:: python
@@ -304,48 +318,76 @@ class VecVaultVectorStore(BasePydanticVectorStore):
         return await asyncio.to_thread(self.get_nodes, node_ids, filters)
 
     def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
-        """Nearest nodes to ``query.query_embedding``, honouring filters, ``doc_ids`` and ``node_ids``.
+        """Nodes for ``query``, honouring filters, ``doc_ids`` and ``node_ids``, best first.
 
-        Modes: ``DEFAULT`` (exact similarity) and ``MMR``: ``mmr_threshold`` is the relevance/diversity
-        trade-off ``lambda_mult`` (1 = pure relevance; default 0.5); as in ``SimpleVectorStore``, the
-        ``mmr_threshold`` keyword wins over ``query.mmr_threshold``, even when it is ``None`` (the default).
-        ``mmr_prefetch_k`` or ``mmr_prefetch_factor`` (default 4 x top k, never both) size the candidate pool.
+        Modes:
 
-        Similarities are LlamaIndex's: the cosine similarity (``1 - cosine distance``) for cosine, ``q · x`` for
-        dot, ``1 / (1 + L2)`` for euclidean, clamped into [0, 1] (:func:`vecvault.index.similarity`).
+        - ``DEFAULT``: exact similarity to ``query.query_embedding``. Without an embedding, as the Chroma
+          store: up to ``similarity_top_k`` nodes matching the filters, without similarities.
+        - ``MMR``: ``mmr_threshold`` is the relevance/diversity trade-off ``lambda_mult`` (1 = pure
+          relevance; default 0.5); as in ``SimpleVectorStore``, the ``mmr_threshold`` keyword wins over
+          ``query.mmr_threshold``, even when it is ``None`` (the default). ``mmr_prefetch_k`` or
+          ``mmr_prefetch_factor`` (default 4 x top k, never both) size the candidate pool.
+        - ``TEXT_SEARCH`` and ``SPARSE``: BM25 over the sealed texts (vecvault's sparse retrieval is
+          lexical), ``query.query_str`` only, no embedding; ``sparse_top_k`` (else ``similarity_top_k``)
+          hits, as the Postgres store does.
+        - ``HYBRID``: the dense and the BM25 rankings fused; ``query_str`` and ``query_embedding`` both
+          needed. With ``query.alpha`` (0 = text only, 1 = dense only) relative-score fusion, as Qdrant and
+          Weaviate weight it; without, reciprocal-rank fusion (k=60). The ``fusion`` kwarg (``"rrf"`` or
+          ``"relative"``) chooses explicitly. ``hybrid_top_k`` (else ``similarity_top_k``) hits are
+          returned; the text leg ranks ``sparse_top_k`` candidates and, when ``hybrid_top_k`` is set, the
+          dense leg ``similarity_top_k`` (otherwise each leg ranks vecvault's default depth).
+
+        Dense similarities are LlamaIndex's: the cosine similarity (``1 - cosine distance``) for cosine,
+        ``q · x`` for dot, ``1 / (1 + L2)`` for euclidean, clamped into [0, 1]
+        (:func:`vecvault.index.similarity`); text and hybrid similarities are ``vecvault.Hit.relevance``, in
+        [0, 1] (for BM25 the score as a share of the best hit's, for fusion the fused relevance).
         ``doc_ids=[]`` matches no document, as in ``SimpleVectorStore``; ``node_ids=[]`` is no restriction
-        (``VectorStoreIndex.as_retriever`` passes it for every store that keeps its own text). Without a query
-        embedding, as the Chroma store: up to ``similarity_top_k`` nodes matching the filters, without
-        similarities. An empty store gives an empty result.
+        (``VectorStoreIndex.as_retriever`` passes it for every store that keeps its own text). An empty store
+        gives an empty result.
 
         Raises:
-            ConfigurationError: an unsupported mode or bad MMR arguments (a ``ValueError``).
+            ConfigurationError: an unsupported mode, a missing query embedding or query string, or bad
+                MMR or hybrid arguments (a ``ValueError``).
             UnsupportedFilterError: a filter vecvault cannot express.
         """
         mode = _check_mode(query.mode)
         parsed, nothing = _query_filter(query)
         k = query.similarity_top_k
-        if query.query_embedding is None:
-            records = [] if nothing else self._collection.get(filter=parsed, limit=k, include_vectors=False)
-            return VectorStoreQueryResult(
-                nodes=[_to_node(r.id, r.text, r.metadata) for r in records], ids=[r.id for r in records]
-            )
-        if mode == VectorStoreQueryMode.MMR:
-            lambda_mult, fetch_k = _mmr_params(query, kwargs)  # checked even when nothing can match
-        if nothing:
-            return VectorStoreQueryResult(nodes=[], similarities=[], ids=[])
+        empty = VectorStoreQueryResult(nodes=[], similarities=[], ids=[])
         hits: list[Hit]
-        if mode == VectorStoreQueryMode.MMR:
-            hits = self._collection.search_mmr(
-                query.query_embedding, k=k, fetch_k=fetch_k, lambda_mult=lambda_mult, filter=parsed
-            )
+        if mode in _TEXT_MODES:
+            text = _query_str(query, mode)
+            if nothing:
+                return empty
+            hits = self._collection.search_text(text, k=query.sparse_top_k or k, filter=parsed)
+            similarities = [hit.relevance for hit in hits]
+        elif mode == VectorStoreQueryMode.HYBRID:
+            vector, text, params = _query_embedding(query, mode), _query_str(query, mode), _hybrid_params(query, kwargs)
+            if nothing:
+                return empty
+            hits = self._collection.search_hybrid(vector, text, filter=parsed, **params)
+            similarities = [hit.relevance for hit in hits]
         else:
-            hits = self._collection.search(query.query_embedding, k=k, filter=parsed)
-        metric = self._collection.metric
+            if query.query_embedding is None:
+                records = [] if nothing else self._collection.get(filter=parsed, limit=k, include_vectors=False)
+                return VectorStoreQueryResult(
+                    nodes=[_to_node(r.id, r.text, r.metadata) for r in records], ids=[r.id for r in records]
+                )
+            if mode == VectorStoreQueryMode.MMR:
+                lambda_mult, fetch_k = _mmr_params(query, kwargs)  # checked even when nothing can match
+            if nothing:
+                return empty
+            if mode == VectorStoreQueryMode.MMR:
+                hits = self._collection.search_mmr(
+                    query.query_embedding, k=k, fetch_k=fetch_k, lambda_mult=lambda_mult, filter=parsed
+                )
+            else:
+                hits = self._collection.search(query.query_embedding, k=k, filter=parsed)
+            metric = self._collection.metric
+            similarities = [similarity(metric, hit.score) for hit in hits]
         return VectorStoreQueryResult(
-            nodes=[_hit_to_node(hit) for hit in hits],
-            similarities=[similarity(metric, hit.score) for hit in hits],
-            ids=[hit.id for hit in hits],
+            nodes=[_hit_to_node(hit) for hit in hits], similarities=similarities, ids=[hit.id for hit in hits]
         )
 
     async def aquery(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
@@ -367,8 +409,42 @@ def _check_mode(mode: Any) -> VectorStoreQueryMode:
             return supported
     raise ConfigurationError(
         f"VecVaultVectorStore does not support query mode {mode!r}; supported modes: "
-        f"{[m.value for m in SUPPORTED_MODES]} (use 'mmr' for diverse results)."
+        f"{[m.value for m in SUPPORTED_MODES]} (use 'mmr' for diverse results, 'text_search' for keywords, "
+        "'hybrid' for both)."
     )
+
+
+def _query_embedding(query: VectorStoreQuery, mode: VectorStoreQueryMode) -> list[float]:
+    if query.query_embedding is None:
+        raise ConfigurationError(
+            f"VecVaultVectorStore.query in mode {mode.value!r} needs query.query_embedding (pass an embed_model "
+            "to the index or retriever); for keyword search without embeddings use mode 'text_search'."
+        )
+    return query.query_embedding
+
+
+def _query_str(query: VectorStoreQuery, mode: VectorStoreQueryMode) -> str:
+    if query.query_str is None:
+        raise ConfigurationError(
+            f"VecVaultVectorStore.query in mode {mode.value!r} needs query.query_str, the text to search for."
+        )
+    return query.query_str
+
+
+def _hybrid_params(query: VectorStoreQuery, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``search_hybrid`` arguments from LlamaIndex's hybrid fields (see :meth:`VecVaultVectorStore.query`)."""
+    fusion = kwargs.get("fusion")
+    if fusion is None:
+        fusion = "relative" if query.alpha is not None else "rrf"
+    params: dict[str, Any] = {
+        "k": query.hybrid_top_k or query.similarity_top_k,
+        "fusion": fusion,
+        "text_k": query.sparse_top_k,
+        "dense_k": query.similarity_top_k if query.hybrid_top_k else None,
+    }
+    if fusion == "relative" or query.alpha is not None:
+        params["alpha"] = query.alpha
+    return params
 
 
 def _query_filter(query: VectorStoreQuery) -> tuple[Filter | None, bool]:
