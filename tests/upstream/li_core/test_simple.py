@@ -288,7 +288,7 @@ def test_document_filter_handles_missing_source_mapping() -> None:
     """Nodes without a source document."""
 
 
-@pytest.mark.skip(reason="SVM / linear / logistic regression query modes: vecvault supports default, mmr, text_search, sparse and hybrid")
+@pytest.mark.skip(reason="SVM / linear / logistic regression query modes: vecvault has default, mmr, text and hybrid")
 def test_document_filter_with_no_candidates_in_learner_modes() -> None:
     """Learner modes with doc_ids=[]."""
 
