@@ -28,11 +28,7 @@ tests=(tests/core/crypto/test_crypto.py tests/core/filters/test_filters.py tests
 # newer than 0.13.0. vecvault's own LlamaIndex conformance, store, end-to-end and memory tests all run.
 # Memory.from_defaults(chat_store=...) is newer than 0.13.0 too: the two tests that give a Memory the
 # sealed chat store run at the latest versions only.
-# At the lowest versions an event loop's self-pipe socket is garbage-collected unclosed during the adapter
-# tests (not in isolation, never at the latest versions; the owner was not found): only that warning is
-# let through there, every other unraisable exception still fails the run.
-lowest_skips=(-W "ignore:Exception ignored in. <socket.socket:pytest.PytestUnraisableExceptionWarning"
-              --ignore tests/adapters/llama_index_adapter/test_filters.py
+lowest_skips=(--ignore tests/adapters/llama_index_adapter/test_filters.py
               -k "not TestSimpleVectorStoreConformance and not agrees_with_llama_index_reference and not test_memory_keeps_short_and_long_term_in_one_vault_across_a_restart and not test_every_llama_index_store_is_sealed_at_rest")
 
 check_wheel() {  # the wheel's metadata is what hatchling>=1.27 writes, and it runs from an empty dir
