@@ -20,6 +20,7 @@ from the bytes on disk, before libSQL reads anything:
 
 from __future__ import annotations
 
+import hmac
 import os
 import struct
 from collections.abc import Callable, Sequence
@@ -195,7 +196,7 @@ def rollback_key(
     if state.kind == "plain":
         return None  # the saved pages are plain: rolling them back needs no key
     for key in candidates:
-        if key is not None and fingerprint(key) == state.fingerprint:
+        if key is not None and hmac.compare_digest(fingerprint(key), state.fingerprint):
             return key
     journal = _journal_path(path)
     raise WrongKeyError(

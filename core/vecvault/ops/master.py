@@ -6,7 +6,6 @@ import hmac
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from vecvault import crypto, file_layer
 from vecvault.crypto import KeyState
@@ -18,9 +17,6 @@ from vecvault.errors import (
 )
 from vecvault.keys.base import KeyProvider, VaultRegistry
 from vecvault.storage import KeyRow, Storage, is_remote_url
-
-if TYPE_CHECKING:
-    pass
 
 
 @dataclass(frozen=True)
@@ -63,7 +59,7 @@ def _key_under(location: str, named: Sequence[tuple[str, str]]) -> tuple[str, st
     """Which of the named page keys the (encrypted, journal-free) file is under, by its fingerprint."""
     state = file_layer.file_state(location)
     for name, file_key in named:
-        if Storage.page_key_fingerprint(file_key) == state.fingerprint:
+        if hmac.compare_digest(Storage.page_key_fingerprint(file_key), state.fingerprint):
             return name, file_key
     raise WrongKeyError(
         f"Neither the old nor the new master key opens {location}. Check both key providers; a vault "
