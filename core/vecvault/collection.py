@@ -509,6 +509,7 @@ class Collection:
                     return []
                 hits = self._hits(config, query, rank(searcher, query), ordered=ordered)
             searcher.finish()
+            self._mirror.persist(config)
             return hits
 
     def search_text(self, query: str, k: int = DEFAULT_K, *, filter: Any = None) -> list[Hit]:
@@ -553,7 +554,9 @@ class Collection:
                 ranked = searcher.top(terms, k)
                 best = ranked.hits[0][1] if ranked.hits else 0.0
                 relevances = [score / best if best > 0 else 0.0 for _, score in ranked.hits]
-                return self._scored_hits(config, ranked, relevances)
+                hits = self._scored_hits(config, ranked, relevances)
+            self._mirror.persist(config)
+            return hits
 
     def search_hybrid(
         self,
@@ -627,6 +630,7 @@ class Collection:
                 ranked_by = dense.ranked_by if dense.ranked_by is not None else lexical.ranked_by
                 hits = self._scored_hits(config, Ranked(fused, ranked_by), relevances)
             searcher.finish()
+            self._mirror.persist(config)
             return hits
 
     # -- choosing how to rank ----------------------------------------------------------------------------
@@ -749,6 +753,31 @@ class Collection:
                         "and metadata: the vault was altered. Run `vecvault verify`, or restore a backup."
                     )
         return ids, texts, metadatas, vectors
+
+    def compact(self) -> bool:
+        """Fold every change into the collection's sealed snapshot now, so the next open reads it whole.
+
+        An open reads the snapshot (its vectors, in a few large sealed chunks) plus the records changed
+        since, instead of every record (:mod:`vecvault.search.snapshot`). The vault stores a snapshot by
+        itself after a load from the records and once a tenth of the records changed since the last one;
+        call this after a large ingest to make the next open fast at once, or after deletes (a delete
+        drops the snapshot, so nothing of a deleted record stays in the file). A snapshot costs about the
+        vectors' size on disk.
+
+        Returns:
+            Whether a snapshot was stored (not for ``plain`` collections, read-only vaults, collections
+            with records sealed by a legacy key, or one written by another connection meanwhile).
+        """
+        with self._core.lock:
+            self._core.check_open()
+            config = self._refresh_config()
+            if config is None or config.vectors == "plain":
+                return False
+            with self._core.storage.snapshot():
+                index = self._sync()
+            if index is None:
+                return False
+            return self._mirror.compact(config)
 
     def vectors(self) -> tuple[list[str], npt.NDArray[np.float32]]:
         """Every id and its indexed vector (unit length for cosine), as held in memory."""

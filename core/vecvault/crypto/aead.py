@@ -46,6 +46,21 @@ class Aead:
         """AES-GCM's own ``decrypt``: raises ``InvalidTag``; for batch loops that turn it into IntegrityError."""
         return self._aesgcm.decrypt
 
+    def decrypt_into_unchecked(self, nonce: bytes, sealed: bytes, aad: bytes, out: memoryview) -> None:
+        """Open ``ciphertext ‖ tag`` straight into ``out`` (exactly the plaintext's length); raises ``InvalidTag``.
+
+        Uses AES-GCM's own ``decrypt_into`` where the installed cryptography has it (no copy), else decrypts
+        and copies once.
+        """
+        into = getattr(self._aesgcm, "decrypt_into", None)
+        if into is not None:
+            into(nonce, sealed, aad, out)
+            return
+        opened = self._aesgcm.decrypt(nonce, sealed, aad)
+        if len(opened) != len(out):
+            raise ValueError("plaintext length")
+        out[:] = opened
+
     def decrypt(self, nonce: bytes, sealed: bytes, aad: bytes) -> bytes:
         """Open ``ciphertext ‖ tag``; raise IntegrityError on any failure."""
         if len(nonce) != NONCE_BYTES or len(sealed) < TAG_BYTES:

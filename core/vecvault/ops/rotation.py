@@ -296,6 +296,7 @@ def _destroy_unused(core: VaultCore, scope: str, old_ids: list[int]) -> list[int
             destroyed = [key.key_id for key in doomed]
             # A stored graph sealed under a destroyed key can never open again: it goes with the key.
             storage.drop_ann(scope, destroyed)
+            storage.drop_snapshot(scope, destroyed)
         col = core.collections.get(scope)
         if col is not None:
             col.keys_rotated()  # the next search stores the graph this process holds, under the new key

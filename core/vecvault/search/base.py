@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -11,9 +11,17 @@ import numpy.typing as npt
 if TYPE_CHECKING:
     from vecvault.search.exact import VectorIndex
 
-__all__ = ["Ranked", "Searcher"]
+__all__ = ["Page", "Ranked", "Searcher", "StaleSourceError"]
 
 Query = npt.NDArray[np.float32]
+
+# One page of a collection's records as a loader hands them over: ids, their authenticated write versions,
+# their vectors as indexed (unit length for cosine) and, when asked for, their opened metadata.
+Page = tuple[list[str], npt.NDArray[np.int64], npt.NDArray[np.float32], "list[dict[str, Any]] | None"]
+
+
+class StaleSourceError(Exception):
+    """A cached source of pages (a stored snapshot) turned out unusable midway: load from the records."""
 
 
 @dataclass(frozen=True)

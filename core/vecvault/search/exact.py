@@ -60,8 +60,57 @@ class VectorIndex:
         # Set while the matrix is released: reads rows back from the HNSW graph's own copy of the vectors.
         self._gather: Callable[[npt.NDArray[np.intp]], Matrix] | None = None
 
+    @classmethod
+    def from_prepared(
+        cls,
+        dim: int,
+        metric: str,
+        ids: list[str],
+        vectors: Matrix,
+        sq_norms: npt.NDArray[np.float32],
+        revs: npt.NDArray[np.int64],
+    ) -> VectorIndex:
+        """An index over rows already prepared for ``metric`` (a snapshot's), taking ownership of the arrays.
+
+        ``vectors`` may have spare rows beyond ``len(ids)`` (room to grow); row ``i`` is ``ids[i]``, whose
+        squared norm is ``sq_norms[i]`` and write version ``revs[i]``. Nothing is copied or normalised again.
+
+        Raises:
+            ValueError: the arrays do not fit one another, or an id appears twice.
+        """
+        n = len(ids)
+        if vectors.dtype != np.float32 or vectors.ndim != 2 or vectors.shape[1] != dim or vectors.shape[0] < n:
+            raise ValueError("vectors do not fit the ids")
+        if sq_norms.shape != (n,) or revs.shape != (n,):
+            raise ValueError("norms or revisions do not fit the ids")
+        index = cls(dim, metric)
+        rows = dict(zip(ids, range(n), strict=True))
+        if len(rows) != n:
+            raise ValueError("an id appears twice")
+        capacity = vectors.shape[0]
+        index._vectors = vectors
+        index._sq_norms = np.empty(capacity, dtype=np.float32)
+        index._sq_norms[:n] = sq_norms
+        index._revs = np.empty(capacity, dtype=np.int64)
+        index._revs[:n] = revs
+        index.max_rev = int(revs.max()) if n else 0
+        index.ids = ids
+        index._rows = rows
+        index._n = n
+        return index
+
     def __len__(self) -> int:
         return self._n
+
+    @property
+    def revs(self) -> npt.NDArray[np.int64]:
+        """Each row's write version as opened (-1 where unknown), rows 0..n-1. Do not modify."""
+        return self._revs[: self._n]
+
+    @property
+    def sq_norms(self) -> npt.NDArray[np.float32]:
+        """Each row's squared norm, as scored, rows 0..n-1. Do not modify."""
+        return self._sq_norms[: self._n]
 
     def __contains__(self, record_id: object) -> bool:
         return record_id in self._rows

@@ -11,6 +11,7 @@ open is only a cache gone bad: it is never trusted, and the next save replaces i
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -20,15 +21,13 @@ from vecvault.crypto import chunked
 from vecvault.errors import IntegrityError, StorageError
 from vecvault.filters import MetadataTable
 from vecvault.records import RecordSealer
-from vecvault.search.base import Query, Ranked
+from vecvault.search.base import Page, Query, Ranked, StaleSourceError
 from vecvault.search.exact import VectorIndex
 from vecvault.search.graph import HnswIndex
-from vecvault.search.mirror import rev_array
 from vecvault.storage import CollectionRow
 
 if TYPE_CHECKING:
     from vecvault.engine import VaultCore
-    from vecvault.search.mirror import Mirror
 
 __all__ = ["AUTO_HNSW_MIN", "INDEX_MODES", "GraphKeeper", "GraphSearcher"]
 
@@ -135,15 +134,17 @@ class GraphKeeper:
     # -- reopening -------------------------------------------------------------------------------------
 
     def load_with_stored_graph(
-        self, mirror: Mirror, config: CollectionRow, *, with_metadata: bool
+        self, config: CollectionRow, pages: Iterator[Page], *, with_metadata: bool
     ) -> VectorIndex | None:
-        """Reopen fast path: decrypt each vector straight into the stored graph's element records.
+        """Reopen fast path: put each vector straight into the stored graph's element records.
 
-        Taken only when a stored graph holds exactly the current records, none of them written after the
-        graph (each record's write version, authenticated as its vector opens, is at most the graph's);
-        the exact index is then born released (its rows are read from the graph), so a reopen decrypts and
-        holds every vector once. Anything unexpected returns None and the mirror's general load runs
-        instead (which also rebuilds a graph that does not open).
+        ``pages`` are the collection's records, read from the records table or a current snapshot, with
+        write versions authenticated as their vectors opened. Taken only when a stored graph holds
+        exactly the current records, none of them written after the graph (each record's write version is
+        at most the graph's); the exact index is then born released (its rows are read from the graph), so
+        a reopen holds every vector once. Anything unexpected, or a page source gone stale midway
+        (:class:`StaleSourceError`), returns None and the mirror's general load runs instead (which also
+        rebuilds a graph that does not open). ``pages`` is not iterated when the fast path does not apply.
         """
         if self._graph is not None or self.mode == "exact":
             return None
@@ -173,24 +174,20 @@ class GraphKeeper:
         index.release_vectors(graph.gather)
         row_labels = np.empty(live, dtype=np.int64)
         filled = 0
-        for rows in storage.scan_pages(self._name, mirror.scan_columns(config, with_metadata)):
-            ids = [str(r[0]) for r in rows]
-            found = list(map(label_of.get, ids))
-            if filled + len(ids) > live or None in found:
-                return None  # a record the stored graph does not know
-            revs = [r[1] for r in rows]
-            written = rev_array(revs)
-            if written.size and int(written.max()) > rev:
-                return None  # a record written after the graph: the general path catches the graph up
-            labels = np.array(found, dtype=np.int64)
-            page = np.empty((len(ids), config.dim), dtype=np.float32)
-            self._sealer.open_vectors_into(ids, [r[2] for r in rows], revs, page)  # authenticates the revs
-            page = index.prepare(page, in_place=True)
-            skeleton.vectors[position[labels]] = page
-            metadatas = self._sealer.open_metadatas(ids, [r[3] for r in rows], revs) if with_metadata else None
-            index.extend_released(ids, np.einsum("ij,ij->i", page, page), metadatas, written)
-            row_labels[filled : filled + len(ids)] = labels
-            filled += len(ids)
+        try:
+            for ids, written, page, metadatas in pages:
+                found = list(map(label_of.get, ids))
+                if filled + len(ids) > live or None in found:
+                    return None  # a record the stored graph does not know
+                if written.size and int(written.max()) > rev:
+                    return None  # a record written after the graph: the general path catches the graph up
+                labels = np.array(found, dtype=np.int64)
+                skeleton.vectors[position[labels]] = page
+                index.extend_released(ids, np.einsum("ij,ij->i", page, page), metadatas, written)
+                row_labels[filled : filled + len(ids)] = labels
+                filled += len(ids)
+        except StaleSourceError:
+            return None
         if filled != live:
             return None
         deleted = [label for label, rid in enumerate(graph.ids_by_label) if rid is None]

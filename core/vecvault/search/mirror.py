@@ -12,7 +12,7 @@ HNSW graph (:mod:`vecvault.search.hnsw`) follows it.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,7 +21,9 @@ import numpy.typing as npt
 from vecvault.errors import IntegrityError
 from vecvault.filters import Filter, MetadataTable
 from vecvault.records import RecordSealer
+from vecvault.search.base import Page
 from vecvault.search.exact import VectorIndex
+from vecvault.search.snapshot import SnapshotKeeper
 from vecvault.storage import CollectionRow
 
 if TYPE_CHECKING:
@@ -49,6 +51,8 @@ class Mirror:
         self._graphs = graphs
         self._index: VectorIndex | None = None
         self._known: tuple[int, int] | None = None  # (rev, epoch) the index reflects
+        self._checked_rev: int | None = None  # the revision the snapshot's staleness was last checked at
+        self.snapshots = SnapshotKeeper(core, name, self.apply_rows)
         self.dropped = False  # set by sync when another connection dropped the collection
 
     @property
@@ -113,6 +117,23 @@ class Mirror:
         if self._known is not None and self._known[0] == rev:
             self._known = (rev, epoch)
 
+    def persist(self, config: CollectionRow) -> None:
+        """After a read (outside its snapshot): store the mirror's snapshot if it is due."""
+        index, known = self._index, self._known
+        if index is None or known is None:
+            return
+        if known[0] != self._checked_rev:
+            self._checked_rev = known[0]
+            self.snapshots.note_changes(config, index)
+        self.snapshots.save_if_due(config, index, known)
+
+    def compact(self, config: CollectionRow) -> bool:
+        """Fold every change into a fresh snapshot now (call after a sync, outside its read snapshot)."""
+        index, known = self._index, self._known
+        if index is None or known is None:
+            return False
+        return self.snapshots.save(config, index, known)
+
     @property
     def known_rev(self) -> int | None:
         """The collection revision the copy reflects."""
@@ -124,7 +145,7 @@ class Mirror:
         storage = self._core.storage
         state = storage.revision(self._name) or (0, 0)
         if config.vectors != "plain":
-            loaded = self._graphs.load_with_stored_graph(self, config, with_metadata=with_metadata)
+            loaded = self._load_fast(config, state, with_metadata=with_metadata)
             if loaded is not None:
                 self._index, self._known = loaded, state
                 return loaded
@@ -139,7 +160,42 @@ class Mirror:
             self.apply_rows(index, rows, config.dim)
         self._index = index
         self._known = state
+        self.snapshots.note_loaded(config, index)
         return index
+
+    def _load_fast(self, config: CollectionRow, state: tuple[int, int], *, with_metadata: bool) -> VectorIndex | None:
+        """A sealed collection's load from its stored graph and snapshot, where they serve; else None.
+
+        In order: the stored HNSW graph filled from a current snapshot (each vector decrypted once, into
+        the graph); the snapshot and its delta; the stored graph filled from the records.
+        """
+        snapshots, graphs = self.snapshots, self._graphs
+        if not with_metadata and snapshots.is_current(config, state):
+            loaded = graphs.load_with_stored_graph(config, snapshots.pages(config, state), with_metadata=False)
+            if loaded is not None:
+                return loaded
+        if not with_metadata:
+            loaded = snapshots.load(config, state)
+            if loaded is not None:
+                return loaded
+        records = self.record_pages(config, with_metadata)
+        loaded = graphs.load_with_stored_graph(config, records, with_metadata=with_metadata)
+        if loaded is not None:
+            snapshots.note_loaded(config, loaded)
+        return loaded
+
+    def record_pages(self, config: CollectionRow, with_metadata: bool) -> Iterator[Page]:
+        """Every record, page by page, opened: ids, authenticated revs, vectors as indexed, metadata if asked."""
+        prepare = VectorIndex(config.dim, config.metric).prepare
+        for rows in self._core.storage.scan_pages(self._name, self.scan_columns(config, with_metadata)):
+            ids = [str(r[0]) for r in rows]
+            revs = [r[1] for r in rows]
+            written = rev_array(revs)
+            page = np.empty((len(ids), config.dim), dtype=np.float32)
+            self._sealer.open_vectors_into(ids, [r[2] for r in rows], revs, page)  # authenticates the revs
+            page = prepare(page, in_place=True)
+            metadatas = self._sealer.open_metadatas(ids, [r[3] for r in rows], revs) if with_metadata else None
+            yield ids, written, page, metadatas
 
     @staticmethod
     def scan_columns(config: CollectionRow, with_metadata: bool) -> list[str]:

@@ -4,7 +4,8 @@
   traps, retries, transactions, remote-error sorting, checkpoints, read-only files.
 - :mod:`~vecvault.storage.schema`: tables, migrations, the schema version, metadata values.
 - :mod:`~vecvault.storage.keys`, :mod:`~vecvault.storage.collections`, :mod:`~vecvault.storage.records`,
-  :mod:`~vecvault.storage.ann`, :mod:`~vecvault.storage.plain`, :mod:`~vecvault.storage.kv`: the SQL of one
+  :mod:`~vecvault.storage.ann`, :mod:`~vecvault.storage.snapshots`, :mod:`~vecvault.storage.plain`,
+  :mod:`~vecvault.storage.kv`: the SQL of one
   table (or table family) each.
 
 Everything stored is either plaintext by design (ids, collection names, key ids, revisions, timestamps) or
@@ -23,6 +24,7 @@ from vecvault.storage.kv import KvRow, KvSQL
 from vecvault.storage.plain import PlainSQL
 from vecvault.storage.records import RecordsSQL
 from vecvault.storage.schema import RESTORE_HINT, SCHEMA_VERSION, SchemaSQL
+from vecvault.storage.snapshots import SnapshotsSQL
 
 __all__ = [
     "RESTORE_HINT",
@@ -39,7 +41,7 @@ __all__ = [
 ]
 
 
-class Storage(SchemaSQL, KeysSQL, CollectionsSQL, RecordsSQL, AnnSQL, PlainSQL, KvSQL):
+class Storage(SchemaSQL, KeysSQL, CollectionsSQL, RecordsSQL, AnnSQL, SnapshotsSQL, PlainSQL, KvSQL):
     """A libSQL connection with vecvault's schema, transactions and the statements of every table.
 
     Each base class holds the SQL of one table (or table family) on a shared

@@ -108,4 +108,5 @@ class CollectionsSQL(Connection):
         self.query("DELETE FROM vv_records WHERE collection = ?", (name,))
         self.query("DELETE FROM vv_deletions WHERE collection = ?", (name,))
         self.query("DELETE FROM vv_ann WHERE collection = ?", (name,))
+        self.query("DELETE FROM vv_snapshots WHERE collection = ?", (name,))
         self.query("DELETE FROM vv_collections WHERE name = ?", (name,))

@@ -186,6 +186,7 @@ class Connection:
         self._busy_timeout_ms = int(_BUSY_TIMEOUT_S * 1000)
         self._checkpoint_pending = False  # a checkpoint was blocked by readers: finish it at the next chance
         self.read_only_reason = read_only_reason  # why this process cannot write the file (None: it can)
+        self._connect: Callable[[], Any] | None = None  # opens another connection like this one (see reader())
 
     @property
     def read_only(self) -> bool:
@@ -342,7 +343,48 @@ class Connection:
         )
         if not remote:
             storage._configure_local(busy_timeout)
+        if location != ":memory:" and not sync_url:
+            storage._connect = connect
         return storage
+
+    @property
+    def can_open_readers(self) -> bool:
+        """Whether :meth:`reader` can open a second connection (not for ``:memory:`` or a replica)."""
+        return self._connect is not None and not self._closed
+
+    @contextlib.contextmanager
+    def reader(self: _C) -> Iterator[_C | None]:
+        """A second connection to the same database, for reads in another thread; None where there is none.
+
+        There is none for ``:memory:`` (a second connection is another database) or an embedded replica (it
+        would be a second replica). It reads committed data only, so it may see a later state than this
+        connection's read snapshot: a caller must check what it reads belongs with that snapshot.
+        """
+        connect = self._connect
+        if connect is None or self._closed:
+            yield None
+            return
+        try:
+            conn = connect()
+        except BaseException as exc:
+            if not isinstance(exc, Exception) and not _is_panic(exc):
+                raise
+            yield None
+            return
+        other = type(self)(
+            conn,
+            location=self.location,
+            remote=self.remote,
+            file_encrypted=self.file_encrypted,
+            reconnect=connect if self.remote else None,
+            read_only_reason=self.read_only_reason,
+        )
+        try:
+            if not self.remote:
+                other.query(f"PRAGMA busy_timeout={self._busy_timeout_ms}")
+            yield other
+        finally:
+            other.close_without_checkpoint()
 
     def _configure_local(self, busy_timeout: float) -> None:
         self._busy_timeout_ms = int(busy_timeout * 1000)

@@ -111,8 +111,10 @@ class RecordsSQL(Connection):
             "INSERT OR REPLACE INTO vv_deletions (collection, id, rev) VALUES (?, ?, ?)",
             [(collection, i, rev) for i in present],
         )
-        # A stored HNSW graph names the deleted ids (sealed): drop it; the next search stores one without them.
+        # A stored HNSW graph names the deleted ids and a mirror snapshot holds their vectors (both sealed):
+        # drop them, so nothing of a deleted record stays in the file; they are stored again without it.
         self.query("DELETE FROM vv_ann WHERE collection = ?", (collection,))
+        self.query("DELETE FROM vv_snapshots WHERE collection = ?", (collection,))
         return len(present)
 
     def clear_records(self, collection: str) -> int:
@@ -121,6 +123,7 @@ class RecordsSQL(Connection):
         self.query("DELETE FROM vv_records WHERE collection = ?", (collection,))
         self.query("DELETE FROM vv_deletions WHERE collection = ?", (collection,))
         self.query("DELETE FROM vv_ann WHERE collection = ?", (collection,))
+        self.query("DELETE FROM vv_snapshots WHERE collection = ?", (collection,))
         return count
 
     def prune_deletions(self, collection: str, keep: int) -> bool:

@@ -10,8 +10,9 @@ from vecvault.errors import (
     StorageError,
 )
 from vecvault.storage.connection import Connection
+from vecvault.storage.snapshots import _SNAPSHOT_TABLE
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 _SCHEMA_VERSION_TEXT = re.compile(rb"[0-9]{1,9}")
 
@@ -104,6 +105,7 @@ _SCHEMA: tuple[str, ...] = (
     "CREATE INDEX IF NOT EXISTS vv_deletions_by_rev ON vv_deletions (collection, rev)",
     _ANN_TABLE,
     *_KV_TABLES,
+    _SNAPSHOT_TABLE,
 )
 
 # Migrations from version N to N+1, applied in order inside one transaction on open.
@@ -126,6 +128,7 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
     # version tells an older vecvault to upgrade instead of failing on fields it cannot read.
     4: (),
     5: _KV_TABLES,  # 5 -> 6: sealed key-value namespaces (vecvault.kv)
+    6: (_SNAPSHOT_TABLE,),  # 6 -> 7: sealed mirror snapshots (vecvault.search.snapshot): a cache, empty at first
 }
 
 

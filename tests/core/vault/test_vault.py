@@ -593,6 +593,7 @@ def test_a_version_1_vault_migrates_and_keeps_every_record(tmp_path: Path, maste
     )
     con.execute("DROP TABLE vv_records_new")
     con.execute("DROP TABLE IF EXISTS vv_ann")
+    con.execute("DROP TABLE IF EXISTS vv_snapshots")
     con.execute("UPDATE vv_meta SET value = ? WHERE key = 'schema_version'", (b"1",))
     con.commit()
     con.close()
@@ -608,7 +609,9 @@ def test_a_version_1_vault_migrates_and_keeps_every_record(tmp_path: Path, maste
     indexes = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     con.close()
     assert "WITHOUT ROWID" not in sql
-    assert int(version) == SCHEMA_VERSION == 6
+    assert int(version) == SCHEMA_VERSION == 7
+    tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "vv_snapshots" in tables  # 6 -> 7: mirror snapshots
     assert "vv_records_by_key" not in indexes and "vv_records_by_rev" in indexes  # 3 -> 4 drops the key index
 
 

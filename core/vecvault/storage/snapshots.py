@@ -1,0 +1,113 @@
+"""Sealed mirror snapshots, chunked (``vv_snapshots``), and the record listings that check them.
+
+A snapshot is a cache of a collection's opened vectors (see :mod:`vecvault.search.snapshot`): this module
+only stores and reads its sealed chunks, and lists what the records table says about each record's
+position and write version, so a loaded snapshot can be checked against the table without reading the
+records themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from vecvault.storage._sql import _checked_columns
+from vecvault.storage.connection import Connection
+
+_SNAPSHOT_TABLE = """CREATE TABLE IF NOT EXISTS vv_snapshots (
+    collection TEXT NOT NULL,
+    chunk INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    rev INTEGER NOT NULL,
+    key_id INTEGER NOT NULL,
+    blob BLOB NOT NULL,
+    PRIMARY KEY (collection, chunk)
+)"""
+
+
+def _chunk_row(r: Sequence[Any]) -> tuple[int, int, int, int, bytes]:
+    # A NULL or retyped blob becomes bytes (or b""): it fails to open, it never crashes the load.
+    return int(r[0]), int(r[1]), int(r[2]), int(r[3]), b"" if r[4] is None else bytes(r[4])
+
+
+class SnapshotsSQL(Connection):
+    """Sealed mirror snapshots, chunked (``vv_snapshots``), and the record listings that check them."""
+
+    def save_snapshot(self, collection: str, chunks: Iterable[tuple[int, int, int, int, bytes]]) -> None:
+        """Replace a collection's snapshot by ``(chunk, count, rev, key_id, blob)`` rows (inside a transaction).
+
+        Rows are inserted as ``chunks`` yields them, so a large snapshot is never held twice.
+        """
+        self.query("DELETE FROM vv_snapshots WHERE collection = ?", (collection,))
+        for chunk in chunks:
+            self.query(
+                "INSERT INTO vv_snapshots (collection, chunk, count, rev, key_id, blob) VALUES (?, ?, ?, ?, ?, ?)",
+                (collection, *chunk),
+            )
+
+    def drop_snapshot(self, collection: str, key_ids: Sequence[int] | None = None) -> None:
+        """Delete a collection's snapshot; with ``key_ids``, only if a chunk is sealed under one of them."""
+        if key_ids is not None:
+            marks = ",".join("?" * len(key_ids))
+            sql = f"SELECT 1 FROM vv_snapshots WHERE collection = ? AND key_id IN ({marks}) LIMIT 1"  # noqa: S608
+            if not key_ids or not self.query(sql, (collection, *key_ids)):
+                return
+        self.query("DELETE FROM vv_snapshots WHERE collection = ?", (collection,))
+
+    def snapshot_rev(self, collection: str) -> int | None:
+        """The revision a stored snapshot says it reflects (a plaintext hint: its seal binds the real one)."""
+        rows = self.query("SELECT rev FROM vv_snapshots WHERE collection = ? AND chunk = 0", (collection,))
+        return int(rows[0][0]) if rows and isinstance(rows[0][0], int) else None
+
+    def iter_snapshot(self, collection: str) -> Iterator[tuple[int, int, int, int, bytes]]:
+        """A collection's snapshot chunks ``(chunk, count, rev, key_id, blob)`` in order, one statement each.
+
+        One chunk per statement (a few MiB), so neither the binding nor a server holds the whole snapshot
+        at once; over a server each chunk is one round trip.
+        """
+        for chunk in self.snapshot_chunk_numbers(collection):
+            row = self.snapshot_chunk(collection, chunk)
+            if row is not None:
+                yield row
+
+    def snapshot_chunk_numbers(self, collection: str) -> list[int]:
+        """The chunk numbers a collection's snapshot has, in order."""
+        rows = self.query("SELECT chunk FROM vv_snapshots WHERE collection = ? ORDER BY chunk", (collection,))
+        return [int(r[0]) for r in rows if isinstance(r[0], int)]
+
+    def snapshot_chunk(self, collection: str, chunk: int) -> tuple[int, int, int, int, bytes] | None:
+        """One chunk ``(chunk, count, rev, key_id, blob)`` of a collection's snapshot, or None."""
+        rows = self.query(
+            "SELECT chunk, count, rev, key_id, CAST(blob AS BLOB) FROM vv_snapshots WHERE collection = ? AND chunk = ?",
+            (collection, chunk),
+        )
+        return _chunk_row(rows[0]) if rows else None
+
+    def records_with_rowids_since(self, collection: str, columns: Sequence[str], rev: int) -> list[tuple[Any, ...]]:
+        """``(id, rowid, *columns)`` of the records written after ``rev`` (by their plaintext ``rev``)."""
+        cols = _checked_columns(columns)
+        sql = f"SELECT id, rowid, {cols} FROM vv_records WHERE collection = ? AND rev > ?"  # noqa: S608
+        return self.query(sql, (collection, rev))
+
+    def record_rowids(self, collection: str) -> list[tuple[Any, ...]]:
+        """``(id, rowid)`` of every record of a collection (read from the ``(collection, id)`` index alone)."""
+        return self.query("SELECT id, rowid FROM vv_records WHERE collection = ?", (collection,))
+
+    def record_versions(self, collection: str) -> bytes:
+        """Every record's ``(rev, rowid)`` as big-endian 8-byte pairs, ordered by rev then rowid.
+
+        Read from the ``(collection, rev)`` index alone (a few bytes per record, never the sealed fields),
+        formatted inside SQLite, so checking a snapshot costs a small fraction of reading the records.
+        """
+        rows = self.query(
+            "SELECT group_concat(printf('%016x%016x', rev, rowid), '') FROM "
+            "(SELECT rev, rowid FROM vv_records WHERE collection = ? ORDER BY rev, rowid)",
+            (collection,),
+        )
+        text = rows[0][0] if rows else None
+        if not isinstance(text, str):
+            return b""
+        try:
+            return bytes.fromhex(text)
+        except ValueError:
+            return b"\x00"  # not what vecvault formats: the check fails, the snapshot is not used
