@@ -607,10 +607,10 @@ def test_a_version_1_vault_migrates_and_keeps_every_record(tmp_path: Path, maste
     (sql,) = con.execute("SELECT sql FROM sqlite_master WHERE name = 'vv_records'").fetchone()
     (version,) = con.execute("SELECT value FROM vv_meta WHERE key = 'schema_version'").fetchone()
     indexes = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     con.close()
     assert "WITHOUT ROWID" not in sql
     assert int(version) == SCHEMA_VERSION == 7
-    tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert "vv_snapshots" in tables  # 6 -> 7: mirror snapshots
     assert "vv_records_by_key" not in indexes and "vv_records_by_rev" in indexes  # 3 -> 4 drops the key index
 
