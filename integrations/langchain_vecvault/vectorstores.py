@@ -91,8 +91,12 @@ class VecVaultVectorStore(VectorStore):
             The LangChain embedding model (documents and queries).
         collection_name: str
             The collection inside the vault (default ``"langchain"``).
-        metric: str
-            ``"cosine"`` (default), ``"dot"`` or ``"euclidean"``; fixed when the collection is created.
+        metric: str | None
+            ``"cosine"``, ``"dot"`` or ``"euclidean"``; fixed when the collection is created. ``None``
+            (default) reopens an existing collection as it was created (a new one: cosine).
+        index: str | None
+            ``"exact"``, ``"hnsw"`` or ``"auto"``; ``None`` (default) reopens an existing collection with
+            the mode it was created with (a new one: exact).
 
     Key init args — vault params:
         vault: vecvault.Vault | None
@@ -233,9 +237,10 @@ class VecVaultVectorStore(VectorStore):
         path: str | os.PathLike[str] | None = None,
         key: KeyProvider | bytes | None = None,
         collection_name: str = DEFAULT_COLLECTION_NAME,
-        metric: str = "cosine",
+        metric: str | None = None,
         model: str | None = None,
-        vectors: str = "sealed",
+        vectors: str | None = None,
+        index: str | None = None,
         file_encryption: bool | None = None,
         relevance_score_fn: Callable[[float], float] | None = None,
         create_collection_if_not_exists: bool = True,
@@ -246,7 +251,8 @@ class VecVaultVectorStore(VectorStore):
         """Open (or reuse) a vault and bind the store to one of its collections.
 
         The collection is created on the first add and takes its dimension from the first vectors
-        added: no probe call is made to the embedder.
+        added: no probe call is made to the embedder. An existing collection opens as it was created
+        (its metric, vector mode, model and index mode are stored with it), so none of them needs repeating.
 
         Args:
             embedding: the LangChain embeddings used for documents and queries.
@@ -256,9 +262,17 @@ class VecVaultVectorStore(VectorStore):
             key: the master key for ``path``: a ``KeyProvider`` or 32 raw bytes. Default: the
                 ``VECVAULT_KEY`` environment variable, else the OS keychain.
             collection_name: the collection inside the vault.
-            metric: ``"cosine"`` (default), ``"dot"`` or ``"euclidean"``.
+            metric: ``"cosine"``, ``"dot"`` or ``"euclidean"``. None reopens an existing collection as it
+                was created (a new one gets the core's default, cosine); a value that conflicts with the
+                stored one raises ConfigurationError. :attr:`metric` reports the collection's actual metric.
             model: the embedding model's name; when given it is recorded and checked on every reopen.
-            vectors: ``"sealed"`` (default) or ``"plain"`` (see the vecvault docs before using it).
+            vectors: ``"sealed"`` or ``"plain"`` (see the vecvault docs before using it). None reopens an
+                existing collection as it was created (a new one: sealed); a value that conflicts with the
+                stored one raises ConfigurationError.
+            index: ``"exact"``, ``"hnsw"`` (approximate, needs hnswlib) or ``"auto"`` (see
+                :meth:`vecvault.Vault.collection`). None reopens an existing collection with the mode it was
+                created with (a new one: exact); a value given here applies to this process only on an
+                existing collection (the stored mode stays for the next open), and is stored with a new one.
             file_encryption: libSQL page encryption for ``path``; ``None`` turns it on for a new local
                 file and detects it for an existing one.
             relevance_score_fn: replaces the built-in ``distance -> relevance`` mapping used by
@@ -274,8 +288,8 @@ class VecVaultVectorStore(VectorStore):
 
         Raises:
             ConfigurationError: no embeddings, both or neither of ``vault`` and ``path``, an unknown
-                option, a collection that exists with another metric or model, or a missing collection with
-                ``create_collection_if_not_exists=False``.
+                option, a collection that exists with another metric, vector mode or model, an unknown index
+                mode, or a missing collection with ``create_collection_if_not_exists=False``.
         """
         check_embeddings(embedding)
         unknown = sorted(set(open_options) - set(_OPEN_OPTIONS))
@@ -305,7 +319,13 @@ class VecVaultVectorStore(VectorStore):
             raise ConfigurationError(
                 "VecVaultVectorStore needs a vault: pass vault=Vault.open(...) or path='file.db' (with key=)."
             )
-        self._collection_options: dict[str, Any] = {"metric": metric, "vectors": vectors, "model": model}
+        # None is "as stored" (a new collection: the core's defaults); the core resolves it.
+        self._collection_options: dict[str, Any] = {
+            "metric": metric,
+            "vectors": vectors,
+            "model": model,
+            "index": index,
+        }
         try:
             if pre_delete_collection:
                 vault.drop_collection(collection_name)
@@ -759,12 +779,19 @@ class VecVaultVectorStore(VectorStore):
     def delete_collection(self) -> None:
         """Drop the collection: every record, and its data keys (crypto-shredding; Chroma's ``delete_collection``).
 
-        The store stays usable and empty: the next add creates the collection again with the same metric
-        (where Chroma refuses every call until ``reset_collection``).
+        The store stays usable and empty: the next add creates the collection again with the same metric,
+        vector mode and model, and the ``index=`` the store was given (exact when none was); Chroma instead
+        refuses every call until ``reset_collection``.
         """
-        name = self._collection.name
-        self._vault.drop_collection(name)
-        self._collection = self._vault.collection(name, **self._collection_options)
+        old = self._collection
+        options = {
+            **self._collection_options,
+            "metric": old.metric,
+            "vectors": old.vector_mode,
+            "model": old.model,
+        }
+        self._vault.drop_collection(old.name)
+        self._collection = self._vault.collection(old.name, **options)
 
     def reset_collection(self) -> None:
         """Empty the collection by dropping and re-creating it (Chroma's ``reset_collection``)."""
@@ -1073,7 +1100,8 @@ class VecVaultVectorStore(VectorStore):
         """A store built with ``cls(embedding, **kwargs)`` holding ``texts``.
 
         ``kwargs`` are the constructor's (``vault=`` or ``path=``/``key=``, ``collection_name=``,
-        ``metric=``, ``file_encryption=``...). A store that opened its own vault closes it if adding fails.
+        ``metric=``, ``index=``, ``file_encryption=``...); ``metric=None`` (default) adds to an existing
+        collection with its stored metric. A store that opened its own vault closes it if adding fails.
         """
         store = cls(embedding, **kwargs)
         try:

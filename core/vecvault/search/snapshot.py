@@ -94,25 +94,30 @@ class SnapshotKeeper:
     # -- when to store -----------------------------------------------------------------------------------
 
     def _usable(self, config: CollectionRow) -> bool:
-        storage = self._core.storage
+        """Whether this collection can load from a snapshot (sealed vectors whose revs are authenticated)."""
         return (
             sys.byteorder == "little"
             and config.vectors != "plain"
             and config.dim > 0
-            and not storage.read_only
             and not self._core.keys.keyset.has_live_legacy_keys(self._name)  # v1 revs prove nothing
         )
+
+    def _storable(self, config: CollectionRow) -> bool:
+        """Whether a snapshot can be stored (as for loading, and the vault is writable)."""
+        return self._usable(config) and not self._core.storage.read_only
 
     def note_loaded(self, config: CollectionRow, index: VectorIndex) -> None:
         """The mirror loaded from the records: store a snapshot if the collection is large enough."""
         self.loaded_from_snapshot = False
         self._baseline = None
-        if not self._usable(config) or len(index) < SNAPSHOT_MIN:
+        if not self._storable(config) or len(index) < SNAPSHOT_MIN:
             self._due = False
             return
         # A load that needed metadata does not try the snapshot: one stored is left for the next open to
-        # use (and check), unless it just failed to load.
-        self._due = self._failed or self._core.storage.snapshot_rev(self._name) is None
+        # use (and check), unless it just failed to load; later changes are counted from its revision.
+        stored = None if self._failed else self._core.storage.snapshot_rev(self._name)
+        self._baseline = stored
+        self._due = stored is None
         self._failed = False
 
     def note_changes(self, config: CollectionRow, index: VectorIndex) -> None:
@@ -122,7 +127,7 @@ class SnapshotKeeper:
         making one due (a loop of deletes and searches would store it again each time): the next open
         loads from the records and stores it, or enough later changes do.
         """
-        if self._due or not self._usable(config) or len(index) < SNAPSHOT_MIN:
+        if self._due or not self._storable(config) or len(index) < SNAPSHOT_MIN:
             return
         if self._baseline is None:
             self._due = True  # grown past SNAPSHOT_MIN since the load, and none stored yet
@@ -302,7 +307,7 @@ class SnapshotKeeper:
 
         One write transaction: a crash at any point leaves the previous snapshot or none, never a part.
         """
-        if not self._usable(config) or (len(index) and int(index.revs.min()) < 0):
+        if not self._storable(config) or (len(index) and int(index.revs.min()) < 0):
             return False
         core, storage = self._core, self._core.storage
         count, dim = len(index), config.dim

@@ -114,7 +114,10 @@ class VecVaultVectorStore(BasePydanticVectorStore):
     flat_metadata: bool = False
     collection_name: str = Field(default=DEFAULT_COLLECTION, description="The vecvault collection holding the nodes.")
     dim: int | None = Field(default=None, description="Embedding dimension; None takes it from the first nodes.")
-    metric: str = Field(default="cosine", description="'cosine', 'dot' or 'euclidean'.")
+    metric: str | None = Field(
+        default=None,
+        description="The collection's metric, 'cosine', 'dot' or 'euclidean' (set from the collection once bound).",
+    )
 
     _vault: Vault = PrivateAttr()
     _collection: Collection = PrivateAttr()
@@ -126,20 +129,38 @@ class VecVaultVectorStore(BasePydanticVectorStore):
         collection_name: str = DEFAULT_COLLECTION,
         *,
         dim: int | None = None,
-        metric: str = "cosine",
+        metric: str | None = None,
+        index: str | None = None,
+        model: str | None = None,
+        vectors: str | None = None,
         **kwargs: Any,
     ) -> None:
         """Wrap a collection of an open vault (the caller keeps ownership of the vault).
+
+        An existing collection opens as it was created: its dimension, metric, vector mode, model and index
+        mode are stored with it, so none of them needs repeating.
 
         Args:
             vault: an open :class:`vecvault.Vault`.
             collection_name: the collection to use; created on first use.
             dim: the embedding dimension, or None to take it from the collection or the first nodes added.
-            metric: ``"cosine"`` (default), ``"dot"`` or ``"euclidean"``.
+            metric: ``"cosine"``, ``"dot"`` or ``"euclidean"``. None reopens an existing collection as it was
+                created (a new one gets the core's default, cosine); a value that conflicts with the stored
+                one raises ConfigurationError. The ``metric`` field reports the collection's actual metric.
+            index: ``"exact"``, ``"hnsw"`` (approximate, needs hnswlib) or ``"auto"`` (see
+                :meth:`vecvault.Vault.collection`). None reopens an existing collection with the mode it was
+                created with (a new one: exact); a value given here applies to this process only on an
+                existing collection (the stored mode stays for the next open), and is stored with a new one.
+            model: the embedding model's name; when given it is recorded and checked on every reopen (a
+                different stored name raises ConfigurationError).
+            vectors: ``"sealed"`` or ``"plain"`` (see :meth:`vecvault.Vault.collection` before using it).
+                None reopens an existing collection as it was created (a new one: sealed); a value that
+                conflicts with the stored one raises ConfigurationError.
             **kwargs: other pydantic fields (``flat_metadata``).
 
         Raises:
-            ConfigurationError: ``vault`` is not a Vault, or the collection exists with another dim/metric.
+            ConfigurationError: ``vault`` is not a Vault, the collection exists with another dim, metric,
+                vector mode or model, or an unknown metric or index mode.
         """
         if not isinstance(vault, Vault):
             raise ConfigurationError(
@@ -148,8 +169,11 @@ class VecVaultVectorStore(BasePydanticVectorStore):
             )
         super().__init__(collection_name=collection_name, dim=dim, metric=metric, **kwargs)  # type: ignore[call-arg]
         self._vault = vault
-        self._collection = vault.collection(collection_name, dim=dim, metric=metric)
+        self._collection = vault.collection(
+            collection_name, dim=dim, metric=metric, vectors=vectors, model=model, index=index
+        )
         self._owns_vault = False
+        self.metric = self._collection.metric  # as stored (or the core's default), not the argument
 
     @classmethod
     def from_params(
@@ -158,8 +182,12 @@ class VecVaultVectorStore(BasePydanticVectorStore):
         key: KeyProvider | bytes | None = None,
         collection_name: str = DEFAULT_COLLECTION,
         dim: int | None = None,
-        metric: str = "cosine",
+        metric: str | None = None,
         file_encryption: bool | None = None,
+        *,
+        index: str | None = None,
+        model: str | None = None,
+        vectors: str | None = None,
         **open_kwargs: Any,
     ) -> VecVaultVectorStore:
         """Open (or create) a vault at ``path`` and return a store that closes it on :meth:`close`.
@@ -169,13 +197,28 @@ class VecVaultVectorStore(BasePydanticVectorStore):
             key: the master key provider (default: ``VECVAULT_KEY``, else the OS keychain) or 32 raw bytes.
             collection_name: the collection to use.
             dim: the embedding dimension, or None.
-            metric: ``"cosine"``, ``"dot"`` or ``"euclidean"``.
+            metric: ``"cosine"``, ``"dot"`` or ``"euclidean"``. None reopens an existing collection as it was
+                created (a new one: cosine); a value that conflicts with the stored one raises
+                ConfigurationError.
             file_encryption: libSQL page encryption; None turns it on for new files and detects it otherwise.
+            index: ``"exact"``, ``"hnsw"`` or ``"auto"``. None reopens an existing collection with its stored
+                mode (a new one: exact); a value applies to this process only on an existing collection.
+            model: the embedding model's name, recorded and checked on every reopen when given.
+            vectors: ``"sealed"`` or ``"plain"``; None reopens an existing collection as it was created (a new
+                one: sealed); a value that conflicts with the stored one raises ConfigurationError.
             **open_kwargs: passed to :meth:`vecvault.Vault.open` (``auth_token``, ``sync_url``, ...).
         """
         vault = Vault.open(path, key=key, file_encryption=file_encryption, **open_kwargs)
         try:
-            store = cls(vault=vault, collection_name=collection_name, dim=dim, metric=metric)
+            store = cls(
+                vault=vault,
+                collection_name=collection_name,
+                dim=dim,
+                metric=metric,
+                index=index,
+                model=model,
+                vectors=vectors,
+            )
         except BaseException:
             vault.close()
             raise
