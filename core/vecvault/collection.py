@@ -172,6 +172,14 @@ class Collection:
         return self._config.model if self._config is not None else self._pending[3]
 
     @property
+    def index_mode(self) -> str:
+        """How this collection searches in this process: ``exact``, ``hnsw`` or ``auto``.
+
+        The mode it was created with, unless this process's :meth:`Vault.collection` call switched it.
+        """
+        return self._graphs.mode
+
+    @property
     def vault(self) -> Vault:
         """The vault holding this collection."""
         return self._vault

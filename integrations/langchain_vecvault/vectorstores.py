@@ -780,8 +780,7 @@ class VecVaultVectorStore(VectorStore):
         """Drop the collection: every record, and its data keys (crypto-shredding; Chroma's ``delete_collection``).
 
         The store stays usable and empty: the next add creates the collection again with the same metric,
-        vector mode and model, and the ``index=`` the store was given (exact when none was); Chroma instead
-        refuses every call until ``reset_collection``.
+        vector mode, model and index mode; Chroma instead refuses every call until ``reset_collection``.
         """
         old = self._collection
         options = {
@@ -789,6 +788,7 @@ class VecVaultVectorStore(VectorStore):
             "metric": old.metric,
             "vectors": old.vector_mode,
             "model": old.model,
+            "index": old.index_mode,
         }
         self._vault.drop_collection(old.name)
         self._collection = self._vault.collection(old.name, **options)
