@@ -7,8 +7,6 @@ after every kill the parent opens the vault and checks every record.
 
 from __future__ import annotations
 
-import base64
-import os
 import random
 import signal
 import subprocess
@@ -27,7 +25,6 @@ pytestmark = [pytest.mark.multiprocess]
 DIM = 4
 N = 5000
 BATCH = 100
-ROOT = Path(__file__).resolve().parents[2]
 
 ROTATE = """
 import os, sys
@@ -74,14 +71,6 @@ with Vault.open(sys.argv[1], key=EnvKeyProvider(), create=False) as v:
             break
         print(b, flush=True)
 """
-
-
-@pytest.fixture
-def env() -> dict[str, str]:
-    out = dict(os.environ)
-    out["VECVAULT_KEY"] = base64.b64encode(os.urandom(32)).decode()
-    out["PYTHONPATH"] = os.pathsep.join([str(ROOT / "core"), out.get("PYTHONPATH", "")])
-    return out
 
 
 def _key(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> EnvKeyProvider:

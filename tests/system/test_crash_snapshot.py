@@ -8,8 +8,6 @@ against the data it wrote, and that the next open is served by a whole snapshot 
 
 from __future__ import annotations
 
-import base64
-import os
 import random
 import signal
 import subprocess
@@ -27,7 +25,6 @@ pytestmark = [pytest.mark.multiprocess]
 
 DIM = 64
 N = 20_000
-ROOT = Path(__file__).resolve().parents[2]
 
 COMPACT = """
 import os, sys
@@ -55,14 +52,6 @@ with Vault.open(sys.argv[1], key=EnvKeyProvider(), create=False) as v:
         assert col.compact()
         print(round, flush=True)
 """
-
-
-@pytest.fixture
-def env() -> dict[str, str]:
-    out = dict(os.environ)
-    out["VECVAULT_KEY"] = base64.b64encode(os.urandom(32)).decode()
-    out["PYTHONPATH"] = os.pathsep.join([str(ROOT / "core"), out.get("PYTHONPATH", "")])
-    return out
 
 
 def _check(path: Path, key: EnvKeyProvider, vectors: np.ndarray) -> bool:

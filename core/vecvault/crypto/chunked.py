@@ -216,19 +216,16 @@ class ChunkReader:
 
     def open(self, chunk: SealedChunk) -> bytes:
         """The next chunk's plaintext."""
-        aead, nonce, aad = self._check(chunk, in_order=True)
-        try:
-            out = aead.decrypt_unchecked(nonce, chunk.blob[self._kind.prefix + NONCE_BYTES :], aad)
-        except (InvalidTag, ValueError):
-            raise self._fail("failed authentication: altered, moved or stale") from None
-        self._done(chunk)
-        return out
+        return self._open(chunk, in_order=True)
 
     def open_at(self, chunk: SealedChunk) -> bytes:
         """Like :meth:`open` for any chunk after the first, in any order (each once)."""
         if self.opened == 0:
             raise self._fail("has missing, extra, reordered or mixed chunks")
-        aead, nonce, aad = self._check(chunk, in_order=False)
+        return self._open(chunk, in_order=False)
+
+    def _open(self, chunk: SealedChunk, *, in_order: bool) -> bytes:
+        aead, nonce, aad = self._check(chunk, in_order=in_order)
         try:
             out = aead.decrypt_unchecked(nonce, chunk.blob[self._kind.prefix + NONCE_BYTES :], aad)
         except (InvalidTag, ValueError):
