@@ -563,8 +563,8 @@ def build_report(facts: dict[str, Any], target: float) -> str:
     return "\n".join(lines)
 
 
-def plot(facts: dict[str, Any], path: str) -> None:
-    """Draw the open-time curves (log x) to a PNG."""
+def plot(facts: dict[str, Any], path: str, before: dict[str, Any] | None = None) -> None:
+    """Draw the open-time curves (log-log) to a PNG; ``before``: an earlier run's JSON, drawn dotted."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -579,12 +579,26 @@ def plot(facts: dict[str, Any], path: str) -> None:
         xs = [r["records"] for r in rows]
         ax.plot(xs, [r["vault"]["seconds"] for r in rows], "o-", color=colour, label=f"vault, {name}")
         ax.plot(xs, [r["floor"]["seconds"] for r in rows], "s--", color=colour, label=f"floor, {name}")
+    if before is not None:
+        for name, colour in styles.items():
+            rows = sorted((r for r in before.get("local", []) if r["variant"] == name), key=lambda r: r["records"])
+            if rows:
+                xs = [r["records"] for r in rows]
+                label = f"before ({before.get('commit', '?')}), {name}"
+                ax.plot(xs, [r["vault"]["seconds"] for r in rows], "o:", color=colour, alpha=0.5, label=label)
+        old_remote = sorted((r for r in before.get("remote", []) if "remote" in r), key=lambda r: r["records"])
+        if old_remote:
+            xs = [r["records"] for r in old_remote]
+            ax.plot(
+                xs, [r["remote"]["seconds"] for r in old_remote], "^:", color="tab:red", alpha=0.5, label="before, sqld"
+            )
     remote = sorted((r for r in facts["remote"] if "remote" in r), key=lambda r: r["records"])
     if remote:
         xs = [r["records"] for r in remote]
         ax.plot(xs, [r["remote"]["seconds"] for r in remote], "^-", color="tab:red", label="vault over sqld")
         ax.plot(xs, [r["local"]["seconds"] for r in remote], "v--", color="tab:red", label="local reference")
     ax.set_xscale("log")
+    ax.set_yscale("log")
     ax.set_xlabel("records")
     ax.set_ylabel("open + first search, fresh process (s)")
     ax.set_title(f"vecvault open ({facts['commit']}, {DIM}-d, median of {facts['args']['repeats']})")
@@ -619,6 +633,7 @@ def main() -> None:
     parser.add_argument("--json", help="raw figures (default DATA/open.json)")
     parser.add_argument("--out", help="also write the Markdown report here")
     parser.add_argument("--plot", help="draw the open-time curves to this PNG")
+    parser.add_argument("--before", help="an earlier run's --json, drawn dotted on the plot")
     args = parser.parse_args()
 
     data_dir = Path(args.data)
@@ -665,7 +680,7 @@ def main() -> None:
     json_path.write_text(json.dumps(facts, indent=1))
     log(f"raw figures: {json_path}")
     if args.plot:
-        plot(facts, args.plot)
+        plot(facts, args.plot, json.loads(Path(args.before).read_text()) if args.before else None)
         log(f"plot: {args.plot}")
 
 

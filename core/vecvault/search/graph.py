@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vecvault.errors import ConfigurationError, IntegrityError
+from vecvault.search import memory
 from vecvault.search.exact import Mask, VectorIndex
 
 __all__ = ["DEFAULT_EF", "DEFAULT_EF_CONSTRUCTION", "DEFAULT_M", "EXACT_FILTER_FRACTION", "HnswIndex", "available"]
@@ -445,7 +446,7 @@ class HnswIndex:
             if vector_end - vector_start != dim * 4 or record - vector_end != 8:
                 raise ValueError("layout")
             stripped = state["data_level0"].reshape(count, record - dim * 4)
-            level0 = np.empty((count, record), dtype=np.int8)
+            level0 = memory.empty((count, record), np.int8)
             level0[:, :vector_start] = stripped[:, :vector_start]
             level0[:, vector_end:] = stripped[:, vector_start:]
             labels = level0[:, vector_end:].copy().view(np.uint64).ravel()
