@@ -10,7 +10,8 @@ Every figure is measured in a fresh interpreter (``open_probe.py``), after impor
   encryption is on, and one AES-256-GCM decrypt pass over the vector bytes (N * dim * 4; for HNSW plus
   ~N * (4 + 2*M*4 + 8) graph bytes, M=16);
 - with a sqld binary: the same open + search over ``http://127.0.0.1:PORT`` vs the same records in a local
-  file vault without file encryption, measured in the same run.
+  file vault without file encryption, measured in the same run; and vs fetching the stored snapshot's
+  blobs alone over the same URL (the transfer an open over this protocol cannot go below).
 
 Vaults are built once and cached under ``--data`` (reused when they hold the right count); the master key
 of the cached vaults is kept beside them in ``master.key`` (mode 0600, random, never printed). Each probe
@@ -376,16 +377,20 @@ def measure_remote(
             {
                 "remote": ["vault", server.url, str(DIM)],
                 "local": ["vault", str(local_path), str(DIM)],
+                "wire": ["wire", server.url],
             },
             env,
             repeats,
         )
     remote, local = median_run(runs["remote"]), median_run(runs["local"])
+    wire = median_run(runs["wire"])
     out.update(
         remote_runs=runs["remote"],
         local_runs=runs["local"],
         remote=remote,
         local=local,
+        wire=wire,
+        ratio_wire=remote["seconds"] / wire["seconds"],
         ratio=remote["seconds"] / local["seconds"],
         server_bytes=common.dir_bytes(home / "data"),
     )
@@ -495,7 +500,7 @@ def remote_table(rows: Sequence[dict[str, Any]], target: float) -> str:
     for r in rows:
         if "skipped" in r:
             est = r["skipped"]["skipped"]
-            body.append([f"{r['records']:,}", f"skipped: sqld ingest estimated at {est:.0f} s", *[""] * 8])
+            body.append([f"{r['records']:,}", f"skipped: sqld ingest estimated at {est:.0f} s", *[""] * 10])
             continue
         rem, loc = r["remote"], r["local"]
         body.append(
@@ -510,6 +515,8 @@ def remote_table(rows: Sequence[dict[str, Any]], target: float) -> str:
                 f"{loc['open_s']:.3f} / {loc['collection_s']:.3f} / {loc['search_s']:.3f}",
                 rem["peak"],
                 r["build"].get("rate", float("nan")),
+                r["wire"]["seconds"],
+                round(r["ratio_wire"], 2),
             ]
         )
     return common.markdown_table(
@@ -524,6 +531,8 @@ def remote_table(rows: Sequence[dict[str, Any]], target: float) -> str:
             "local: open / collection / search (s)",
             "sqld vault peak RSS (MiB)",
             "sqld ingest (rec/s)",
+            "snapshot bytes over the wire alone (s)",
+            "ratio to that",
         ],
         body,
     )

@@ -5,6 +5,9 @@ Usage (by ``bench_open.py``; the master key comes in ``VECVAULT_BENCH_MASTER`` (
     python open_probe.py vault LOCATION DIM
         # Vault.open(LOCATION) + vault.collection("bench") (its stored index mode) + the first search(k=10)
 
+    python open_probe.py wire URL
+        # fetch the stored snapshot's blobs over a server URL, 16 per statement (the transfer alone)
+
     python open_probe.py floor PATH RECORDS DIM FILE_ENCRYPTED GRAPH_BYTES READ_BYTES
         # read PATH (and PATH-wal) once in 8 MiB reads, up to READ_BYTES in all (the records' share of the
         # file: its size without the stored snapshot); one AES-256-CBC pass over those bytes when
@@ -173,11 +176,38 @@ def probe_floor(
     return out
 
 
+def probe_wire(url: str) -> dict[str, Any]:
+    """The transfer alone: fetch the stored snapshot's blobs over ``url``, 16 per statement, nothing opened.
+
+    What a remote open cannot go below with this binding and protocol (Hrana over HTTP: JSON, base64).
+    """
+    import libsql
+
+    before = common.rss_mib()
+    t0 = time.perf_counter()
+    conn = libsql.connect(url, auth_token="")
+    numbers = [
+        r[0] for r in conn.execute("SELECT chunk FROM vv_snapshots WHERE collection = ?", (COLLECTION,)).fetchall()
+    ]
+    total = 0
+    for start in range(0, len(numbers), 16):
+        rows = conn.execute(
+            "SELECT blob FROM vv_snapshots WHERE collection = ? AND chunk >= ? AND chunk < ?",
+            (COLLECTION, start, start + 16),
+        ).fetchall()
+        total += sum(len(r[0]) for r in rows)
+    seconds = time.perf_counter() - t0
+    conn.close()
+    return {"seconds": seconds, "bytes": total, "rss_before": before, "peak": common.peak_rss_mib()}
+
+
 def main() -> None:
     """Run one probe and print its JSON line."""
     mode = sys.argv[1]
     if mode == "vault":
         result = probe_vault(sys.argv[2], int(sys.argv[3]))
+    elif mode == "wire":
+        result = probe_wire(sys.argv[2])
     elif mode == "floor":
         path, records, dim, enc, graph, read_bytes = sys.argv[2:8]
         result = probe_floor(path, int(records), int(dim), enc == "1", int(graph), int(read_bytes))
