@@ -196,6 +196,10 @@ class ChunkReader:
             raise self._fail("has missing, extra, reordered or mixed chunks")
         (key_id,) = _KEY_ID.unpack_from(blob)
         aead = self._aeads.get(key_id)
+        if aead is None and kind.per_save and self.opened:
+            # One save seals every chunk under one key, the first chunk's: never look another up (which
+            # could reload keys on the caller's connection from a reading thread).
+            raise self._fail("has missing, extra, reordered or mixed chunks")
         if aead is None:
             key = self._keyset.get(key_id)
             if key is None and self._keyset.on_unknown_key is not None:
