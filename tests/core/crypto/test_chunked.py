@@ -53,25 +53,23 @@ def test_every_misplaced_chunk_is_refused(keyset: Keyset, damage: str) -> None:
     reader = _reader(keyset)
     reader.open(chunks[0])
     out = memoryview(bytearray(64))
+    moved = chunks[2]
+    attempts = {
+        "twice": lambda: reader.open_at_into(chunks[1], out),
+        "missing": reader.finish,
+        "from another save": lambda: reader.open_at_into(other[2], out),
+        "moved": lambda: reader.open_at_into(chunked.SealedChunk(1, 4, moved.rev, moved.key_id, moved.blob), out),
+        "another collection": lambda: chunked.ChunkReader(chunked.SNAPSHOT, keyset, VAULT, "d").open(chunks[0]),
+        "another kind": lambda: _reader(keyset, chunked.GRAPH).open(chunks[0]),
+        "wrong size": lambda: reader.open_at_into(chunks[1], memoryview(bytearray(63))),
+    }
+    if damage == "twice":
+        reader.open_at_into(chunks[1], out)
+    if damage == "missing":
+        for chunk in chunks[1:3]:
+            reader.open_at_into(chunk, out)
     with pytest.raises(IntegrityError):
-        if damage == "twice":
-            reader.open_at_into(chunks[1], out)
-            reader.open_at_into(chunks[1], out)
-        elif damage == "missing":
-            for chunk in chunks[1:3]:
-                reader.open_at_into(chunk, out)
-            reader.finish()
-        elif damage == "from another save":
-            reader.open_at_into(other[2], out)
-        elif damage == "moved":
-            moved = chunks[2]
-            reader.open_at_into(chunked.SealedChunk(1, moved.count, moved.rev, moved.key_id, moved.blob), out)
-        elif damage == "another collection":
-            chunked.ChunkReader(chunked.SNAPSHOT, keyset, VAULT, "d").open(chunks[0])
-        elif damage == "another kind":
-            _reader(keyset, chunked.GRAPH).open(chunks[0])
-        elif damage == "wrong size":
-            reader.open_at_into(chunks[1], memoryview(bytearray(63)))
+        attempts[damage]()
 
 
 def test_a_later_chunk_under_another_key_is_refused_without_looking_keys_up(keyset: Keyset) -> None:
