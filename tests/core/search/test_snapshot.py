@@ -501,3 +501,22 @@ def machine_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_snapshot_and_delta_against_a_model(machine_tmp: None) -> None:
     SnapshotMachine.TestCase().runTest()
+
+
+def test_a_vault_from_before_snapshots_migrates_and_stores_one(tmp_path: Path, key: bytes) -> None:
+    path = tmp_path / "v.db"
+    vectors = _vectors(N)
+    with Vault.open(path, key=key) as vault:
+        vault.collection("c", dim=DIM).add(vectors=vectors, ids=[f"r{i}" for i in range(N)])
+        storage = vault.core.storage
+        with storage.transaction():  # back to schema 6: no snapshot table
+            storage.query("DROP TABLE vv_snapshots")
+            storage.query("UPDATE vv_meta SET value = ? WHERE key = 'schema_version'", (b"6",))
+    with Vault.open(path, key=key) as vault:
+        assert vault.core.storage.schema_version() == 7
+        served, got = _loaded(vault)
+        assert not served and _same(got, {f"r{i}": vectors[i] for i in range(N)})
+        vault.collection("c").search(vectors[0], k=1)  # the load from the records stores the first snapshot
+    with Vault.open(path, key=key) as vault:
+        served, got = _loaded(vault)
+        assert served and _same(got, {f"r{i}": vectors[i] for i in range(N)})
