@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from vecvault.search import memory
 from vecvault.search.base import Query, Ranked
 from vecvault.search.mmr import maximal_marginal_relevance
 from vecvault.search.scores import normalize_metric
@@ -193,7 +192,7 @@ class VectorIndex:
         gather = self._gather
         if gather is None:
             return
-        matrix = memory.empty((max(_MIN_CAPACITY, self._n), self.dim), np.float32)
+        matrix = np.empty((max(_MIN_CAPACITY, self._n), self.dim), dtype=np.float32)
         for start in range(0, self._n, _RESTORE_CHUNK):
             rows = np.arange(start, min(self._n, start + _RESTORE_CHUNK), dtype=np.intp)
             matrix[start : start + rows.size] = gather(rows)
@@ -223,7 +222,7 @@ class VectorIndex:
         if need <= self._vectors.shape[0]:
             return
         capacity = max(_MIN_CAPACITY, need, int(self._vectors.shape[0] * 1.5))
-        grown = memory.empty((capacity, self.dim), np.float32)
+        grown = np.empty((capacity, self.dim), dtype=np.float32)
         grown[: self._n] = self._vectors[: self._n]
         self._vectors = grown
         norms = np.empty(capacity, dtype=np.float32)

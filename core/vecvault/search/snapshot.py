@@ -41,7 +41,6 @@ import numpy.typing as npt
 
 from vecvault.crypto import chunked
 from vecvault.errors import IntegrityError, StorageError
-from vecvault.search import memory
 from vecvault.search.base import Page, StaleSourceError
 from vecvault.search.exact import VectorIndex
 from vecvault.storage import CollectionRow
@@ -177,7 +176,7 @@ class SnapshotKeeper:
         reader, head = self._first_chunk(config, state)
         count = head.count
         # The final matrix, with room to grow; each chunk is authenticated straight into its rows.
-        matrix = memory.empty((max(64, count + count // 8), config.dim), np.float32)
+        matrix = np.empty((max(64, count + count // 8), config.dim), dtype=np.float32)
         vectors = _VectorChunks(storage, reader, self._name, matrix, head.chunks, head.per_chunk, count)
         vectors.start()
         try:
