@@ -59,10 +59,10 @@ _ROWS_PER_CHUNK_MIN = 1
 # 1.7 GB/s, 4 MiB at 0.76 GB/s; a whole 200k x 384 open took 0.43 s with 256 KiB chunks (more statements),
 # 0.38 s with 1 MiB and 0.38 s with 4 MiB. 1 MiB also keeps a server's round trips few.
 CHUNK_BYTES = 2**20
-_PARALLEL_MIN_CHUNKS = 4
+_PARALLEL_MIN_CHUNKS = 4  # fewer vector chunks than this are read on one connection
 # Over a server each statement is a round trip of several milliseconds: measured over sqld on loopback,
 # 6.7 ms per 1 MiB chunk one by one, 2.3 ms per chunk sixteen at a time.
-_REMOTE_CHUNKS_PER_STATEMENT = 16  # fewer vector chunks than this are read on one connection
+_REMOTE_CHUNKS_PER_STATEMENT = 16
 
 
 def _rows_per_chunk(dim: int) -> int:
@@ -189,6 +189,9 @@ class SnapshotKeeper:
             deleted = storage.deletions_since(self._name, rev)
             changed = storage.records_with_rowids_since(self._name, ["rev", "vector"], rev)
             listed = storage.record_versions(self._name)
+        except BaseException:
+            vectors.cancel()
+            raise
         finally:
             vectors.join()  # raises what a reading thread raised
         reader.finish()
@@ -377,6 +380,7 @@ class _VectorChunks:
         self._numbers = list(range(first, first + (-(-count // per_chunk) if count else 0)))
         self._threads: list[threading.Thread] = []
         self._failures: list[BaseException] = []
+        self._cancelled = False
 
     def start(self) -> None:
         """Start the reading threads (none for a small snapshot, or without a second connection)."""
@@ -388,8 +392,16 @@ class _VectorChunks:
             self._threads.append(thread)
             thread.start()
 
+    def cancel(self) -> None:
+        """Make the threads stop after their current chunk (the caller failed: the matrix is dropped)."""
+        self._cancelled = True
+
     def join(self) -> None:
         """Wait for the threads (or read every chunk here); raise the first failure."""
+        if self._cancelled:
+            for thread in self._threads:
+                thread.join()
+            return
         if not self._threads:
             self._fill(self._storage, self._batches(self._numbers))
             return
@@ -415,7 +427,7 @@ class _VectorChunks:
 
     def _fill(self, storage: Any, batches: Sequence[range]) -> None:
         for batch in batches:
-            if self._failures:
+            if self._failures or self._cancelled:
                 return
             rows = storage.snapshot_chunks(self._name, batch.start, batch.stop)
             if [row[0] for row in rows] != list(batch):
