@@ -314,6 +314,12 @@ class Collection:
         """The collection's old data keys were destroyed: store the graph this process holds anew."""
         self._graphs.keys_rotated()
 
+    def vault_closed(self) -> None:
+        """The vault closed: drop the opened vectors, the graph and the text index held in memory."""
+        self._mirror.reset()
+        self._graphs.release()
+        self._texts.release()
+
     def apply_own_write(self, old_rev: int, new_rev: int, apply: Callable[[Any], None]) -> None:
         """Apply our own committed write to the mirror, if it was current before the write."""
         self._mirror.apply_own_write(old_rev, new_rev, apply)

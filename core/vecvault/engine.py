@@ -57,6 +57,10 @@ class WriteListener(Protocol):
         """The collection's old data keys were destroyed: a graph held in memory is to be stored anew."""
         ...
 
+    def vault_closed(self) -> None:
+        """The vault closed: drop what is loaded (opened vectors, graph, text index) at once."""
+        ...
+
 
 class VaultKeys:
     """A vault's id, its key-encryption key (from the master key) and its data keys."""
@@ -265,6 +269,10 @@ class VaultCore:
                 self.storage.close()
             finally:
                 self.keys.forget()
+                # Loaded collections reference one another in cycles: free their decrypted vectors now,
+                # not whenever the garbage collector next runs (a close and reopen held both copies).
+                for col in self.collections.values():
+                    col.vault_closed()
                 self.collections.clear()
 
     # -- writes and keys -------------------------------------------------------------------------------

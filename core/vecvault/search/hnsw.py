@@ -54,6 +54,11 @@ class GraphKeeper:
         """The graph this process holds (None until the first search that needs one)."""
         return self._graph
 
+    def release(self) -> None:
+        """Drop the graph held in memory (the vault closed); a stored one stays stored."""
+        self._graph = None
+        self._save_due = False
+
     def wants_graph(self, dim: int, size: int) -> bool:
         """Whether a collection of ``size`` records searches through the graph (its index mode)."""
         mode = self.mode

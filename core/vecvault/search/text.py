@@ -318,6 +318,12 @@ class TextKeeper:
         self._seen: int | None = None  # the mirror revision it reflects
         self._rev = 0  # the newest write version it holds (the source's max_rev when last followed)
 
+    def release(self) -> None:
+        """Drop the text index (the vault closed)."""
+        self._text = None
+        self._source = None
+        self._seen = None
+
     @property
     def text_index(self) -> TextIndex | None:
         """The text index this process holds (None before the first text query)."""

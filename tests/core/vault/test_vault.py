@@ -651,3 +651,23 @@ def test_bulk_adds_of_every_size_store_every_field(open_vault: Callable[..., Vau
         assert got[record_id].text == f"text {i}"
         assert got[record_id].metadata == {"i": i, "id": record_id}
         np.testing.assert_array_equal(got[record_id].vector, second[i])
+
+
+def test_closing_a_vault_frees_what_its_collections_loaded(tmp_path: Path, master_key: bytes) -> None:
+    """Loaded collections reference one another in cycles: close must free the opened vectors at once."""
+    import gc
+    import weakref
+
+    with Vault.open(tmp_path / "v.db", key=master_key) as vault:
+        col = vault.collection("c", dim=4)
+        col.add(vectors=np.eye(4), ids=list("abcd"))
+        col.search(np.eye(4)[0], k=1)
+        index = col._mirror.index
+        assert index is not None
+        loaded = weakref.ref(index)
+        del index
+    gc.disable()  # the cyclic collector must not be what frees it
+    try:
+        assert loaded() is None
+    finally:
+        gc.enable()
