@@ -137,7 +137,10 @@ def count_records(location: str, key: bytes) -> int | None:
 def snapshot_bytes(location: str, key: bytes) -> int:
     """Bytes of the sealed snapshots stored in the vault (0 for one without)."""
     with Vault.open(location, key=key, create=False) as vault:
-        rows = vault.core.storage.query("SELECT coalesce(sum(length(blob)), 0) FROM vv_snapshots")
+        storage = vault.core.storage
+        if not storage.query("SELECT 1 FROM sqlite_master WHERE name = 'vv_snapshots'"):
+            return 0  # a vecvault from before snapshots
+        rows = storage.query("SELECT coalesce(sum(length(blob)), 0) FROM vv_snapshots")
     return int(rows[0][0])
 
 
