@@ -42,11 +42,11 @@ class Aead:
         return self._aesgcm.encrypt
 
     @property
-    def decrypt_unchecked(self) -> Callable[[bytes, bytes, bytes], bytes]:
+    def decrypt_unchecked(self) -> Callable[[bytes, bytes | memoryview, bytes], bytes]:
         """AES-GCM's own ``decrypt``: raises ``InvalidTag``; for batch loops that turn it into IntegrityError."""
         return self._aesgcm.decrypt
 
-    def decrypt_into_unchecked(self, nonce: bytes, sealed: bytes, aad: bytes, out: memoryview) -> None:
+    def decrypt_into_unchecked(self, nonce: bytes, sealed: bytes | memoryview, aad: bytes, out: memoryview) -> None:
         """Open ``ciphertext ‖ tag`` straight into ``out`` (exactly the plaintext's length); raises ``InvalidTag``.
 
         Uses AES-GCM's own ``decrypt_into`` where the installed cryptography has it (no copy), else decrypts

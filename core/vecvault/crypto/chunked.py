@@ -231,7 +231,7 @@ class ChunkReader:
     def _open(self, chunk: SealedChunk, *, in_order: bool) -> bytes:
         aead, nonce, aad = self._check(chunk, in_order=in_order)
         try:
-            out = aead.decrypt_unchecked(nonce, chunk.blob[self._kind.prefix + NONCE_BYTES :], aad)
+            out = aead.decrypt_unchecked(nonce, memoryview(chunk.blob)[self._kind.prefix + NONCE_BYTES :], aad)
         except (InvalidTag, ValueError):
             raise self._fail("failed authentication: altered, moved or stale") from None
         self._done(chunk)
@@ -255,7 +255,7 @@ class ChunkReader:
         if len(out) != self.plaintext_size(chunk):
             raise self._fail("has a chunk of the wrong size")
         try:
-            aead.decrypt_into_unchecked(nonce, chunk.blob[self._kind.prefix + NONCE_BYTES :], aad, out)
+            aead.decrypt_into_unchecked(nonce, memoryview(chunk.blob)[self._kind.prefix + NONCE_BYTES :], aad, out)
         except (InvalidTag, ValueError):
             raise self._fail("failed authentication: altered, moved or stale") from None
         self._done(chunk)
