@@ -75,6 +75,8 @@ class CollectionInfo:
     vectors: str
     model: str | None
     count: int
+    snapshot_rev: int | None = None  # the revision its stored snapshot says it reflects (None: none stored)
+    snapshot_bytes: int = 0  # the stored snapshot's size on disk (sealed)
 
 
 @dataclass(frozen=True)

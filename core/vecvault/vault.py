@@ -292,13 +292,19 @@ class Vault:
             return [row.name for row in self._core.storage.collections()]
 
     def collection_info(self) -> list[CollectionInfo]:
-        """Configuration and record count of every collection."""
+        """Configuration, record count and stored snapshot (its revision and size) of every collection."""
         with self._core.lock:
             self._core.check_open()
-            return [
-                CollectionInfo(r.name, r.dim, r.metric, r.vectors, r.model, self._core.storage.count(r.name))
-                for r in self._core.storage.collections()
-            ]
+            storage = self._core.storage
+            out = []
+            for r in storage.collections():
+                snapshot_rev, snapshot_bytes = storage.snapshot_summary(r.name)
+                out.append(
+                    CollectionInfo(
+                        r.name, r.dim, r.metric, r.vectors, r.model, storage.count(r.name), snapshot_rev, snapshot_bytes
+                    )
+                )
+            return out
 
     def drop_collection(self, name: str) -> bool:
         """Delete a collection and every record in it, and destroy its data keys; return whether it existed.

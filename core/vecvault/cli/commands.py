@@ -93,6 +93,8 @@ def cmd_info(args: argparse.Namespace, out: TextIO) -> int:
                     "metric": c.metric,
                     "vectors": c.vectors,
                     "model": c.model,
+                    "snapshot_rev": c.snapshot_rev,
+                    "snapshot_bytes": c.snapshot_bytes,
                 }
                 for c in collections
             ],
@@ -124,6 +126,9 @@ def cmd_info(args: argparse.Namespace, out: TextIO) -> int:
             f"  {c['name']}: {c['count']} records, dim {c['dim']}, {c['metric']}, vectors {c['vectors']}{model}",
             file=out,
         )
+        if c["snapshot_rev"] is not None:
+            size = c["snapshot_bytes"] / 2**20
+            print(f"    sealed snapshot: {size:.1f} MiB, as of revision {c['snapshot_rev']}", file=out)
     if data["kv_namespaces"]:
         print(f"key-value namespaces ({len(data['kv_namespaces'])}):", file=out)
         for n in data["kv_namespaces"]:

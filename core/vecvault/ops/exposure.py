@@ -76,6 +76,13 @@ def describe_exposure(
         "themselves wrapped under the master key (useless without it).",
         "Visible: ids of recently deleted records (the deletion log other readers catch up from).",
     ]
+    snapshots = [c for c in collections if c.snapshot_rev is not None]
+    if snapshots:
+        listed = ", ".join(f"{c.name!r} ({c.snapshot_bytes / 2**20:.1f} MiB)" for c in snapshots)
+        lines.append(
+            f"Visible: that a sealed snapshot of the vectors is stored, its size and the revision it reflects: "
+            f"{listed}. Its ids, versions and vectors are sealed."
+        )
     if namespaces:
         listed = ", ".join(f"{n.name!r} ({n.count} entries)" for n in namespaces)
         lines.append(
@@ -98,6 +105,7 @@ def describe_exposure(
         lines.append(
             "Seen as it happens: every SQL statement and its timing: which collection is searched and when, "
             "and the ids of the records fetched for each result (so which records answered a query). The "
-            "first search of a collection in a process reads all its sealed vectors."
+            "first search of a collection in a process reads its sealed snapshot and the records written "
+            "since (or, without a usable snapshot, all its sealed vectors)."
         )
     return lines

@@ -70,6 +70,12 @@ class SnapshotsSQL(Connection):
             if row is not None:
                 yield row
 
+    def snapshot_summary(self, collection: str) -> tuple[int | None, int]:
+        """A collection's stored snapshot as ``(revision it says it reflects, bytes)``; ``(None, 0)`` for none."""
+        rows = self.query("SELECT coalesce(sum(length(blob)), 0) FROM vv_snapshots WHERE collection = ?", (collection,))
+        size = int(rows[0][0]) if rows and isinstance(rows[0][0], int) else 0
+        return (self.snapshot_rev(collection), size) if size else (None, 0)
+
     def snapshot_chunk_numbers(self, collection: str) -> list[int]:
         """The chunk numbers a collection's snapshot has, in order."""
         rows = self.query("SELECT chunk FROM vv_snapshots WHERE collection = ? ORDER BY chunk", (collection,))

@@ -460,3 +460,23 @@ def test_an_entry_from_before_the_vault_list_is_not_rotated_in_place(
     assert "--new-keyring" in err
     assert memory_keyring.entries == before
     assert run(capsys, "verify", "--keyring", "vecvault/legacy", str(path))[0] == 0
+
+
+def test_info_and_exposure_report_a_stored_snapshot(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, key_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vecvault.search import snapshot
+
+    monkeypatch.setattr(snapshot, "SNAPSHOT_MIN", 16)
+    path = tmp_path / "s.db"
+    with Vault.open(path, key=EnvKeyProvider()) as vault:
+        col = vault.collection("notes", dim=4)
+        col.add(vectors=np.random.default_rng(0).random((40, 4)))
+        assert col.compact()
+        rev = vault.core.storage.revision("notes")[0]
+        assert any("sealed snapshot of the vectors is stored" in line for line in vault.exposure())
+    code, out, _ = run(capsys, "info", str(path))
+    assert code == 0 and f"sealed snapshot: 0.0 MiB, as of revision {rev}" in out
+    code, js, _ = run(capsys, "info", "--json", str(path))
+    (notes,) = json.loads(js)["collections"]
+    assert notes["snapshot_rev"] == rev and notes["snapshot_bytes"] > 40 * 16
