@@ -3,12 +3,15 @@
 The snapshot holds what the exact index needs, as of one collection revision ``S``: every record's id, its
 authenticated write version, its position in the records table (rowid), its squared norm and its vector as
 indexed (unit length for cosine). It is sealed in chunks (:mod:`vecvault.crypto.chunked`, kind
-``SNAPSHOT``) under the collection's primary data key; the chunks' AAD binds the vault, the collection,
-``S``, the chunk index and count, and the sealed header names the epoch, dimension and metric.
+``SNAPSHOT``, 1 MiB each) under the collection's primary data key; the chunks' AAD binds the vault, the
+collection, ``S``, the chunk index and count and a random id of the save, and the sealed header names the
+epoch, dimension and metric.
 
 An open loads it in three steps, inside one read snapshot of the database:
 
-1. the chunks are authenticated straight into the final matrix (no intermediate copy of the vectors);
+1. the chunks are authenticated straight into the final matrix (no intermediate copy of the vectors), by
+   two threads on two more connections where the database allows them (their reads may see a later save:
+   the save id refuses any mix);
 2. the records written after ``S`` are read and opened as usual, and the deletion log after ``S`` applied;
 3. the result is checked against the records table: the ``(rev, rowid)`` of every record, read from the
    ``(collection, rev)`` index alone, must be exactly those of the loaded rows.
