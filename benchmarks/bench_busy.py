@@ -63,45 +63,18 @@ TARGET = 1.3
 HOG_CODE = "while True: pass"
 
 
-def log(message: str) -> None:
-    """Progress on stderr (stdout carries only the report)."""
-    print(message, file=sys.stderr, flush=True)
-
-
 # -- the vault -------------------------------------------------------------------------------------------
-
-
-def master_key(data_dir: Path) -> bytes:
-    """The cached vaults' master key: read from ``master.key``, or created there (0600) on first use."""
-    path = data_dir / "master.key"
-    if path.exists():
-        key = bytes.fromhex(path.read_text().strip())
-        if len(key) == 32:
-            return key
-    key = os.urandom(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(key.hex())
-    return key
-
-
-def _count(path: Path, key: bytes) -> int | None:
-    try:
-        with Vault.open(str(path), key=key, create=False) as vault:
-            return next((c.count for c in vault.collection_info() if c.name == COLLECTION), None)
-    except Exception:  # any failure means "rebuild"
-        return None
 
 
 def cached_vault(data_dir: Path, n: int, key: bytes) -> Path:
     """The vault of ``n`` records under ``data_dir``: reused when it holds ``n`` records, else (re)built."""
     path = data_dir / f"busy-{n}.db"
-    if path.exists() and _count(path, key) == n:
-        log(f"reusing {path.name}")
+    if path.exists() and common.count_records(str(path), key, COLLECTION) == n:
+        common.log(f"reusing {path.name}")
         return path
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(str(path) + suffix).unlink(missing_ok=True)
-    log(f"building {path.name} ({n:,} records)")
+    common.log(f"building {path.name} ({n:,} records)")
     ds = common.make_dataset(n, DIM, queries=1)
     with Vault.open(str(path), key=key, create=True) as vault:
         col = vault.collection(COLLECTION, dim=DIM, index="exact")
@@ -430,7 +403,7 @@ def run_size(path: Path, key: bytes, n: int, args: argparse.Namespace) -> dict[s
             foreign: dict[str, list[float]] = {"quiet": [], "busy": []}
             for r in range(args.rounds):
                 for condition in ("quiet", "busy") if r % 2 == 0 else ("busy", "quiet"):
-                    log(f"  N={n:,} threads={threads} round {r + 1}/{args.rounds}: {condition}")
+                    common.log(f"  N={n:,} threads={threads} round {r + 1}/{args.rounds}: {condition}")
                     with hogs(args.hogs if condition == "busy" else 0) as pids:
                         got = measure(col, matrix, queries, threads, pids)
                     pooled[condition]["vault"] += got["vault"]
@@ -438,7 +411,8 @@ def run_size(path: Path, key: bytes, n: int, args: argparse.Namespace) -> dict[s
                     shares[condition].append(got["others_cpu_share"])
                     foreign[condition].append(got["foreign_cores"])
                     if got["foreign_cores"] > 0.2:
-                        log(f"    warning: other processes used {got['foreign_cores']:.2f} cores during this pass")
+                        foreign_now = got["foreign_cores"]
+                        common.log(f"    warning: other processes used {foreign_now:.2f} cores during this pass")
             quiet = summarise(pooled["quiet"], summarise(pooled["quiet"]))
             busy = summarise(pooled["busy"], quiet)
             vault_ratio = busy["vault_p50"] / quiet["vault_p50"]
@@ -456,7 +430,7 @@ def run_size(path: Path, key: bytes, n: int, args: argparse.Namespace) -> dict[s
             if args.phases:
                 facts["phases"][threads] = {}
                 for condition in ("quiet", "busy"):
-                    log(f"  N={n:,} threads={threads}: phases, {condition}")
+                    common.log(f"  N={n:,} threads={threads}: phases, {condition}")
                     with hogs(args.hogs if condition == "busy" else 0):
                         facts["phases"][threads][condition] = measure_phases(col, matrix, queries, threads)
     return facts
@@ -596,7 +570,7 @@ def main() -> None:
         sizes, args.queries, args.rounds = [2_000], 30, 1
     data_dir = Path(args.data)
     data_dir.mkdir(parents=True, exist_ok=True)
-    key = master_key(data_dir)
+    key = common.cached_master_key(data_dir)
     all_facts = []
     for n in sizes:
         path = cached_vault(data_dir, n, key)

@@ -79,25 +79,6 @@ HNSW = Variant("hnsw, file-enc on", True, "hnsw")
 # -- building --------------------------------------------------------------------------------------------
 
 
-def log(message: str) -> None:
-    """Progress on stderr (stdout carries only the report)."""
-    print(message, file=sys.stderr, flush=True)
-
-
-def master_key(data_dir: Path) -> bytes:
-    """The cached vaults' master key: read from ``master.key``, or created there (0600) on first use."""
-    path = data_dir / "master.key"
-    if path.exists():
-        key = bytes.fromhex(path.read_text().strip())
-        if len(key) == 32:
-            return key
-    key = os.urandom(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(key.hex())
-    return key
-
-
 def ingest(col: Any, records: int, label: str, limit_s: float | None = None) -> dict[str, Any]:
     """Add ``records`` synthetic records to ``col`` in batches of ``BATCH``; return the timing facts.
 
@@ -121,17 +102,8 @@ def ingest(col: Any, records: int, label: str, limit_s: float | None = None) -> 
             if estimate > limit_s:
                 return {"skipped": estimate, "added": done}
         if done % (10 * BATCH) == 0 or done == records:
-            log(f"  {label}: {done:,}/{records:,} records ({done / (time.perf_counter() - started):,.0f} rec/s)")
+            common.log(f"  {label}: {done:,}/{records:,} records ({done / (time.perf_counter() - started):,.0f} rec/s)")
     return {"ingest_s": time.perf_counter() - started, "add_s": t_add, "rate": records / t_add}
-
-
-def count_records(location: str, key: bytes) -> int | None:
-    """Records in the ``bench`` collection of the vault at ``location``; None when it does not open."""
-    try:
-        with Vault.open(location, key=key, create=False) as vault:
-            return next((c.count for c in vault.collection_info() if c.name == COLLECTION), None)
-    except Exception:  # any failure means "rebuild"
-        return None
 
 
 def snapshot_bytes(location: str, key: bytes) -> int:
@@ -162,10 +134,11 @@ def local_vault(data_dir: Path, records: int, variant: Variant, key: bytes) -> t
     path = data_dir / f"{stem}.db"
     manifest_path = data_dir / f"{stem}.json"
     manifest = _manifest(manifest_path)
-    if manifest.get("records") == records and path.exists() and count_records(str(path), key) == records:
-        log(f"reusing {path.name} ({records:,} records)")
+    held = common.count_records(str(path), key, COLLECTION) if path.exists() else None
+    if manifest.get("records") == records and held == records:
+        common.log(f"reusing {path.name} ({records:,} records)")
         return path, {**manifest, "reused": True}
-    log(f"building {path.name} ({records:,} records, {variant.name})")
+    common.log(f"building {path.name} ({records:,} records, {variant.name})")
     _remove_db(path)
     manifest_path.unlink(missing_ok=True)
     t0 = time.perf_counter()
@@ -312,7 +285,7 @@ def measure_local(
     common.run_json([PROBE, "vault", str(path), str(DIM)], env)  # a vault without a snapshot stores one here
     snapshot = snapshot_bytes(str(path), key)
     read_bytes = common.dir_bytes(path) - snapshot
-    log(f"probing {path.name}: vault vs floor, {repeats} repeats")
+    common.log(f"probing {path.name}: vault vs floor, {repeats} repeats")
     runs = alternate(
         {
             "vault": ["vault", str(path), str(DIM)],
@@ -358,24 +331,25 @@ def measure_remote(
         shutil.rmtree(home, ignore_errors=True)
     out: dict[str, Any] = {"records": records, "local_path": str(local_path), "local_build": local_build}
     with running_sqld(sqld, home / "data") as server:
-        log(f"sqld pid {server.pid} on {server.url} (data {home})")
-        if manifest.get("records") == records and count_records(server.url, key) == records:
-            log(f"reusing the sqld vault ({records:,} records)")
+        common.log(f"sqld pid {server.pid} on {server.url} (data {home})")
+        if manifest.get("records") == records and common.count_records(server.url, key, COLLECTION) == records:
+            common.log(f"reusing the sqld vault ({records:,} records)")
             out["build"] = {**manifest, "reused": True}
         else:
             manifest_path.unlink(missing_ok=True)
-            log(f"ingesting {records:,} records into sqld")
+            common.log(f"ingesting {records:,} records into sqld")
             with Vault.open(server.url, key=key, create=True) as vault:
                 col = vault.collection(COLLECTION, dim=DIM)
                 facts = ingest(col, records, "sqld", limit_s=limit_s)
             if "skipped" in facts:
-                log(f"  sqld ingest of {records:,} estimated at {facts['skipped']:.0f} s > {limit_s:.0f} s: skipped")
+                estimate = facts["skipped"]
+                common.log(f"  sqld ingest of {records:,} estimated at {estimate:.0f} s > {limit_s:.0f} s: skipped")
                 out["skipped"] = facts
                 return out
             facts.update(records=records, commit=git_commit())
             manifest_path.write_text(json.dumps(facts, indent=1))
             out["build"] = {**facts, "reused": False}
-        log(f"probing sqld vs local reference at {records:,}: {repeats} repeats")
+        common.log(f"probing sqld vs local reference at {records:,}: {repeats} repeats")
         runs = alternate(
             {
                 "remote": ["vault", server.url, str(DIM)],
@@ -654,7 +628,7 @@ def main() -> None:
 
     data_dir = Path(args.data)
     data_dir.mkdir(parents=True, exist_ok=True)
-    key = master_key(data_dir)
+    key = common.cached_master_key(data_dir)
     env = common.subprocess_env()
     env["VECVAULT_BENCH_MASTER"] = key.hex()
     variants = {"on": ON, "off": OFF}
@@ -694,10 +668,10 @@ def main() -> None:
         Path(args.out).write_text(report + "\n")
     json_path = Path(args.json) if args.json else data_dir / "open.json"
     json_path.write_text(json.dumps(facts, indent=1))
-    log(f"raw figures: {json_path}")
+    common.log(f"raw figures: {json_path}")
     if args.plot:
         plot(facts, args.plot, json.loads(Path(args.before).read_text()) if args.before else None)
-        log(f"plot: {args.plot}")
+        common.log(f"plot: {args.plot}")
 
 
 if __name__ == "__main__":

@@ -300,3 +300,33 @@ def open_probes(path: str, env: dict[str, str], repeats: int) -> tuple[dict[str,
             runs[mode].append(run_json([script, mode, path, "bench"], env))
     pick = {m: sorted(r, key=lambda x: x["seconds"])[len(r) // 2] for m, r in runs.items()}
     return pick["vault"], pick["floor"]
+
+
+def log(message: str) -> None:
+    """Progress on stderr (stdout carries only the report)."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def cached_master_key(data_dir: Path) -> bytes:
+    """The cached vaults' master key: read from ``data_dir/master.key``, or created there (0600) on first use."""
+    path = data_dir / "master.key"
+    if path.exists():
+        key = bytes.fromhex(path.read_text().strip())
+        if len(key) == 32:
+            return key
+    key = os.urandom(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key.hex())
+    return key
+
+
+def count_records(location: str, key: bytes, collection: str) -> int | None:
+    """Records in ``collection`` of the vault at ``location``; None when it does not open (rebuild it)."""
+    from vecvault import Vault
+
+    try:
+        with Vault.open(location, key=key, create=False) as vault:
+            return next((c.count for c in vault.collection_info() if c.name == collection), None)
+    except Exception:  # any failure means "rebuild"
+        return None

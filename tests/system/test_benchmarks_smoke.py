@@ -107,3 +107,9 @@ def test_open_smoke_reports_local_and_remote_rows_served_by_the_snapshot(tmp_pat
     if sqld.exists():
         assert "vault over sqld" in out
     assert (tmp_path / "open.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_busy_smoke_reports_quiet_busy_and_the_ratio_of_ratios(tmp_path: Path) -> None:
+    out = _run("bench_busy.py", "--smoke", "--phases", "--data", str(tmp_path / "data"))
+    assert "ratio of ratios" in out
+    assert "| default |" in out
