@@ -122,7 +122,7 @@ class Collection:
         self._pending = pending
         self._native_index = native_index
         self._sealer = RecordSealer(vault.core.keys.keyset, vault.core.keys.vault_id, name)
-        self._graphs = GraphKeeper(self._core, name, self._sealer)
+        self._graphs = GraphKeeper(self._core, name)
         self._mirror = Mirror(self._core, name, self._sealer, self._graphs)
         self._texts = TextKeeper(self._core, name, self._sealer)
 

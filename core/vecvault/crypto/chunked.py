@@ -147,9 +147,9 @@ class ChunkReader:
     """Authenticates the chunks of one stored value, each into a buffer the caller picks.
 
     The first chunk (index 0) fixes the value's revision, chunk count and save id; every later one must
-    agree (its AAD binds them) and be sealed under a data key of this collection. :meth:`open` and
-    :meth:`open_into` take the chunks in order; :meth:`open_at_into` takes the chunks after the first in
-    any order, from any thread (each chunk once). Call :meth:`finish` after the last: a value with chunks
+    agree (its AAD binds them) and be sealed under a data key of this collection. :meth:`open` takes the
+    chunks in order; :meth:`open_at` and :meth:`open_at_into` take the chunks after the first in any order,
+    from any thread (each chunk once). Call :meth:`finish` after the last: a value with chunks
     missing is refused there.
     """
 
@@ -237,21 +237,14 @@ class ChunkReader:
         self._done(chunk)
         return out
 
-    def open_into(self, chunk: SealedChunk, out: memoryview) -> None:
-        """Authenticate the next chunk straight into ``out``, which must be exactly its plaintext's length.
-
-        On failure ``out`` holds garbage: the caller drops whatever it was filling.
-        """
-        self._open_into(chunk, out, in_order=True)
-
     def open_at_into(self, chunk: SealedChunk, out: memoryview) -> None:
-        """Like :meth:`open_into` for any chunk after the first, in any order (each once)."""
+        """Authenticate a chunk after the first straight into ``out``, exactly its plaintext's length.
+
+        Any order, each chunk once. On failure ``out`` holds garbage: the caller drops what it was filling.
+        """
         if self.opened == 0:
             raise self._fail("has missing, extra, reordered or mixed chunks")
-        self._open_into(chunk, out, in_order=False)
-
-    def _open_into(self, chunk: SealedChunk, out: memoryview, *, in_order: bool) -> None:
-        aead, nonce, aad = self._check(chunk, in_order=in_order)
+        aead, nonce, aad = self._check(chunk, in_order=False)
         if len(out) != self.plaintext_size(chunk):
             raise self._fail("has a chunk of the wrong size")
         try:

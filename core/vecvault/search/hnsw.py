@@ -20,7 +20,6 @@ import numpy.typing as npt
 from vecvault.crypto import chunked
 from vecvault.errors import IntegrityError, StorageError
 from vecvault.filters import MetadataTable
-from vecvault.records import RecordSealer
 from vecvault.search.base import Page, Query, Ranked, StaleSourceError
 from vecvault.search.exact import VectorIndex
 from vecvault.search.graph import HnswIndex
@@ -40,10 +39,9 @@ _SAVE_MIN = 1_000
 class GraphKeeper:
     """The HNSW graph of one collection, its stored copy, and when the collection searches through it."""
 
-    def __init__(self, core: VaultCore, name: str, sealer: RecordSealer) -> None:
+    def __init__(self, core: VaultCore, name: str) -> None:
         self._core = core
         self._name = name
-        self._sealer = sealer
         self.mode = "exact"  # the collection's index mode in this process (not stored)
         self._graph: HnswIndex | None = None
         self._save_due = False

@@ -51,7 +51,6 @@ class Mirror:
         self._graphs = graphs
         self._index: VectorIndex | None = None
         self._known: tuple[int, int] | None = None  # (rev, epoch) the index reflects
-        self._checked_rev: int | None = None  # the revision the snapshot's staleness was last checked at
         self.snapshots = SnapshotKeeper(core, name, self.apply_rows)
         self.dropped = False  # set by sync when another connection dropped the collection
 
@@ -122,9 +121,7 @@ class Mirror:
         index, known = self._index, self._known
         if index is None or known is None:
             return
-        if known[0] != self._checked_rev:
-            self._checked_rev = known[0]
-            self.snapshots.note_changes(config, index)
+        self.snapshots.note_changes(config, index, known[0])
         self.snapshots.save_if_due(config, index, known)
 
     def compact(self, config: CollectionRow) -> bool:

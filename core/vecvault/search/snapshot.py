@@ -95,6 +95,7 @@ class SnapshotKeeper:
         self._baseline: int | None = None  # the revision of the last snapshot loaded or stored here
         self._due = False
         self._failed = False  # the stored snapshot did not load: store a fresh one
+        self._checked_rev: int | None = None  # the revision note_changes last counted at
         self.loaded_from_snapshot = False  # the last load came from the snapshot (for tests and benchmarks)
 
     # -- when to store -----------------------------------------------------------------------------------
@@ -126,13 +127,17 @@ class SnapshotKeeper:
         self._due = stored is None
         self._failed = False
 
-    def note_changes(self, config: CollectionRow, index: VectorIndex) -> None:
-        """The mirror applied writes: store again once enough records changed since the last snapshot.
+    def note_changes(self, config: CollectionRow, index: VectorIndex, rev: int) -> None:
+        """After a read of ``index`` as of ``rev``: store again once enough records changed since the last snapshot.
 
-        Counted from the rows' authenticated write versions. A delete drops the stored snapshot without
-        making one due (a loop of deletes and searches would store it again each time): the next open
-        loads from the records and stores it, or enough later changes do.
+        Counted from the rows' authenticated write versions, once per revision (reads without writes in
+        between cost nothing). A delete drops the stored snapshot without making one due (a loop of deletes
+        and searches would store it again each time): the next open loads from the records and stores it,
+        or enough later changes do.
         """
+        if rev == self._checked_rev:
+            return
+        self._checked_rev = rev
         if self._due or not self._storable(config) or len(index) < SNAPSHOT_MIN:
             return
         if self._baseline is None:
@@ -140,11 +145,6 @@ class SnapshotKeeper:
             return
         changed = int(np.count_nonzero(index.revs > self._baseline))
         self._due = changed >= max(SNAPSHOT_MIN, len(index) // 10)
-
-    @property
-    def due(self) -> bool:
-        """Whether a snapshot is to be stored after this read."""
-        return self._due
 
     # -- loading -----------------------------------------------------------------------------------------
 
@@ -180,7 +180,7 @@ class SnapshotKeeper:
         count = head.count
         # The final matrix, with room to grow; each chunk is authenticated straight into its rows.
         matrix = np.empty((max(64, count + count // 8), config.dim), dtype=np.float32)
-        vectors = _VectorChunks(storage, reader, self._name, matrix, head.chunks, head.per_chunk, count)
+        vectors = _VectorChunks(storage, reader, self._name, matrix, head)
         vectors.start()
         try:
             ids, revs, rowids, sq_norms = self._rest_of_head(reader, head)
@@ -231,11 +231,11 @@ class SnapshotKeeper:
             buffer = np.empty((head.per_chunk, config.dim), dtype=np.float32)
             flat = buffer.data.cast("B")
             width = 4 * config.dim
-            for number in range(head.chunks, head.chunks + head.vector_chunks):
-                first = (number - head.chunks) * head.per_chunk
-                rows = min(head.count, first + head.per_chunk) - first
-                reader.open_at_into(self._chunk(storage, number), flat[: rows * width])
-                yield ids[first : first + rows], revs[first : first + rows], buffer[:rows], None
+            for batch in head.batches(remote=storage.remote):
+                for chunk in _read_batch(storage, self._name, batch):
+                    first, end = head.rows_of(chunk.index)
+                    reader.open_at_into(chunk, flat[: (end - first) * width])
+                    yield ids[first:end], revs[first:end], buffer[: end - first], None
             reader.finish()
         except (_StaleError, IntegrityError, StorageError, TypeError, ValueError, OverflowError):
             self._failed = True
@@ -251,7 +251,7 @@ class SnapshotKeeper:
         numbers = storage.snapshot_chunk_numbers(self._name)
         if not numbers or numbers != list(range(len(numbers))):
             raise _StaleError
-        first = bytearray(reader.open(self._chunk(storage, 0)))
+        first = bytearray(reader.open(_read_batch(storage, self._name, range(1))[0]))
         header = _parse_header(first)
         if (
             header.get("collection") != self._name
@@ -282,7 +282,7 @@ class SnapshotKeeper:
         """The head's other chunks, opened: the ids, revs, rowids and squared norms of every row."""
         data = head.first
         for number in range(1, head.chunks):
-            data += reader.open_at(self._chunk(self._core.storage, number))
+            data += reader.open_at(_read_batch(self._core.storage, self._name, range(number, number + 1))[0])
         count, start = head.count, head.start
         if len(data) != head.size or start + head.ids_bytes + 20 * count != head.size:
             raise _StaleError
@@ -295,12 +295,6 @@ class SnapshotKeeper:
         if len(ids) != count or (count and int(revs.min()) < 0):
             raise _StaleError
         return ids, revs, rowids, sq_norms
-
-    def _chunk(self, storage: Any, number: int) -> chunked.SealedChunk:
-        row = storage.snapshot_chunk(self._name, number)
-        if row is None:
-            raise _StaleError
-        return chunked.SealedChunk(*row)
 
     # -- storing -----------------------------------------------------------------------------------------
 
@@ -363,34 +357,24 @@ class _VectorChunks:
     """
 
     def __init__(
-        self,
-        storage: Any,
-        reader: chunked.ChunkReader,
-        name: str,
-        matrix: npt.NDArray[np.float32],
-        first: int,
-        per_chunk: int,
-        count: int,
+        self, storage: Any, reader: chunked.ChunkReader, name: str, matrix: npt.NDArray[np.float32], head: _Head
     ) -> None:
         self._storage = storage
         self._reader = reader
         self._name = name
         self._flat = matrix.data.cast("B")
         self._width = 4 * matrix.shape[1]
-        self._first = first
-        self._per_chunk = per_chunk
-        self._count = count
-        self._numbers = list(range(first, first + (-(-count // per_chunk) if count else 0)))
+        self._head = head
+        self._batches = head.batches(remote=storage.remote)
         self._threads: list[threading.Thread] = []
         self._failures: list[BaseException] = []
         self._cancelled = False
 
     def start(self) -> None:
         """Start the reading threads (none for a small snapshot, or without a second connection)."""
-        if len(self._numbers) < _PARALLEL_MIN_CHUNKS or not self._storage.can_open_readers:
+        if self._head.vector_chunks < _PARALLEL_MIN_CHUNKS or not self._storage.can_open_readers:
             return
-        batches = self._batches(self._numbers)
-        for part in (batches[0::2], batches[1::2]):
+        for part in (self._batches[0::2], self._batches[1::2]):
             thread = threading.Thread(target=self._read_part, args=(part,), name="vecvault-snapshot", daemon=True)
             self._threads.append(thread)
             thread.start()
@@ -406,17 +390,12 @@ class _VectorChunks:
                 thread.join()
             return
         if not self._threads:
-            self._fill(self._storage, self._batches(self._numbers))
+            self._fill(self._storage, self._batches)
             return
         for thread in self._threads:
             thread.join()
         if self._failures:
             raise self._failures[0]
-
-    def _batches(self, numbers: list[int]) -> list[range]:
-        """Runs of chunk numbers read by one statement each: one chunk locally, several from a server."""
-        size = _REMOTE_CHUNKS_PER_STATEMENT if self._storage.remote else 1
-        return [range(start, min(numbers[-1] + 1, start + size)) for start in numbers[::size]] if numbers else []
 
     def _read_part(self, batches: Sequence[range]) -> None:
         try:
@@ -432,14 +411,9 @@ class _VectorChunks:
         for batch in batches:
             if self._failures or self._cancelled:
                 return
-            rows = storage.snapshot_chunks(self._name, batch.start, batch.stop)
-            if [row[0] for row in rows] != list(batch):
-                raise _StaleError
-            for row in rows:
-                first_row = (row[0] - self._first) * self._per_chunk
-                end = min(self._count, first_row + self._per_chunk)
-                out = self._flat[first_row * self._width : end * self._width]
-                self._reader.open_at_into(chunked.SealedChunk(*row), out)
+            for chunk in _read_batch(storage, self._name, batch):
+                first, end = self._head.rows_of(chunk.index)
+                self._reader.open_at_into(chunk, self._flat[first * self._width : end * self._width])
 
 
 @dataclass
@@ -458,6 +432,25 @@ class _Head:
     def vector_chunks(self) -> int:
         """How many chunks hold the vectors."""
         return -(-self.count // self.per_chunk) if self.count else 0
+
+    def rows_of(self, number: int) -> tuple[int, int]:
+        """The first row and the end of the rows that vector chunk ``number`` holds."""
+        first = (number - self.chunks) * self.per_chunk
+        return first, min(self.count, first + self.per_chunk)
+
+    def batches(self, *, remote: bool) -> list[range]:
+        """The vector chunks as runs read by one statement each: one chunk locally, several from a server."""
+        size = _REMOTE_CHUNKS_PER_STATEMENT if remote else 1
+        end = self.chunks + self.vector_chunks
+        return [range(start, min(end, start + size)) for start in range(self.chunks, end, size)]
+
+
+def _read_batch(storage: Any, name: str, batch: range) -> list[chunked.SealedChunk]:
+    """The stored chunks numbered ``batch``, in one statement; _StaleError if any is missing."""
+    rows = storage.snapshot_chunks(name, batch.start, batch.stop)
+    if [row[0] for row in rows] != list(batch):
+        raise _StaleError
+    return [chunked.SealedChunk(*row) for row in rows]
 
 
 def _check_versions(listed: bytes, expected: npt.NDArray[np.int64]) -> None:

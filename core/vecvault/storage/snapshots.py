@@ -8,7 +8,7 @@ records themselves.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from vecvault.storage._sql import _checked_columns
@@ -59,17 +59,6 @@ class SnapshotsSQL(Connection):
         rows = self.query("SELECT rev FROM vv_snapshots WHERE collection = ? AND chunk = 0", (collection,))
         return int(rows[0][0]) if rows and isinstance(rows[0][0], int) else None
 
-    def iter_snapshot(self, collection: str) -> Iterator[tuple[int, int, int, int, bytes]]:
-        """A collection's snapshot chunks ``(chunk, count, rev, key_id, blob)`` in order, one statement each.
-
-        One chunk per statement (a few MiB), so neither the binding nor a server holds the whole snapshot
-        at once; over a server each chunk is one round trip.
-        """
-        for chunk in self.snapshot_chunk_numbers(collection):
-            row = self.snapshot_chunk(collection, chunk)
-            if row is not None:
-                yield row
-
     def snapshot_summary(self, collection: str) -> tuple[int | None, int]:
         """A collection's stored snapshot as ``(revision it says it reflects, bytes)``; ``(None, 0)`` for none."""
         rows = self.query("SELECT coalesce(sum(length(blob)), 0) FROM vv_snapshots WHERE collection = ?", (collection,))
@@ -80,14 +69,6 @@ class SnapshotsSQL(Connection):
         """The chunk numbers a collection's snapshot has, in order."""
         rows = self.query("SELECT chunk FROM vv_snapshots WHERE collection = ? ORDER BY chunk", (collection,))
         return [int(r[0]) for r in rows if isinstance(r[0], int)]
-
-    def snapshot_chunk(self, collection: str, chunk: int) -> tuple[int, int, int, int, bytes] | None:
-        """One chunk ``(chunk, count, rev, key_id, blob)`` of a collection's snapshot, or None."""
-        rows = self.query(
-            "SELECT chunk, count, rev, key_id, CAST(blob AS BLOB) FROM vv_snapshots WHERE collection = ? AND chunk = ?",
-            (collection, chunk),
-        )
-        return _chunk_row(rows[0]) if rows else None
 
     def snapshot_chunks(self, collection: str, first: int, end: int) -> list[tuple[int, int, int, int, bytes]]:
         """Chunks ``first`` to ``end - 1`` of a collection's snapshot, in order, in one statement."""
