@@ -4,7 +4,8 @@
   traps, retries, transactions, remote-error sorting, checkpoints, read-only files.
 - :mod:`~vecvault.storage.schema`: tables, migrations, the schema version, metadata values.
 - :mod:`~vecvault.storage.keys`, :mod:`~vecvault.storage.collections`, :mod:`~vecvault.storage.records`,
-  :mod:`~vecvault.storage.ann`, :mod:`~vecvault.storage.snapshots`, :mod:`~vecvault.storage.plain`,
+  :mod:`~vecvault.storage.ann`, :mod:`~vecvault.storage.snapshots` (both on
+  :mod:`~vecvault.storage.chunks`), :mod:`~vecvault.storage.plain`,
   :mod:`~vecvault.storage.kv`: the SQL of one
   table (or table family) each.
 

@@ -9,8 +9,9 @@ from vecvault.errors import (
     SchemaVersionError,
     StorageError,
 )
+from vecvault.storage.chunks import chunk_table
 from vecvault.storage.connection import Connection
-from vecvault.storage.snapshots import _SNAPSHOT_TABLE
+from vecvault.storage.snapshots import SNAPSHOT_TABLE
 
 SCHEMA_VERSION = 7
 
@@ -23,15 +24,7 @@ RESTORE_HINT = (
 )
 
 # Sealed HNSW graphs (vecvault.ann_store), chunked; added by schema version 2.
-_ANN_TABLE = """CREATE TABLE IF NOT EXISTS vv_ann (
-    collection TEXT NOT NULL,
-    chunk INTEGER NOT NULL,
-    count INTEGER NOT NULL,
-    rev INTEGER NOT NULL,
-    key_id INTEGER NOT NULL,
-    blob BLOB NOT NULL,
-    PRIMARY KEY (collection, chunk)
-)"""
+_ANN_TABLE = chunk_table("vv_ann")
 
 # Records are ~2 KB (a sealed 384-d vector alone is 1.5 KB): far above the size where a WITHOUT ROWID
 # table pays off, so they live in a rowid table with a unique (collection, id) index.
@@ -105,7 +98,7 @@ _SCHEMA: tuple[str, ...] = (
     "CREATE INDEX IF NOT EXISTS vv_deletions_by_rev ON vv_deletions (collection, rev)",
     _ANN_TABLE,
     *_KV_TABLES,
-    _SNAPSHOT_TABLE,
+    SNAPSHOT_TABLE,
 )
 
 # Migrations from version N to N+1, applied in order inside one transaction on open.
@@ -128,7 +121,7 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
     # version tells an older vecvault to upgrade instead of failing on fields it cannot read.
     4: (),
     5: _KV_TABLES,  # 5 -> 6: sealed key-value namespaces (vecvault.kv)
-    6: (_SNAPSHOT_TABLE,),  # 6 -> 7: sealed mirror snapshots (vecvault.search.snapshot): a cache, empty at first
+    6: (SNAPSHOT_TABLE,),  # 6 -> 7: sealed mirror snapshots (vecvault.search.snapshot): a cache, empty at first
 }
 
 

@@ -12,47 +12,24 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from vecvault.storage._sql import _checked_columns
-from vecvault.storage.connection import Connection
+from vecvault.storage.chunks import ChunkRow, ChunksSQL, chunk_row, chunk_table
 
-_SNAPSHOT_TABLE = """CREATE TABLE IF NOT EXISTS vv_snapshots (
-    collection TEXT NOT NULL,
-    chunk INTEGER NOT NULL,
-    count INTEGER NOT NULL,
-    rev INTEGER NOT NULL,
-    key_id INTEGER NOT NULL,
-    blob BLOB NOT NULL,
-    PRIMARY KEY (collection, chunk)
-)"""
+SNAPSHOT_TABLE = chunk_table("vv_snapshots")
 
 
-def _chunk_row(r: Sequence[Any]) -> tuple[int, int, int, int, bytes]:
-    # A NULL or retyped blob becomes bytes (or b""): it fails to open, it never crashes the load.
-    return int(r[0]), int(r[1]), int(r[2]), int(r[3]), b"" if r[4] is None else bytes(r[4])
-
-
-class SnapshotsSQL(Connection):
+class SnapshotsSQL(ChunksSQL):
     """Sealed mirror snapshots, chunked (``vv_snapshots``), and the record listings that check them."""
 
-    def save_snapshot(self, collection: str, chunks: Iterable[tuple[int, int, int, int, bytes]]) -> None:
+    def save_snapshot(self, collection: str, chunks: Iterable[ChunkRow]) -> None:
         """Replace a collection's snapshot by ``(chunk, count, rev, key_id, blob)`` rows (inside a transaction).
 
         Rows are inserted as ``chunks`` yields them, so a large snapshot is never held twice.
         """
-        self.query("DELETE FROM vv_snapshots WHERE collection = ?", (collection,))
-        for chunk in chunks:
-            self.query(
-                "INSERT INTO vv_snapshots (collection, chunk, count, rev, key_id, blob) VALUES (?, ?, ?, ?, ?, ?)",
-                (collection, *chunk),
-            )
+        self._replace_chunks("vv_snapshots", collection, chunks)
 
     def drop_snapshot(self, collection: str, key_ids: Sequence[int] | None = None) -> None:
         """Delete a collection's snapshot; with ``key_ids``, only if a chunk is sealed under one of them."""
-        if key_ids is not None:
-            marks = ",".join("?" * len(key_ids))
-            sql = f"SELECT 1 FROM vv_snapshots WHERE collection = ? AND key_id IN ({marks}) LIMIT 1"  # noqa: S608
-            if not key_ids or not self.query(sql, (collection, *key_ids)):
-                return
-        self.query("DELETE FROM vv_snapshots WHERE collection = ?", (collection,))
+        self._drop_chunks("vv_snapshots", collection, key_ids)
 
     def snapshot_rev(self, collection: str) -> int | None:
         """The revision a stored snapshot says it reflects (a plaintext hint: its seal binds the real one)."""
@@ -70,14 +47,14 @@ class SnapshotsSQL(Connection):
         rows = self.query("SELECT chunk FROM vv_snapshots WHERE collection = ? ORDER BY chunk", (collection,))
         return [int(r[0]) for r in rows if isinstance(r[0], int)]
 
-    def snapshot_chunks(self, collection: str, first: int, end: int) -> list[tuple[int, int, int, int, bytes]]:
+    def snapshot_chunks(self, collection: str, first: int, end: int) -> list[ChunkRow]:
         """Chunks ``first`` to ``end - 1`` of a collection's snapshot, in order, in one statement."""
         rows = self.query(
             "SELECT chunk, count, rev, key_id, CAST(blob AS BLOB) FROM vv_snapshots "
             "WHERE collection = ? AND chunk >= ? AND chunk < ? ORDER BY chunk",
             (collection, first, end),
         )
-        return [_chunk_row(r) for r in rows]
+        return [chunk_row(r) for r in rows]
 
     def records_with_rowids_since(self, collection: str, columns: Sequence[str], rev: int) -> list[tuple[Any, ...]]:
         """``(id, rowid, *columns)`` of the records written after ``rev`` (by their plaintext ``rev``)."""
