@@ -18,7 +18,7 @@ from vecvault.kv import KeyValueStore, check_keys
 from vecvault.storage import display_location
 from vecvault.vault import Vault
 
-__all__ = ["MessageLog", "display_location", "dump_json", "load_json", "open_or_use"]
+__all__ = ["MessageLog", "VaultOwner", "display_location", "dump_json", "load_json", "open_or_use"]
 
 _OPEN_OPTIONS = ("create", "driver", "auth_token", "sync_url", "tracer")
 
@@ -134,3 +134,45 @@ class MessageLog:
         ):
             raise IntegrityError("A stored chat session is not the list vecvault wrote; run `vecvault verify`.")
         return entries
+
+
+_Owner = TypeVar("_Owner", bound="VaultOwner")
+
+
+class VaultOwner:
+    """The vault a store works on: given (never closed by the store) or opened from ``path`` (closed by it).
+
+    The base of every framework store over a vault (both adapters): ``vault``, ``close()`` and ``with``.
+    """
+
+    _vault: Vault
+    _owns_vault: bool
+
+    def _attach(
+        self,
+        owner: str,
+        vault: Vault | None,
+        path: str | os.PathLike[str] | None,
+        key: KeyProvider | bytes | None,
+        file_encryption: bool | None,
+        open_options: dict[str, Any],
+    ) -> None:
+        self._vault, self._owns_vault = open_or_use(
+            owner, vault=vault, path=path, key=key, file_encryption=file_encryption, open_options=open_options
+        )
+
+    @property
+    def vault(self) -> Vault:
+        """The underlying vault."""
+        return self._vault
+
+    def close(self) -> None:
+        """Close the vault if this store opened it (``path=``); a vault passed in stays open."""
+        if self._owns_vault:
+            self._vault.close()
+
+    def __enter__(self: _Owner) -> _Owner:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

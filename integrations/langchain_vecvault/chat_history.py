@@ -17,9 +17,8 @@ from langchain_core.messages import BaseMessage, message_to_dict, messages_from_
 from langchain_core.runnables.config import run_in_executor
 
 from langchain_vecvault._convert import redact_location
-from langchain_vecvault.stores import VaultOwner
 from vecvault import ConfigurationError, IntegrityError, Vault
-from vecvault.integration import MessageLog
+from vecvault.integration import MessageLog, VaultOwner
 from vecvault.keys.base import KeyProvider
 from vecvault.kv import check_keys
 

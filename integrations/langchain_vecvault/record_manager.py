@@ -19,9 +19,8 @@ from langchain_core.indexing import RecordManager
 from langchain_core.runnables.config import run_in_executor
 
 from langchain_vecvault._convert import redact_location
-from langchain_vecvault.stores import VaultOwner
 from vecvault import ConfigurationError, IntegrityError, Vault
-from vecvault.integration import dump_json, load_json
+from vecvault.integration import VaultOwner, dump_json, load_json
 from vecvault.keys.base import KeyProvider
 from vecvault.kv import check_keys
 

@@ -15,53 +15,16 @@ from typing import Any
 
 from langchain_core.runnables.config import run_in_executor
 from langchain_core.stores import BaseStore
-from typing_extensions import Self
 
 from langchain_vecvault._convert import redact_location
 from vecvault import Vault
-from vecvault.integration import open_or_use
+from vecvault.integration import VaultOwner
 from vecvault.keys.base import KeyProvider
 from vecvault.kv import KeyValueStore
 
 __all__ = ["DEFAULT_DOCSTORE_NAMESPACE", "VaultOwner", "VecVaultByteStore"]
 
 DEFAULT_DOCSTORE_NAMESPACE = "docstore"
-
-
-class VaultOwner:
-    """The vault a store works on: given (never closed by the store) or opened from ``path`` (closed by it)."""
-
-    _vault: Vault
-    _owns_vault: bool
-
-    def _attach(
-        self,
-        owner: str,
-        vault: Vault | None,
-        path: str | os.PathLike[str] | None,
-        key: KeyProvider | bytes | None,
-        file_encryption: bool | None,
-        open_options: dict[str, Any],
-    ) -> None:
-        self._vault, self._owns_vault = open_or_use(
-            owner, vault=vault, path=path, key=key, file_encryption=file_encryption, open_options=open_options
-        )
-
-    @property
-    def vault(self) -> Vault:
-        """The underlying vault."""
-        return self._vault
-
-    def close(self) -> None:
-        """Close the vault if this store opened it (``path=``); a vault passed in stays open."""
-        if self._owns_vault:
-            self._vault.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
 
 class VecVaultByteStore(VaultOwner, BaseStore[str, bytes]):

@@ -55,6 +55,7 @@ from langchain_vecvault._convert import (
 from langchain_vecvault._retrieval import RETRIEVAL_OPTIONS, Retrieval, check_retrieval_mode, pop_retrieval
 from vecvault import DEFAULT_K, Collection, ConfigurationError, Hit, Vault
 from vecvault.filters import Filter, parse_filter
+from vecvault.integration import VaultOwner
 from vecvault.keys.base import KeyProvider
 from vecvault.records import check_ids, check_metadata
 from vecvault.search.tokenize import check_query_text
@@ -72,7 +73,7 @@ _MMR_KWARGS = ("k", "fetch_k", "lambda_mult", "filter")
 _ADD_KWARGS = ("metadatas", "ids", "batch_size")
 
 
-class VecVaultVectorStore(VectorStore):
+class VecVaultVectorStore(VaultOwner, VectorStore):
     """Encrypted, local-first vector store on libSQL (vecvault), one collection of a vault.
 
     Text, metadata and embeddings are sealed with AES-256-GCM before they reach the database file;
@@ -356,11 +357,6 @@ class VecVaultVectorStore(VectorStore):
         return self._embedding
 
     @property
-    def vault(self) -> Vault:
-        """The underlying vault."""
-        return self._vault
-
-    @property
     def collection(self) -> Collection:
         """The underlying vecvault collection (for ``count()``, ``ids()``, ``get(filter=...)``...)."""
         return self._collection
@@ -379,17 +375,6 @@ class VecVaultVectorStore(VectorStore):
     def retrieval_mode(self) -> str:
         """The default retrieval mode of query-text searches: ``dense``, ``text`` or ``hybrid``."""
         return self._retrieval_mode
-
-    def close(self) -> None:
-        """Close the vault if this store opened it (``path=``); a vault passed in with ``vault=`` stays open."""
-        if self._owns_vault:
-            self._vault.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return (

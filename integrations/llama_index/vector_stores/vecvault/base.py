@@ -22,6 +22,7 @@ from llama_index.vector_stores.vecvault.filters import to_vecvault_filter
 from vecvault import Collection, ConfigurationError, Hit, Record, Vault
 from vecvault.filters import And, Compare, Filter
 from vecvault.index import similarity
+from vecvault.integration import VaultOwner
 from vecvault.keys.base import KeyProvider
 
 __all__ = ["DEFAULT_COLLECTION", "DEFAULT_MMR_PREFETCH_FACTOR", "NODE_ID_KEY", "VecVaultVectorStore"]
@@ -42,7 +43,7 @@ SUPPORTED_MODES: Final = (
 _TEXT_MODES: Final = (VectorStoreQueryMode.TEXT_SEARCH, VectorStoreQueryMode.SPARSE)
 
 
-class VecVaultVectorStore(BasePydanticVectorStore):
+class VecVaultVectorStore(VaultOwner, BasePydanticVectorStore):
     """An encrypted, local-first LlamaIndex vector store: text, metadata and embeddings sealed at rest.
 
     Nodes are stored in one vecvault collection. The node text is the record's text; everything else
@@ -239,17 +240,6 @@ class VecVaultVectorStore(BasePydanticVectorStore):
     def collection(self) -> Collection:
         """The underlying :class:`vecvault.Collection`."""
         return self._collection
-
-    def close(self) -> None:
-        """Close the vault if this store opened it (``from_params``); a vault passed in stays open."""
-        if self._owns_vault:
-            self._vault.close()
-
-    def __enter__(self) -> VecVaultVectorStore:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     # -- writes ------------------------------------------------------------------------------------------
 

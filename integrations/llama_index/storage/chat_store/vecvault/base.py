@@ -21,10 +21,9 @@ from llama_index.core.base.llms.types import ChatMessage
 from llama_index.core.bridge.pydantic import Field, PrivateAttr
 from llama_index.core.storage.chat_store.base import BaseChatStore
 from llama_index.core.storage.chat_store.base_db import AsyncDBChatStore, MessageStatus
-from typing_extensions import Self
 
 from vecvault import ConfigurationError, IntegrityError, Vault
-from vecvault.integration import MessageLog, open_or_use
+from vecvault.integration import MessageLog, VaultOwner
 from vecvault.keys.base import KeyProvider
 
 __all__ = ["DEFAULT_CHAT_STORE_NAMESPACE", "DEFAULT_MEMORY_NAMESPACE", "VecVaultChatStore", "VecVaultDBChatStore"]
@@ -55,20 +54,7 @@ def _log(vault: Vault, namespace: str) -> MessageLog:
     return MessageLog(vault.kv(namespace))
 
 
-def _open(
-    owner: str,
-    vault: Vault | None,
-    path: str | os.PathLike[str] | None,
-    key: KeyProvider | bytes | None,
-    open_options: dict[str, Any],
-) -> tuple[Vault, bool]:
-    file_encryption = open_options.pop("file_encryption", None)
-    return open_or_use(
-        owner, vault=vault, path=path, key=key, file_encryption=file_encryption, open_options=open_options
-    )
-
-
-class VecVaultChatStore(BaseChatStore):
+class VecVaultChatStore(VaultOwner, BaseChatStore):
     """LlamaIndex ``BaseChatStore`` sealed in a vecvault vault (chat keys sealed too).
 
     ```python
@@ -105,7 +91,7 @@ class VecVaultChatStore(BaseChatStore):
     ) -> None:
         """Use an open vault (``vault=``, never closed here) or open one (``path=``, ``key=``: :meth:`close`)."""
         super().__init__(namespace=namespace)  # type: ignore[call-arg]
-        self._vault, self._owns_vault = _open("VecVaultChatStore", vault, path, key, open_options)
+        self._attach("VecVaultChatStore", vault, path, key, open_options.pop("file_encryption", None), open_options)
         try:
             self._log = _log(self._vault, namespace)
         except BaseException:
@@ -127,22 +113,6 @@ class VecVaultChatStore(BaseChatStore):
     def class_name(cls) -> str:
         """The LlamaIndex component name."""
         return "VecVaultChatStore"
-
-    @property
-    def vault(self) -> Vault:
-        """The underlying vault."""
-        return self._vault
-
-    def close(self) -> None:
-        """Close the vault if this store opened it."""
-        if self._owns_vault:
-            self._vault.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def set_messages(self, key: str, messages: list[ChatMessage]) -> None:
         """Replace a key's messages."""
@@ -228,7 +198,7 @@ class VecVaultChatStore(BaseChatStore):
         return await asyncio.to_thread(self.get_keys)
 
 
-class VecVaultDBChatStore(AsyncDBChatStore):
+class VecVaultDBChatStore(VaultOwner, AsyncDBChatStore):
     """The ``AsyncDBChatStore`` of ``llama_index.core.memory.Memory``, sealed in a vecvault vault.
 
     ```python
@@ -263,7 +233,7 @@ class VecVaultDBChatStore(AsyncDBChatStore):
     ) -> None:
         """Use an open vault (``vault=``, never closed here) or open one (``path=``, ``key=``: :meth:`close`)."""
         super().__init__(namespace=namespace)  # type: ignore[call-arg]
-        self._vault, self._owns_vault = _open("VecVaultDBChatStore", vault, path, key, open_options)
+        self._attach("VecVaultDBChatStore", vault, path, key, open_options.pop("file_encryption", None), open_options)
         try:
             self._log = _log(self._vault, namespace)
         except BaseException:
@@ -285,22 +255,6 @@ class VecVaultDBChatStore(AsyncDBChatStore):
     def class_name(cls) -> str:
         """The LlamaIndex component name."""
         return "VecVaultDBChatStore"
-
-    @property
-    def vault(self) -> Vault:
-        """The underlying vault."""
-        return self._vault
-
-    def close(self) -> None:
-        """Close the vault if this store opened it."""
-        if self._owns_vault:
-            self._vault.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     # -- the shared logic, synchronous; the async methods run it in a worker thread ----------------------
 

@@ -15,7 +15,7 @@ from typing import Any
 from llama_index.core.storage.kvstore.types import DEFAULT_BATCH_SIZE, DEFAULT_COLLECTION, BaseKVStore
 
 from vecvault import ConfigurationError, IntegrityError, Vault
-from vecvault.integration import dump_json, load_json, open_or_use
+from vecvault.integration import VaultOwner, dump_json, load_json, open_or_use
 from vecvault.keys.base import KeyProvider
 from vecvault.kv import KeyValueStore, check_keys
 
@@ -24,7 +24,7 @@ __all__ = ["DEFAULT_PREFIX", "VecVaultKVStore"]
 DEFAULT_PREFIX = "llama_index/"
 
 
-class VecVaultKVStore(BaseKVStore):
+class VecVaultKVStore(VaultOwner, BaseKVStore):
     """LlamaIndex ``BaseKVStore`` whose keys and values are sealed in a vecvault vault.
 
     ```python
@@ -92,22 +92,6 @@ class VecVaultKVStore(BaseKVStore):
             raise
         store._owns_vault = True
         return store
-
-    @property
-    def vault(self) -> Vault:
-        """The underlying vault."""
-        return self._vault
-
-    def close(self) -> None:
-        """Close the vault if :meth:`from_params` opened it; a vault passed in stays open."""
-        if self._owns_vault:
-            self._vault.close()
-
-    def __enter__(self) -> VecVaultKVStore:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"VecVaultKVStore(vault_id={self._vault.vault_id!r}, prefix={self._prefix!r})"
